@@ -1,0 +1,32 @@
+# Everything sets itself up: a fresh clone needs only Python 3.11 and make.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint format bench clean
+
+run: $(VENV)/.installed-local        ## train on the embedded public data set, then price examples
+	$(BIN)/diamonds train "$$($(BIN)/python -c 'from training.datasets import public_diamonds_path as p; print(p())')"
+	$(BIN)/diamonds price --in docs/examples/stones.csv --out .diamonds/priced.csv --explain
+	cat .diamonds/priced.csv
+
+test: $(VENV)/.installed-dev          ## the full test suite
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: $(VENV)/.installed-dev        ## the figures: accuracy on the customer's file
+	$(BIN)/python benchmarks/accuracy.py ../shared/data/diamonds.csv
+
+$(VENV)/.installed-%: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$*]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .diamonds .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.gcs_emulator", "tests.training_fixtures", "tests.database_fixtures"]

@@ -1,0 +1,62 @@
+"""Pricing a whole file of stones with the champion: a price for every valid row, an error for
+every other row, never a made-up price."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from training.features import GROUPS, feature_matrix
+from training.registry import Registry
+from training.schema import FEATURES
+from training.validation import read_records
+
+
+class NoChampion(LookupError):
+    """No model has been promoted yet."""
+
+
+def price_file(registry: Registry, data: bytes, target: Path, *, explain: bool = False) -> dict:
+    """Write `target`: the input's columns, then price, price_low, price_high, (factors,)
+    model_version and error. Returns counts."""
+    champion = registry.champion()
+    if champion is None:
+        raise NoChampion("no champion model yet: train one first (diamonds train FILE)")
+    model, _ = registry.load(champion["version"])
+    result = read_records(data, columns=FEATURES, reject_duplicates=False)
+    out = result.raw.set_index("line")
+    errors = result.rejected.set_index("line")["reason"].reindex(out.index).fillna("")
+    accepted = result.accepted.set_index("line")
+    X = feature_matrix(accepted)
+    outside = model.out_of_domain(X)
+    refused = np.array([bool(p) for p in outside], dtype=bool)
+    for line, problems in zip(
+        accepted.index[refused], np.array(outside, dtype=object)[refused], strict=True
+    ):
+        errors[line] = "; ".join(f"{f}: {m}" for f, m in problems)
+    lines, X = accepted.index[~refused], X[~refused]
+    price = model.predict(X)
+    low, high = model.interval(price)
+    for column, values in (("price", price), ("price_low", low), ("price_high", high)):
+        out[column] = np.nan
+        out.loc[lines, column] = np.round(values, 2)
+    if explain:
+        for group in GROUPS:
+            out[f"factor_{group}"] = np.nan
+        out["base_price"] = np.nan
+        for line, x in zip(lines, X, strict=True):
+            explanation = model.explain(x)
+            out.loc[line, "base_price"] = round(explanation.base_price, 2)
+            for group, factor in explanation.factors.items():
+                out.loc[line, f"factor_{group}"] = round(factor, 6)
+    out["model_version"] = champion["version"]
+    out["error"] = errors
+    target.parent.mkdir(parents=True, exist_ok=True)
+    out.reset_index(drop=True).to_csv(target, index=False)
+    return {
+        "rows": result.rows_read,
+        "priced": len(lines),
+        "refused": int(result.rows_read - len(lines)),
+        "version": champion["version"],
+    }

@@ -1,0 +1,220 @@
+"""`diamonds train | price | models`: the command line of the training package.
+
+Exit codes: 0 done, 2 unusable input or arguments (one clear message), 1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import fields, replace
+from pathlib import Path
+
+from training.model import ModelParams
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Unusable input or arguments: reported in one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 as well; keep its message short
+        raise UsageError(message)
+
+
+def add_training_commands(commands: argparse._SubParsersAction) -> None:
+    models_root = argparse.ArgumentParser(add_help=False)
+    models_root.add_argument(
+        "--models-root", help="MODELS root URI (default: $DIAMONDS_MODELS_ROOT)"
+    )
+    train = commands.add_parser(
+        "train", parents=[models_root], help="validate, train, evaluate, register and gate"
+    )
+    train.add_argument("files", nargs="+", metavar="FILE_OR_URI", help="CSV data file(s)")
+    train.add_argument("--data-root", help="DATA root URI (default: $DIAMONDS_DATA_ROOT)")
+    train.add_argument("--run-id", help="identifier of this run (default: generated)")
+    train.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a model parameter, e.g. --param n_estimators=300 (repeatable)",
+    )
+    train.add_argument("--trigger", default="cli", help=argparse.SUPPRESS)
+    train.set_defaults(handler=_train)
+
+    price = commands.add_parser(
+        "price", parents=[models_root], help="price a CSV file of stones with the champion"
+    )
+    price.add_argument("--in", dest="source", required=True, type=Path, metavar="CSV")
+    price.add_argument("--out", dest="target", required=True, type=Path, metavar="CSV")
+    price.add_argument(
+        "--explain", action="store_true", help="add the factor of each characteristic"
+    )
+    price.set_defaults(handler=_price)
+
+    models = commands.add_parser("models", help="list, show or promote model versions")
+    action = models.add_subparsers(dest="action", required=True, parser_class=Parser)
+    action.add_parser("list", parents=[models_root], help="every version; * marks the champion")
+    show = action.add_parser("show", parents=[models_root], help="the metadata of one version")
+    show.add_argument("version")
+    promote = action.add_parser(
+        "promote", parents=[models_root], help="make a version the champion (also: roll back)"
+    )
+    promote.add_argument("version")
+    promote.add_argument("--reason", default="promoted by hand")
+    models.set_defaults(handler=_models)
+
+
+def build_parser(prog: str = "diamonds") -> tuple[Parser, argparse._SubParsersAction]:
+    parser = Parser(prog=prog, description="Diamond pricing: train, price, manage models.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    add_training_commands(commands)
+    return parser, commands
+
+
+def run(parser: Parser, argv: Sequence[str] | None) -> int:
+    """Parse and dispatch, mapping failures to exit codes and one-line messages."""
+    from pydantic import ValidationError
+
+    from training.config import settings_problem
+    from training.job import UnusableInput
+    from training.registry import ChecksumMismatch, PromotionConflict, UnknownVersion
+
+    try:
+        args = parser.parse_args(argv)
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except ValidationError as exc:
+        print(f"{parser.prog}: error: {settings_problem(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except (UsageError, UnusableInput, UnknownVersion, ValueError) as exc:
+        message = str(exc) if not isinstance(exc, UnknownVersion) else f"no model version {exc}"
+        print(f"{parser.prog}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ChecksumMismatch, PromotionConflict) as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except Exception as exc:
+        print(f"{parser.prog}: unexpected failure: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, _ = build_parser()
+    return run(parser, argv)
+
+
+def _settings(args: argparse.Namespace):
+    from training.config import TrainingSettings
+
+    overrides = {
+        key: value
+        for key in ("data_root", "models_root")
+        if (value := getattr(args, key, None)) is not None
+    }
+    return TrainingSettings(**overrides)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training.job import TrainingRun
+    from training.storage import open_storage
+
+    settings = _settings(args)
+    if args.run_id is not None and not _is_identifier(args.run_id):
+        raise UsageError("--run-id may hold only letters, digits, '.', '_' and '-' (≤ 100)")
+    run = TrainingRun(
+        open_storage(settings.data_root),
+        open_storage(settings.models_root),
+        params=parse_params(args.param),
+        tolerance=settings.gate_tolerance,
+        run_id=args.run_id,
+        trigger=args.trigger,
+    )
+    record = run.run(list(args.files))
+    print(f"run {record['run_id']}: model {record['version']} {record['gate']['decision']}")
+    return EXIT_OK
+
+
+def _price(args: argparse.Namespace) -> int:
+    from training.batch import price_file
+    from training.registry import Registry
+    from training.storage import open_storage
+
+    registry = Registry(open_storage(_settings(args).models_root))
+    if not args.source.is_file():
+        raise UsageError(f"--in {args.source}: no such file")
+    summary = price_file(registry, args.source.read_bytes(), args.target, explain=args.explain)
+    print(
+        f"priced {summary['priced']} of {summary['rows']} stones with model {summary['version']}; "
+        f"{summary['refused']} refused (see the error column) → {args.target}"
+    )
+    return EXIT_OK
+
+
+def _models(args: argparse.Namespace) -> int:
+    import json
+
+    from training.registry import Registry
+    from training.storage import open_storage
+
+    registry = Registry(open_storage(_settings(args).models_root))
+    champion = (registry.champion() or {}).get("version")
+    if args.action == "list":
+        for version in registry.versions():
+            meta = registry.metadata(version)
+            mape = meta["metrics"]["cross_validation"]["mape"]
+            mark = "*" if version == champion else " "
+            print(
+                f"{mark} {version}  CV MAPE {mape:5.2f}%  rows {meta['lineage']['rows_accepted']}"
+            )
+    elif args.action == "show":
+        print(
+            json.dumps(
+                {**registry.metadata(args.version), "champion": args.version == champion}, indent=2
+            )
+        )
+    else:
+        record = registry.promote(args.version, args.reason)
+        print(f"champion is now {record['version']} (was {record['previous']})")
+    return EXIT_OK
+
+
+def parse_params(assignments: list[str]) -> ModelParams:
+    """ModelParams from NAME=VALUE strings, each value converted to the field's type."""
+    defaults = ModelParams()
+    known = {f.name: f for f in fields(ModelParams)}
+    overrides: dict[str, object] = {}
+    for assignment in assignments:
+        name, _, text = assignment.partition("=")
+        if name not in known or not text:
+            raise UsageError(
+                f"--param {assignment!r}: expected NAME=VALUE with NAME one of {', '.join(known)}"
+            )
+        current = getattr(defaults, name)
+        try:
+            if isinstance(current, tuple):
+                value: object = tuple(part.strip() for part in text.split(","))
+            else:
+                value = type(current)(text)
+        except ValueError:
+            raise UsageError(
+                f"--param {name}: {text!r} is not a {type(current).__name__}"
+            ) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"--param {name}: must be finite")
+        overrides[name] = value
+    try:
+        return replace(defaults, **overrides)
+    except ValueError as exc:
+        raise UsageError(f"--param: {exc}") from None
+
+
+def _is_identifier(text: str) -> bool:
+    return 0 < len(text) <= 100 and all(c.isalnum() or c in "._-" for c in text)

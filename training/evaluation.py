@@ -1,0 +1,95 @@
+"""How good a model is: cross-validation, a held-out split, and errors by carat band."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.model import ModelParams, PriceModel, kfold_indices
+from training.schema import FEATURES
+
+CARAT_BANDS: tuple[tuple[float, float], ...] = (
+    (0.0, 0.5),
+    (0.5, 1.0),
+    (1.0, 1.5),
+    (1.5, 2.0),
+    (2.0, float("inf")),
+)
+
+
+def metrics(
+    price: np.ndarray,
+    predicted: np.ndarray,
+    low: np.ndarray | None = None,
+    high: np.ndarray | None = None,
+) -> dict[str, float]:
+    """MAE and RMSE in dollars, MAPE in %, R², and the interval's coverage and width."""
+    price, predicted = np.asarray(price, float), np.asarray(predicted, float)
+    error = predicted - price
+    result = {
+        "n": len(price),
+        "mae": float(np.mean(np.abs(error))),
+        "mape": float(np.mean(np.abs(error) / price) * 100),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "r2": float(1 - np.sum(error**2) / np.sum((price - price.mean()) ** 2)),
+    }
+    if low is not None and high is not None:
+        result["coverage"] = float(np.mean((price >= low) & (price <= high)) * 100)
+        result["median_relative_width"] = float(np.median((high - low) / predicted) * 100)
+    return result
+
+
+def by_carat_band(
+    carat: np.ndarray, price: np.ndarray, predicted: np.ndarray
+) -> list[dict[str, float | str]]:
+    rows = []
+    for low, high in CARAT_BANDS:
+        inside = (carat >= low) & (carat < high)
+        if inside.sum() >= 2:
+            label = f"{low:g}–{high:g} ct" if np.isfinite(high) else f"≥ {low:g} ct"
+            rows.append({"band": label, **metrics(price[inside], predicted[inside])})
+    return rows
+
+
+@dataclass
+class CrossValidation:
+    summary: dict
+    log_residuals: np.ndarray
+    predicted: np.ndarray
+
+
+def cross_validate(
+    X: np.ndarray, price: np.ndarray, params: ModelParams, folds: int = 5
+) -> CrossValidation:
+    """K-fold CV of the point model; its out-of-fold log residuals calibrate the interval."""
+    predicted = np.empty(len(price))
+    for train, test in kfold_indices(len(price), folds, params.seed):
+        model = PriceModel(params)
+        model._fit_point(X[train], np.log(price[train]))
+        predicted[test] = model.predict(X[test])
+    carat = X[:, FEATURES.index("carat")]
+    summary = {
+        "folds": folds,
+        **metrics(price, predicted),
+        "by_carat": by_carat_band(carat, price, predicted),
+    }
+    return CrossValidation(summary, np.log(price) - np.log(predicted), predicted)
+
+
+def holdout_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed + 1).permutation(n)
+    cut = max(1, round(n * fraction))
+    return np.sort(order[cut:]), np.sort(order[:cut])
+
+
+def evaluate_holdout(
+    model: PriceModel, X: np.ndarray, price: np.ndarray
+) -> dict[str, float | list]:
+    predicted = model.predict(X)
+    low, high = model.interval(predicted)
+    carat = X[:, FEATURES.index("carat")]
+    return {
+        **metrics(price, predicted, low, high),
+        "by_carat": by_carat_band(carat, price, predicted),
+    }

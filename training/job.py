@@ -1,0 +1,329 @@
+"""A training run: read → validate → quarantine → evaluate → fit → register → gate.
+
+The same code runs under `diamonds train`, `python -m training` (the container entrypoint) and
+the local training runner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata as package_metadata
+
+import numpy as np
+import pandas as pd
+
+from training.evaluation import cross_validate, evaluate_holdout, holdout_split, metrics
+from training.features import feature_matrix
+from training.model import ModelParams, PriceModel, sha256
+from training.quarantine import write_quarantine
+from training.registry import PromotionConflict, Registry, new_version, now_utc
+from training.schema import COLUMNS
+from training.storage import NotFound, Storage, split_uri
+from training.validation import UnusableFile, ValidationResult, read_records
+
+MIN_ROWS = 50
+MIN_GATE_ROWS = 30
+HOLDOUT_FRACTION = 0.2
+ROWS_FILE = "training_rows.json"
+
+
+class UnusableInput(ValueError):
+    """The run's input cannot be used at all (exit code 2)."""
+
+
+@dataclass
+class Source:
+    uri: str
+    name: str
+    data: bytes = field(repr=False)
+
+    @property
+    def description(self) -> dict:
+        return {"uri": self.uri, "sha256": sha256(self.data), "bytes": len(self.data)}
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def read_source(uri: str) -> Source:
+    try:
+        storage, name = split_uri(uri)
+        return Source(uri, name, storage.read(name))
+    except (NotFound, FileNotFoundError):
+        raise UnusableInput(f"{uri}: no such file") from None
+    except IsADirectoryError:
+        raise UnusableInput(f"{uri}: is a folder, not a data file") from None
+    except ValueError as exc:
+        raise UnusableInput(f"{uri}: {exc}") from None
+
+
+def row_fingerprints(records: pd.DataFrame) -> list[str]:
+    """A short hash of each training record, so that a later gate knows which rows a model saw."""
+    text = records[list(COLUMNS)].astype(str).agg("|".join, axis=1)
+    return [hashlib.sha256(t.encode()).hexdigest()[:16] for t in text]
+
+
+class TrainingRun:
+    """One run, recorded in runs/<run_id>.json from start to finish."""
+
+    def __init__(
+        self,
+        data: Storage,
+        models: Storage,
+        *,
+        params: ModelParams | None = None,
+        tolerance: float = 0.02,
+        run_id: str | None = None,
+        trigger: str = "cli",
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.data, self.registry = data, Registry(models)
+        self.params = params or ModelParams()
+        self.tolerance = tolerance
+        self.log = log
+        self.record: dict = {
+            "run_id": run_id or new_run_id(),
+            "trigger": trigger,
+            "status": "running",
+            "started_at": now_utc(),
+            "stages": {},
+        }
+
+    def _stage(self, name: str, started: float, message: str) -> None:
+        seconds = round(time.perf_counter() - started, 3)
+        self.record["stages"][name] = seconds
+        self.log(f"[{name}] {message} ({seconds:.1f} s)")
+
+    def _finish(self, status: str, **fields: object) -> dict:
+        self.record.update(status=status, finished_at=now_utc(), **fields)
+        self.registry.save_run(self.record)
+        return self.record
+
+    def run(self, uris: list[str]) -> dict:
+        """Train on the given data files; returns the run record. Raises UnusableInput."""
+        self.registry.save_run(self.record)
+        try:
+            return self._run(uris)
+        except UnusableInput as exc:
+            self._finish("rejected_input", error=str(exc))
+            raise
+        except Exception as exc:
+            self._finish("failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+
+    def _run(self, uris: list[str]) -> dict:
+        if not uris:
+            raise UnusableInput("no data file given")
+        started = time.perf_counter()
+        sources = [read_source(uri) for uri in uris]
+        self._stage(
+            "read", started, f"{len(sources)} file(s), {sum(len(s.data) for s in sources):,} bytes"
+        )
+
+        started = time.perf_counter()
+        records, lineage = self._validate(sources)
+        self._stage(
+            "validate",
+            started,
+            f"{lineage['rows_read']} rows read: {lineage['rows_accepted']} accepted, "
+            f"{lineage['rows_rejected']} quarantined",
+        )
+        X, price = feature_matrix(records), records["price"].to_numpy(dtype=float)
+
+        started = time.perf_counter()
+        train, test = holdout_split(len(price), HOLDOUT_FRACTION, self.params.seed)
+        holdout_model = PriceModel(self.params).fit(X[train], price[train])
+        holdout = evaluate_holdout(holdout_model, X[test], price[test])
+        cv = cross_validate(X, price, self.params)
+        self._stage(
+            "evaluate",
+            started,
+            f"CV MAPE {cv.summary['mape']:.2f}%, held-out MAPE {holdout['mape']:.2f}%, "
+            f"90% interval coverage {holdout['coverage']:.1f}%",
+        )
+
+        started = time.perf_counter()
+        model = PriceModel(self.params).fit(X, price, calibration_residuals=cv.log_residuals)
+        self._stage("fit", started, f"{len(price)} stones")
+
+        started = time.perf_counter()
+        fingerprints = row_fingerprints(records)
+        data_sha = sha256("".join(sorted(s["sha256"] for s in lineage["sources"])).encode())
+        version = new_version(data_sha)
+        files = {**model.to_files(), ROWS_FILE: json.dumps(fingerprints).encode()}
+        self.registry.register(
+            version,
+            files,
+            {
+                "created_at": now_utc(),
+                "run_id": self.record["run_id"],
+                "params": asdict(self.params),
+                "metrics": {"cross_validation": cv.summary, "holdout": holdout},
+                "interval": {
+                    "coverage": self.params.coverage,
+                    "log_offsets": model.interval_offsets,
+                },
+                "lineage": lineage,
+                "libraries": _library_versions(),
+            },
+        )
+        self._stage("register", started, f"version {version}")
+
+        started = time.perf_counter()
+        gate = self._gate(
+            version,
+            holdout_model,
+            X[test],
+            price[test],
+            [fingerprints[i] for i in test],
+            cv.summary,
+        )
+        self._stage("gate", started, f"{gate['decision']}: {gate['reason']}")
+        return self._finish(
+            "succeeded",
+            version=version,
+            gate=gate,
+            metrics={"cv_mape": cv.summary["mape"], "holdout": holdout},
+        )
+
+    def _validate(self, sources: list[Source]) -> tuple[pd.DataFrame, dict]:
+        results: list[ValidationResult] = []
+        for source in sources:
+            try:
+                results.append(read_records(source.data))
+            except UnusableFile as exc:
+                write_quarantine(self.data, source.name, source.description, error=str(exc))
+                raise UnusableInput(f"{source.uri}: {exc}") from None
+        _reject_cross_file_duplicates(sources, results)
+        lineage_sources = []
+        for source, result in zip(sources, results, strict=True):
+            report = write_quarantine(self.data, source.name, source.description, result)
+            lineage_sources.append(
+                {
+                    **source.description,
+                    **{k: report[k] for k in ("rows_read", "accepted", "rejected")},
+                }
+            )
+            self.log(f"[validate] {source.name}: {_counts_line(result)}")
+        records = pd.concat([r.accepted for r in results], ignore_index=True)
+        if len(records) < MIN_ROWS:
+            raise UnusableInput(
+                f"only {len(records)} valid rows; at least {MIN_ROWS} are needed to train"
+            )
+        lineage = {
+            "sources": lineage_sources,
+            "rows_read": sum(r.rows_read for r in results),
+            "rows_accepted": len(records),
+            "rows_rejected": sum(len(r.rejected) for r in results),
+        }
+        return records, lineage
+
+    def _gate(
+        self,
+        version: str,
+        candidate: PriceModel,
+        X: np.ndarray,
+        price: np.ndarray,
+        fingerprints: list[str],
+        cv: dict,
+    ) -> dict:
+        """Promote only if not worse than the champion, on rows neither model trained on."""
+        current, token = self.registry.champion_with_token()
+        gate: dict = {"tolerance": self.tolerance}
+        if current is None:
+            decision, reason = "promoted", "first model: there was no champion"
+        else:
+            decision, reason = self._compare(
+                current["version"], candidate, X, price, fingerprints, cv, gate
+            )
+        if decision == "promoted":
+            try:
+                self.registry.promote(version, reason, expected=token)
+            except PromotionConflict as exc:
+                decision, reason = "candidate", f"not promoted: {exc}"
+        gate.update(decision=decision, reason=reason)
+        return gate
+
+    def _compare(
+        self,
+        champion: str,
+        candidate: PriceModel,
+        X: np.ndarray,
+        price: np.ndarray,
+        fingerprints: list[str],
+        cv: dict,
+        gate: dict,
+    ) -> tuple[str, str]:
+        try:
+            champion_model, champion_meta = self.registry.load(champion)
+            seen = set(json.loads(self.registry.artifact(champion, ROWS_FILE, champion_meta)))
+        except Exception as exc:
+            return "promoted", f"the champion {champion} cannot be used ({exc})"
+        unseen = np.array([f not in seen for f in fingerprints], dtype=bool)
+        limit = 1 + self.tolerance
+        if unseen.sum() >= MIN_GATE_ROWS:
+            new = metrics(price[unseen], candidate.predict(X[unseen]))["mape"]
+            old = metrics(price[unseen], champion_model.predict(X[unseen]))["mape"]
+            basis = f"on {int(unseen.sum())} held-out stones neither model trained on"
+        else:
+            new = cv["mape"]
+            old = champion_meta["metrics"]["cross_validation"]["mape"]
+            basis = (
+                f"cross-validated (only {int(unseen.sum())} held-out stones "
+                "were new to the champion)"
+            )
+        gate.update(candidate_mape=new, champion_mape=old, champion=champion)
+        verdict = f"MAPE {new:.2f}% vs champion {champion} {old:.2f}% {basis}"
+        if new <= old * limit:
+            return "promoted", verdict
+        return "candidate", f"{verdict}: worse by more than {self.tolerance:.0%}"
+
+
+def _reject_cross_file_duplicates(sources: list[Source], results: list[ValidationResult]) -> None:
+    seen: dict[tuple, str] = {}
+    for source, result in zip(sources, results, strict=True):
+        keys = list(result.accepted[list(COLUMNS)].astype(str).itertuples(index=False, name=None))
+        duplicate = np.zeros(len(keys), dtype=bool)
+        for i, (key, line) in enumerate(zip(keys, result.accepted["line"], strict=True)):
+            if key in seen:
+                duplicate[i] = True
+            else:
+                seen[key] = f"{source.name} line {line}"
+        if duplicate.any():
+            moved = result.accepted[duplicate].copy()
+            moved["reason"] = [
+                f"row: exact duplicate of {seen[k]}"
+                for k, d in zip(keys, duplicate, strict=True)
+                if d
+            ]
+            moved = moved.astype({c: str for c in COLUMNS})
+            result.rejected = pd.concat([result.rejected, moved], ignore_index=True)
+            result.accepted = result.accepted[~duplicate].reset_index(drop=True)
+
+
+def _counts_line(result: ValidationResult) -> str:
+    report = result.report()
+    detail = ", ".join(f"{k} {v}" for k, v in report["rejected_by_field"].items())
+    line = (
+        f"{report['rows_read']} rows read, {report['accepted']} accepted, "
+        f"{report['rejected']} quarantined"
+    )
+    return f"{line} ({detail})" if detail else line
+
+
+def _library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in ("numpy", "pandas", "lightgbm", "scikit-learn"):
+        try:
+            versions[name] = package_metadata.version(name)
+        except package_metadata.PackageNotFoundError:
+            continue
+    return versions

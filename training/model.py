@@ -1,0 +1,302 @@
+"""The price model: a log-linear backbone plus gradient-boosted trees on what it misses.
+
+log(price) = intercept + Σ coef·term(x) + Σ trees(x)
+
+The backbone (a cubic in log carat and one step per grade) carries the smooth, known shape of
+diamond prices; the trees (LightGBM, Huber loss) learn the rest from all nine characteristics.
+Serving needs only NumPy: the fitted trees are compiled into a `Forest` and stored as JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from training.features import FEATURE_GROUP, GROUPS, linear_terms
+from training.forest import Forest
+from training.geometry import Problem
+from training.schema import CATEGORIES, FEATURES, FIELD_BY_NAME
+
+FORMAT = "diamonds-price-model/1"
+MODEL_FILE = "model.json"
+BOOSTER_FILE = "lightgbm.txt"
+"""LightGBM's own text dump of the trees, for inspection with LightGBM's tools; serving never
+reads it."""
+DOMAIN_MARGIN = 0.05
+"""How far beyond the training range of a measurement the model still prices (relative)."""
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Hyper-parameters, as plain data."""
+
+    tree_features: tuple[str, ...] = ("carat", "cut", "color", "clarity", "x", "y")
+    """What the trees see. Depth, table and z are left out: they lower the cross-validated
+    error when dropped (they are noisy restatements of x, y and carat)."""
+    n_estimators: int = 150
+    learning_rate: float = 0.12
+    max_depth: int = 7
+    """Bounds the work of pricing a batch: every stone walks max_depth steps in every tree."""
+    num_leaves: int = 31
+    min_child_samples: int = 10
+    subsample: float = 0.8
+    colsample_bytree: float = 1.0
+    reg_lambda: float = 1.0
+    huber_delta: float = 0.1
+    ridge: float = 1e-3
+    coverage: float = 0.9
+    calibration_folds: int = 5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = set(self.tree_features) - set(FEATURES)
+        if unknown or not self.tree_features:
+            raise ValueError(f"tree_features must be among {', '.join(FEATURES)}")
+        for name in ("n_estimators", "max_depth", "num_leaves", "min_child_samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if not 2 <= self.calibration_folds <= 20:
+            raise ValueError("calibration_folds must be between 2 and 20")
+        for name in ("learning_rate", "subsample", "colsample_bytree", "coverage"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1]")
+        if self.coverage == 1 or self.huber_delta <= 0 or self.reg_lambda < 0 or self.ridge < 0:
+            raise ValueError("coverage must be below 1; huber_delta > 0; reg_lambda, ridge ≥ 0")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """price = base_price × Π factors (exactly, up to float rounding)."""
+
+    price: float
+    base_price: float
+    factors: dict[str, float]
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        return [f"{self.labels[g]}: ×{self.factors[g]:.3f}" for g in self.factors]
+
+
+class PriceModel:
+    """Prices a diamond from its characteristics, with a 90% interval and an explanation."""
+
+    def __init__(self, params: ModelParams | None = None) -> None:
+        self.params = params or ModelParams()
+        self._booster = self._forest = None
+
+    # -- fitting ------------------------------------------------------------------------------
+    def fit(
+        self, X: np.ndarray, price: np.ndarray, calibration_residuals: np.ndarray | None = None
+    ) -> PriceModel:
+        """Fit on a feature matrix and prices.
+
+        The interval is split-conformal on log residuals. Give `calibration_residuals` (log
+        residuals of models that did not see those rows, e.g. from cross-validation); without
+        them they are made here by cross-fitting, which costs `calibration_folds` more fits.
+        """
+        X = np.asarray(X, dtype=float)
+        y = np.log(np.asarray(price, dtype=float))
+        self._fit_point(X, y)
+        if calibration_residuals is None:
+            calibration_residuals = self._cross_fit_residuals(X, y)
+        self.interval_offsets = conformal_offsets(calibration_residuals, self.params.coverage)
+        self.domain = {
+            name: [float(X[:, j].min()), float(X[:, j].max())]
+            for j, name in enumerate(FEATURES)
+            if name not in CATEGORIES
+        }
+        return self
+
+    def _fit_point(self, X: np.ndarray, y: np.ndarray) -> None:
+        import lightgbm
+
+        terms, term_groups = linear_terms(X)
+        design = np.column_stack([np.ones(len(X)), terms])
+        penalty = self.params.ridge * np.eye(design.shape[1])
+        penalty[0, 0] = 0.0
+        solution = np.linalg.solve(design.T @ design + penalty, design.T @ y)
+        self.intercept, self.coef = float(solution[0]), solution[1:]
+        self.term_groups = term_groups
+        self.term_means = terms.mean(axis=0)
+        p = self.params
+        columns = [FEATURES.index(name) for name in p.tree_features]
+        booster = lightgbm.train(
+            {
+                "objective": "huber",
+                "alpha": p.huber_delta,
+                "learning_rate": p.learning_rate,
+                "num_leaves": p.num_leaves,
+                "max_depth": p.max_depth,
+                "min_child_samples": p.min_child_samples,
+                "bagging_fraction": p.subsample,
+                "bagging_freq": 1,
+                "feature_fraction": p.colsample_bytree,
+                "lambda_l2": p.reg_lambda,
+                "seed": p.seed,
+                "deterministic": True,
+                "num_threads": 2,
+                "verbosity": -1,
+            },
+            lightgbm.Dataset(
+                X[:, columns], y - design @ solution, feature_name=list(p.tree_features)
+            ),
+            num_boost_round=p.n_estimators,
+        )
+        self._booster, self._tree_columns, self._forest = booster, columns, None
+
+    def _cross_fit_residuals(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        residuals = np.empty(len(y))
+        for train, test in kfold_indices(len(y), self.params.calibration_folds, self.params.seed):
+            fold = PriceModel(self.params)
+            fold._fit_point(X[train], y[train])
+            residuals[test] = y[test] - fold.predict_log(X[test])
+        return residuals
+
+    # -- pricing ------------------------------------------------------------------------------
+    def predict_log(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        terms, _ = linear_terms(X)
+        return self.intercept + terms @ self.coef + self._trees(X)
+
+    @property
+    def forest(self) -> Forest:
+        """The trees compiled for NumPy (done on first use after fitting: a cross-validation fold
+        never needs it)."""
+        if self._forest is None:
+            self._forest = Forest.from_lightgbm(
+                self._booster.dump_model(),
+                self._tree_columns,
+                [FEATURE_GROUP[name] for name in FEATURES],
+            )
+        return self._forest
+
+    def _trees(self, X: np.ndarray) -> np.ndarray:
+        """The trees' output. In the process that fitted them LightGBM's own predictor is at
+        hand and faster on large batches; it computes exactly what the compiled forest does."""
+        if self._booster is not None and len(X) > 256:
+            return self._booster.predict(X[:, self._tree_columns])
+        return self.forest.predict(X)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The price of each stone (the median of its predicted price distribution)."""
+        return np.exp(self.predict_log(X))
+
+    def interval(self, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The calibrated interval around given predicted prices."""
+        low, high = self.interval_offsets
+        return price * np.exp(low), price * np.exp(high)
+
+    def explain(self, x: np.ndarray) -> Explanation:
+        """One stone's price as a base price times one factor per characteristic."""
+        x = np.asarray(x, dtype=float).reshape(1, -1)
+        terms, _ = linear_terms(x)
+        linear_phi = np.bincount(
+            self.term_groups,
+            weights=self.coef * (terms[0] - self.term_means),
+            minlength=len(GROUPS),
+        )
+        phi = linear_phi + self.forest.shapley(x[0])
+        base_log = self.intercept + self.term_means @ self.coef + self.forest.expected_value
+        return Explanation(
+            price=float(np.exp(base_log + phi.sum())),
+            base_price=float(np.exp(base_log)),
+            factors={g: float(np.exp(v)) for g, v in zip(GROUPS, phi, strict=True)},
+            labels=_labels(x[0]),
+        )
+
+    def out_of_domain(self, X: np.ndarray) -> list[list[Problem]]:
+        """For each stone, the measurements too far outside what the model was trained on."""
+        X = np.asarray(X, dtype=float)
+        problems: list[list[Problem]] = [[] for _ in range(len(X))]
+        for name, (low, high) in self.domain.items():
+            column = X[:, FEATURES.index(name)]
+            lo, hi = low * (1 - DOMAIN_MARGIN), high * (1 + DOMAIN_MARGIN)
+            unit = FIELD_BY_NAME[name].unit
+            for i in np.flatnonzero((column < lo) | (column > hi)):
+                problems[i].append(
+                    (
+                        name,
+                        f"{column[i]:g} {unit} is outside the range the model was trained on "
+                        f"({low:g}–{high:g} {unit})",
+                    )
+                )
+        return problems
+
+    # -- files --------------------------------------------------------------------------------
+    def to_files(self) -> dict[str, bytes]:
+        """The model as files: never pickles, nothing that runs code when loaded."""
+        document = {
+            "format": FORMAT,
+            "features": list(FEATURES),
+            "groups": list(GROUPS),
+            "params": asdict(self.params),
+            "linear": {
+                "intercept": self.intercept,
+                "coef": self.coef.tolist(),
+                "term_groups": self.term_groups.tolist(),
+                "term_means": self.term_means.tolist(),
+            },
+            "forest": self.forest.to_dict(),
+            "interval": {"coverage": self.params.coverage, "log_offsets": self.interval_offsets},
+            "domain": self.domain,
+        }
+        files = {MODEL_FILE: json.dumps(document, separators=(",", ":")).encode()}
+        if self._booster is not None:
+            files[BOOSTER_FILE] = self._booster.model_to_string().encode()
+        return files
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes]) -> PriceModel:
+        document = json.loads(files[MODEL_FILE])
+        if document.get("format") != FORMAT or document.get("features") != list(FEATURES):
+            raise ValueError(f"{MODEL_FILE} is not a {FORMAT} model for features {FEATURES}")
+        params = document["params"]
+        model = cls(ModelParams(**{**params, "tree_features": tuple(params["tree_features"])}))
+        linear = document["linear"]
+        model.intercept = float(linear["intercept"])
+        model.coef = np.asarray(linear["coef"], dtype=float)
+        model.term_groups = np.asarray(linear["term_groups"], dtype=np.int64)
+        model.term_means = np.asarray(linear["term_means"], dtype=float)
+        model._booster, model._forest = None, Forest.from_dict(document["forest"])
+        model.interval_offsets = [float(v) for v in document["interval"]["log_offsets"]]
+        model.domain = {k: [float(a), float(b)] for k, (a, b) in document["domain"].items()}
+        return model
+
+
+def conformal_offsets(residuals: np.ndarray, coverage: float) -> list[float]:
+    """Split-conformal bounds on log residuals, with the finite-sample correction."""
+    r = np.sort(np.asarray(residuals, dtype=float))
+    n = len(r)
+    tail = (1 - coverage) / 2
+    k_low = max(int(np.floor((n + 1) * tail)) - 1, 0)
+    k_high = min(int(np.ceil((n + 1) * (1 - tail))) - 1, n - 1)
+    return [float(r[k_low]), float(r[k_high])]
+
+
+def kfold_indices(n: int, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Shuffled K-fold splits as (train, test) index arrays."""
+    order = np.random.default_rng(seed).permutation(n)
+    parts = np.array_split(order, folds)
+    return [(np.concatenate(parts[:k] + parts[k + 1 :]), parts[k]) for k in range(folds)]
+
+
+def _labels(x: np.ndarray) -> dict[str, str]:
+    value = dict(zip(FEATURES, x, strict=True))
+    grade = {name: CATEGORIES[name][int(value[name])] for name in CATEGORIES}
+    return {
+        "carat": f"carat {value['carat']:g} ct",
+        "cut": f"cut {grade['cut']}",
+        "color": f"color {grade['color']}",
+        "clarity": f"clarity {grade['clarity']}",
+        "proportions": (
+            f"proportions (depth {value['depth']:g}%, table {value['table']:g}%, "
+            f"{value['x']:g} × {value['y']:g} × {value['z']:g} mm)"
+        ),
+    }
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

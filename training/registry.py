@@ -1,0 +1,141 @@
+"""The model registry: versions, the champion pointer and the record of every training run.
+
+MODELS root layout (DESIGN.md):
+  models/<version>/      model files + metadata.json (with the sha256 of every file)
+  champion.json          which version serves; swapped with compare-and-swap
+  runs/<run_id>.json     each training run
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from training.model import MODEL_FILE, PriceModel, sha256
+from training.storage import NotFound, Storage
+
+CHAMPION = "champion.json"
+METADATA = "metadata.json"
+
+
+class ChecksumMismatch(RuntimeError):
+    """A model file does not match the checksum recorded when it was registered."""
+
+
+class UnknownVersion(LookupError):
+    """No model is registered under that version."""
+
+
+class PromotionConflict(RuntimeError):
+    """champion.json changed while this promotion was being made; nothing was written."""
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_version(data_sha256: str, at: datetime | None = None) -> str:
+    """Versions sort by time and carry a short hash of the training data."""
+    stamp = (at or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{stamp}-{data_sha256[:8]}"
+
+
+class Registry:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    # -- versions -----------------------------------------------------------------------------
+    def register(self, version: str, files: dict[str, bytes], metadata: dict) -> dict:
+        """Write a version's files, then its metadata (with checksums) last: a version without
+        metadata.json is incomplete and never listed."""
+        for name, data in files.items():
+            self.storage.write(f"models/{version}/{name}", data)
+        metadata = {
+            **metadata,
+            "version": version,
+            "artifacts": {
+                name: {"sha256": sha256(data), "bytes": len(data)} for name, data in files.items()
+            },
+        }
+        self.storage.write(f"models/{version}/{METADATA}", _json(metadata))
+        return metadata
+
+    def versions(self) -> list[str]:
+        keys = self.storage.list("models/")
+        return sorted(k.split("/")[1] for k in keys if k.endswith(f"/{METADATA}"))
+
+    def metadata(self, version: str) -> dict:
+        try:
+            return json.loads(self.storage.read(f"models/{version}/{METADATA}"))
+        except NotFound:
+            raise UnknownVersion(version) from None
+
+    def artifact(self, version: str, name: str, metadata: dict | None = None) -> bytes:
+        """One file of a version, after checking it against its recorded sha256."""
+        metadata = metadata or self.metadata(version)
+        recorded = metadata["artifacts"].get(name)
+        if recorded is None:
+            raise ChecksumMismatch(f"models/{version}/{name} is not a registered file")
+        data = self.storage.read(f"models/{version}/{name}")
+        if sha256(data) != recorded["sha256"]:
+            raise ChecksumMismatch(f"models/{version}/{name} does not match its checksum")
+        return data
+
+    def load(self, version: str) -> tuple[PriceModel, dict]:
+        """The model of a version; refuses a file whose checksum does not match."""
+        metadata = self.metadata(version)
+        model = PriceModel.from_files({MODEL_FILE: self.artifact(version, MODEL_FILE, metadata)})
+        return model, metadata
+
+    # -- champion -----------------------------------------------------------------------------
+    def champion(self) -> dict | None:
+        """The champion record ({"version", "promoted_at", "reason", ...}) or None."""
+        try:
+            return json.loads(self.storage.read(CHAMPION))
+        except NotFound:
+            return None
+
+    def champion_with_token(self) -> tuple[dict | None, str | None]:
+        try:
+            data, token = self.storage.read_with_token(CHAMPION)
+        except NotFound:
+            return None, None
+        return json.loads(data), token
+
+    def promote(self, version: str, reason: str, *, expected: str | bool | None = True) -> dict:
+        """Make `version` the champion.
+
+        `expected` is the champion token the caller's decision was based on (None: there was
+        no champion); True means "whatever is there now". If champion.json changed since,
+        PromotionConflict is raised and nothing is written.
+        """
+        self.metadata(version)
+        current, token = self.champion_with_token()
+        if expected is not True and expected != token:
+            raise PromotionConflict("the champion changed while this decision was being made")
+        record = {
+            "version": version,
+            "promoted_at": now_utc(),
+            "reason": reason,
+            "previous": current["version"] if current else None,
+        }
+        if not self.storage.write_if_unchanged(CHAMPION, _json(record), token):
+            raise PromotionConflict("another promotion replaced the champion first")
+        return record
+
+    # -- runs ---------------------------------------------------------------------------------
+    def save_run(self, run: dict) -> None:
+        self.storage.write(f"runs/{run['run_id']}.json", _json(run))
+
+    def run(self, run_id: str) -> dict:
+        try:
+            return json.loads(self.storage.read(f"runs/{run_id}.json"))
+        except NotFound:
+            raise LookupError(run_id) from None
+
+    def runs(self) -> list[str]:
+        return sorted(k[len("runs/") : -len(".json")] for k in self.storage.list("runs/"))
+
+
+def _json(document: dict) -> bytes:
+    return json.dumps(document, indent=2, sort_keys=False, default=str).encode()

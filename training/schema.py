@@ -1,0 +1,55 @@
+"""The diamond record: one definition for validation, the database, the API and the model.
+
+Everything here is plain data (names, bounds, category orders) so that each consumer derives
+its own view of the record from the same source instead of restating it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CUTS: tuple[str, ...] = ("Fair", "Good", "Very Good", "Premium", "Ideal")
+COLORS: tuple[str, ...] = ("J", "I", "H", "G", "F", "E", "D")
+CLARITIES: tuple[str, ...] = ("I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF")
+
+CATEGORIES: dict[str, tuple[str, ...]] = {"cut": CUTS, "color": COLORS, "clarity": CLARITIES}
+"""Each grade, worst first: its position is the ordinal code the model sees."""
+
+
+@dataclass(frozen=True)
+class NumericField:
+    """A measured characteristic; valid values lie in the open-closed range (low, high]."""
+
+    name: str
+    unit: str
+    description: str
+    low: float
+    high: float
+
+
+NUMERIC_FIELDS: tuple[NumericField, ...] = (
+    NumericField("carat", "ct", "mass, 1 ct = 200 mg", 0.0, 30.0),
+    NumericField("depth", "%", "total depth, 2·z/(x+y)·100 for a round stone", 0.0, 100.0),
+    NumericField("table", "%", "table width as a percentage of the stone's width", 0.0, 100.0),
+    NumericField("x", "mm", "length", 0.0, 60.0),
+    NumericField("y", "mm", "width", 0.0, 60.0),
+    NumericField("z", "mm", "depth", 0.0, 40.0),
+)
+PRICE = NumericField("price", "USD", "appraised value, 2008 US dollars", 0.0, 10_000_000.0)
+
+FEATURES: tuple[str, ...] = ("carat", "cut", "color", "clarity", "depth", "table", "x", "y", "z")
+"""The characteristics of a stone, in the order the model reads them."""
+
+COLUMNS: tuple[str, ...] = (*FEATURES, "price")
+"""A training record: the characteristics and the appraised price."""
+
+FIELD_BY_NAME: dict[str, NumericField] = {f.name: f for f in (*NUMERIC_FIELDS, PRICE)}
+
+# Geometry. A round brilliant weighs about 0.0061 ct per cubic millimetre of its x·y·z box
+# (the median over the 53,940 public stones; 99.8% of them lie within 0.94–1.12 of it).
+CARAT_PER_MM3 = 0.0061
+WEIGHT_RATIO_RANGE = (0.75, 1.33)
+"""Accepted range of carat / (CARAT_PER_MM3·x·y·z): outside it the dimensions describe a stone
+about a third lighter or heavier than its stated weight."""
+DEPTH_TOLERANCE = 5.0
+"""Largest accepted gap, in percentage points, between the stated depth and 2·z/(x+y)·100."""
