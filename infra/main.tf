@@ -1,0 +1,343 @@
+# The diamonds deployment: data and models buckets, the inventory database, one Cloud
+# Function per entry point of functions/main.py, the Eventarc path from the data bucket to
+# `ingest`, Vertex AI training, the public front door, and monitoring.
+
+locals {
+  labels = merge(var.labels, { app = "diamonds", deployment = var.name })
+
+  services = toset([
+    "aiplatform.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "billingbudgets.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
+    "compute.googleapis.com",
+    "eventarc.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "servicenetworking.googleapis.com",
+    "sqladmin.googleapis.com",
+    "storage.googleapis.com",
+    "vpcaccess.googleapis.com",
+  ])
+
+  training_image = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.training.repository_id}/training:${var.training_image_tag}"
+
+  # Every plain environment variable a function may receive. Each function below lists
+  # the names it needs; tests/infra checks that every name is a setting the code reads.
+  environment = {
+    DIAMONDS_DATA_ROOT              = "gs://${google_storage_bucket.data.name}"
+    DIAMONDS_MODELS_ROOT            = "gs://${google_storage_bucket.models.name}"
+    DIAMONDS_READ_REQUIRES_KEY      = tostring(var.read_requires_key)
+    DIAMONDS_TRAINING_RUNNER        = "vertex"
+    DIAMONDS_GCP_PROJECT            = var.project_id
+    DIAMONDS_GCP_REGION             = var.region
+    DIAMONDS_TRAINING_IMAGE         = local.training_image
+    DIAMONDS_VERTEX_SERVICE_ACCOUNT = google_service_account.trainer.email
+    DIAMONDS_VERTEX_STAGING_BUCKET  = "gs://${google_storage_bucket.vertex_staging.name}"
+    DIAMONDS_GATE_TOLERANCE         = tostring(var.gate_tolerance)
+    DIAMONDS_LOG_LEVEL              = var.log_level
+  }
+
+  # Environment variables whose values come from Secret Manager: name => secret id.
+  secrets = {
+    DIAMONDS_DATABASE_URL = module.database.database_url_secret_id
+    DIAMONDS_API_KEYS     = google_secret_manager_secret.api_keys.secret_id
+  }
+
+  common_env    = ["DIAMONDS_GCP_PROJECT", "DIAMONDS_GCP_REGION", "DIAMONDS_LOG_LEVEL"]
+  launching_env = ["DIAMONDS_TRAINING_RUNNER", "DIAMONDS_TRAINING_IMAGE", "DIAMONDS_VERTEX_SERVICE_ACCOUNT", "DIAMONDS_VERTEX_STAGING_BUCKET", "DIAMONDS_GATE_TOLERANCE"]
+
+  # One function per functions-framework target. The key is the entry point.
+  functions = {
+    inventory = {
+      description   = "Inventory of appraised diamonds: /v1/diamonds..."
+      memory        = "512Mi"
+      timeout       = 60
+      concurrency   = 8
+      ingress       = "ALLOW_INTERNAL_AND_GCLB"
+      env           = concat(local.common_env, ["DIAMONDS_READ_REQUIRES_KEY"])
+      secrets       = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
+      event_trigger = null
+    }
+    pricing = {
+      description   = "Prices a stone with the champion model and explains the price: /v1/price"
+      memory        = "1Gi"
+      timeout       = 30
+      concurrency   = 8
+      ingress       = "ALLOW_INTERNAL_AND_GCLB"
+      env           = concat(local.common_env, ["DIAMONDS_MODELS_ROOT", "DIAMONDS_READ_REQUIRES_KEY"])
+      secrets       = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
+      event_trigger = null
+    }
+    models = {
+      description   = "Model versions, promotion and training runs: /v1/models..., /v1/runs/..."
+      memory        = "512Mi"
+      timeout       = 60
+      concurrency   = 8
+      ingress       = "ALLOW_INTERNAL_AND_GCLB"
+      env           = concat(local.common_env, ["DIAMONDS_MODELS_ROOT", "DIAMONDS_READ_REQUIRES_KEY"])
+      secrets       = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
+      event_trigger = null
+    }
+    retrain = {
+      description   = "Snapshots the inventory and launches a Vertex AI training job: /v1/retrain"
+      memory        = "1Gi"
+      timeout       = 300
+      concurrency   = 1
+      ingress       = "ALLOW_INTERNAL_AND_GCLB"
+      env           = concat(local.common_env, local.launching_env, ["DIAMONDS_DATA_ROOT", "DIAMONDS_MODELS_ROOT", "DIAMONDS_READ_REQUIRES_KEY"])
+      secrets       = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
+      event_trigger = null
+    }
+    ingest = {
+      description = "Validates a CSV dropped in incoming/, quarantines rejects, upserts the inventory, launches training"
+      memory      = "1Gi"
+      timeout     = 540
+      concurrency = 1
+      ingress     = "ALLOW_INTERNAL_ONLY"
+      env         = concat(local.common_env, local.launching_env, ["DIAMONDS_DATA_ROOT", "DIAMONDS_MODELS_ROOT"])
+      secrets     = ["DIAMONDS_DATABASE_URL"]
+      # Cloud Storage events filter on the bucket only; ingest ignores objects outside
+      # incoming/ (its own writes to quarantine/ and snapshots/ arrive here too).
+      event_trigger = {
+        event_type            = "google.cloud.storage.object.v1.finalized"
+        filters               = { bucket = google_storage_bucket.data.name }
+        service_account_email = google_service_account.eventarc.email
+        retry                 = true
+      }
+    }
+  }
+
+  # The front door's routing table: path => function (entry point).
+  routes = {
+    "/v1/diamonds"     = "inventory"
+    "/v1/diamonds/*"   = "inventory"
+    "/v1/price"        = "pricing"
+    "/v1/openapi.json" = "pricing"
+    "/v1/docs"         = "pricing"
+    "/healthz"         = "pricing"
+    "/v1/models"       = "models"
+    "/v1/models/*"     = "models"
+    "/v1/runs"         = "models"
+    "/v1/runs/*"       = "models"
+    "/v1/retrain"      = "retrain"
+  }
+}
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+resource "google_project_service" "this" {
+  for_each = local.services
+
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}
+
+# Training images are tagged with the git commit they were built from and never re-tagged.
+resource "google_artifact_registry_repository" "training" {
+  # checkov:skip=CKV_GCP_84:Images hold no data and no secrets (open-source code and libraries); Google-managed encryption at rest suffices and a customer key would add key administration without reducing a risk.
+  project       = var.project_id
+  location      = var.region
+  repository_id = "${var.name}-training"
+  description   = "The training image run by Vertex AI custom jobs; tags (git commits) are immutable."
+  format        = "DOCKER"
+  labels        = local.labels
+
+  docker_config {
+    immutable_tags = true
+  }
+
+  cleanup_policy_dry_run = false
+
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+
+    most_recent_versions {
+      keep_count = 20
+    }
+  }
+
+  cleanup_policies {
+    id     = "delete-older-than-180-days"
+    action = "DELETE"
+
+    condition {
+      older_than = "15552000s"
+    }
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+# Cloud Build writes the functions' images here (it moves their tags, so tags are mutable).
+resource "google_artifact_registry_repository" "functions" {
+  # checkov:skip=CKV_GCP_84:Images hold no data and no secrets (open-source code and libraries); Google-managed encryption at rest suffices and a customer key would add key administration without reducing a risk.
+  project       = var.project_id
+  location      = var.region
+  repository_id = "${var.name}-functions"
+  description   = "Images built by Cloud Build from the functions' source archive."
+  format        = "DOCKER"
+  labels        = local.labels
+
+  cleanup_policy_dry_run = false
+
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+
+    most_recent_versions {
+      keep_count = 10
+    }
+  }
+
+  cleanup_policies {
+    id     = "delete-older-than-90-days"
+    action = "DELETE"
+
+    condition {
+      older_than = "7776000s"
+    }
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_secret_manager_secret" "api_keys" {
+  project   = var.project_id
+  secret_id = "${var.name}-api-keys"
+  labels    = local.labels
+
+  replication {
+    user_managed {
+      replicas {
+        location = var.region
+      }
+    }
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+# The first key, for the team's web app; partners' keys are added by operators
+# (docs/operations.md, "Rotate keys"), which creates newer versions of this secret.
+resource "random_password" "first_api_key" {
+  length  = 40
+  special = false
+}
+
+resource "google_secret_manager_secret_version" "first_api_key" {
+  secret      = google_secret_manager_secret.api_keys.id
+  secret_data = random_password.first_api_key.result
+
+  # Rotation disables this version outside Terraform; do not re-enable it.
+  lifecycle {
+    ignore_changes = [enabled]
+  }
+}
+
+module "network" {
+  source = "./modules/network"
+
+  project_id = var.project_id
+  region     = var.region
+  name       = var.name
+
+  depends_on = [google_project_service.this]
+}
+
+module "database" {
+  source = "./modules/database"
+
+  project_id        = var.project_id
+  region            = var.region
+  name              = var.name
+  network_id        = module.network.network_id
+  tier              = var.database_tier
+  high_availability = var.database_high_availability
+  disk_size_gb      = var.database_disk_size_gb
+  max_connections   = var.database_max_connections
+  labels            = local.labels
+
+  depends_on = [module.network]
+}
+
+module "function" {
+  source   = "./modules/function"
+  for_each = local.functions
+
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "${var.name}-${each.key}"
+  description           = each.value.description
+  service_account_email = google_service_account.function[each.key].email
+  entry_point           = each.key
+  source_bucket         = google_storage_bucket.function_source.name
+  source_object         = google_storage_bucket_object.function_source.name
+  docker_repository     = google_artifact_registry_repository.functions.id
+  build_service_account = google_service_account.builder.id
+  memory                = each.value.memory
+  timeout_seconds       = each.value.timeout
+  concurrency           = each.value.concurrency
+  min_instances         = var.function_scaling[each.key].min_instances
+  max_instances         = var.function_scaling[each.key].max_instances
+  ingress               = each.value.ingress
+  vpc_connector         = module.network.connector_id
+  labels                = local.labels
+
+  environment_variables        = { for name in each.value.env : name => local.environment[name] }
+  secret_environment_variables = { for name in each.value.secrets : name => local.secrets[name] }
+  event_trigger                = each.value.event_trigger
+
+  invoker_members = each.value.event_trigger == null ? { public = "allUsers" } : { eventarc = google_service_account.eventarc.member }
+
+  depends_on = [
+    google_storage_bucket_iam_member.this,
+    google_project_iam_member.launcher_vertex,
+    google_service_account_iam_member.launcher_acts_as_trainer,
+    google_project_iam_member.builder,
+    google_artifact_registry_repository_iam_member.builder,
+    google_storage_bucket_iam_member.builder_source,
+    google_project_iam_member.eventarc_receiver,
+    google_project_iam_member.storage_agent_publisher,
+    google_secret_manager_secret_version.first_api_key,
+  ]
+}
+
+module "front_door" {
+  source = "./modules/front_door"
+
+  project_id            = var.project_id
+  region                = var.region
+  name                  = var.name
+  backends              = { for key, fn in module.function : key => fn.name if local.functions[key].event_trigger == null }
+  routes                = local.routes
+  default_backend       = "pricing"
+  domain                = var.api_domain
+  rate_limit_per_minute = var.rate_limit_per_minute
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+
+  project_id            = var.project_id
+  project_number        = data.google_project.this.number
+  name                  = var.name
+  alert_emails          = var.alert_emails
+  pricing_service_name  = module.function["pricing"].name
+  error_ratio_threshold = var.pricing_error_ratio_threshold
+  latency_threshold_ms  = var.pricing_latency_threshold_ms
+  billing_account_id    = var.billing_account_id
+  monthly_budget_usd    = var.monthly_budget_usd
+
+  depends_on = [google_project_service.this]
+}

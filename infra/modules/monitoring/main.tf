@@ -1,0 +1,166 @@
+resource "google_monitoring_notification_channel" "email" {
+  for_each = toset(var.alert_emails)
+
+  project      = var.project_id
+  display_name = "${var.name} alerts: ${each.value}"
+  type         = "email"
+
+  labels = {
+    email_address = each.value
+  }
+}
+
+locals {
+  channels       = [for channel in google_monitoring_notification_channel.email : channel.id]
+  pricing_filter = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${var.pricing_service_name}\""
+}
+
+resource "google_monitoring_alert_policy" "pricing_errors" {
+  project               = var.project_id
+  display_name          = "${var.name}: pricing 5xx ratio above ${var.error_ratio_threshold * 100}%"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = local.channels
+
+  conditions {
+    display_name = "5xx responses / all responses, 5 minutes"
+
+    condition_threshold {
+      filter             = "${local.pricing_filter} AND metric.type = \"run.googleapis.com/request_count\" AND metric.labels.response_code_class = \"5xx\""
+      denominator_filter = "${local.pricing_filter} AND metric.type = \"run.googleapis.com/request_count\""
+      comparison         = "COMPARISON_GT"
+      threshold_value    = var.error_ratio_threshold
+      duration           = "300s"
+
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_RATE"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+
+      denominator_aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_RATE"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "The pricing function answers more than ${var.error_ratio_threshold * 100}% of requests with a 5xx. Bad input is a 4xx, so a 5xx is a fault: check the function's logs, the champion model (champion.json) and the database. Runbook: docs/operations.md."
+  }
+}
+
+resource "google_monitoring_alert_policy" "pricing_latency" {
+  project               = var.project_id
+  display_name          = "${var.name}: pricing p95 latency above ${var.latency_threshold_ms} ms"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = local.channels
+
+  conditions {
+    display_name = "p95 request latency, 5 minutes"
+
+    condition_threshold {
+      filter          = "${local.pricing_filter} AND metric.type = \"run.googleapis.com/request_latencies\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.latency_threshold_ms
+      duration        = "300s"
+
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_PERCENTILE_95"
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "Pricing p95 latency is above ${var.latency_threshold_ms} ms. Usual causes: cold starts after a deploy or a scale-out (raise min instances), a slow database (prediction log writes), or instances at max (raise max instances within the connection budget). Runbook: docs/operations.md."
+  }
+}
+
+# A failed run shows on the ml_job resource in two ways: the training command's own last
+# words on stderr ("<prog>: error: ..." for unusable input, "unexpected failure" for a
+# crash), and the service's record that the replica exited non-zero or the job failed
+# (also the case for out-of-memory kills). A gate decision that keeps the champion is not a
+# failure and matches neither.
+resource "google_monitoring_alert_policy" "training_failed" {
+  project               = var.project_id
+  display_name          = "${var.name}: training run failed"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = local.channels
+
+  conditions {
+    display_name = "Vertex AI training job failed"
+
+    condition_matched_log {
+      filter = "resource.type = \"ml_job\" AND severity >= ERROR AND (textPayload : \"non-zero status\" OR textPayload : \"Job failed\" OR textPayload : \"unexpected failure\" OR textPayload : \": error: \")"
+
+      label_extractors = {
+        job_id = "EXTRACT(resource.labels.job_id)"
+      }
+    }
+  }
+
+  alert_strategy {
+    notification_rate_limit {
+      period = "300s"
+    }
+    auto_close = "86400s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A training job failed; the champion keeps serving. Find the run in runs/<run_id>.json of the models bucket and the job's logs (resource.type=ml_job, job_id in this alert). Runbook: docs/operations.md."
+  }
+}
+
+resource "google_billing_budget" "this" {
+  billing_account = var.billing_account_id
+  display_name    = "${var.name} monthly budget"
+
+  budget_filter {
+    projects = ["projects/${var.project_number}"]
+  }
+
+  amount {
+    specified_amount {
+      currency_code = "USD"
+      units         = tostring(var.monthly_budget_usd)
+    }
+  }
+
+  threshold_rules {
+    threshold_percent = 0.5
+  }
+
+  threshold_rules {
+    threshold_percent = 0.9
+  }
+
+  threshold_rules {
+    threshold_percent = 1.0
+  }
+
+  threshold_rules {
+    threshold_percent = 1.0
+    spend_basis       = "FORECASTED_SPEND"
+  }
+
+  all_updates_rule {
+    monitoring_notification_channels = local.channels
+    disable_default_iam_recipients   = false
+  }
+}

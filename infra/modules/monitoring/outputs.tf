@@ -1,0 +1,18 @@
+output "notification_channels" {
+  description = "Ids of the e-mail notification channels."
+  value       = local.channels
+}
+
+output "alert_policies" {
+  description = "Ids of the alert policies: pricing errors, pricing latency, failed training."
+  value = {
+    pricing_errors  = google_monitoring_alert_policy.pricing_errors.id
+    pricing_latency = google_monitoring_alert_policy.pricing_latency.id
+    training_failed = google_monitoring_alert_policy.training_failed.id
+  }
+}
+
+output "budget" {
+  description = "Resource name of the billing budget."
+  value       = google_billing_budget.this.name
+}

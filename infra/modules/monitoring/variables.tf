@@ -1,0 +1,44 @@
+variable "project_id" {
+  description = "Project whose metrics and logs are watched."
+  type        = string
+}
+
+variable "project_number" {
+  description = "Number of the same project, for the budget's project filter."
+  type        = string
+}
+
+variable "name" {
+  description = "Prefix of the display names."
+  type        = string
+}
+
+variable "alert_emails" {
+  description = "E-mail addresses notified by every alert and by the budget."
+  type        = list(string)
+}
+
+variable "pricing_service_name" {
+  description = "Name of the Cloud Run service behind the pricing function (the function's name)."
+  type        = string
+}
+
+variable "error_ratio_threshold" {
+  description = "Share of pricing requests with a 5xx response that raises an alert."
+  type        = number
+}
+
+variable "latency_threshold_ms" {
+  description = "p95 pricing latency in milliseconds that raises an alert."
+  type        = number
+}
+
+variable "billing_account_id" {
+  description = "Billing account on which the budget is created."
+  type        = string
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly budget amount in USD."
+  type        = number
+}

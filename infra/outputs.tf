@@ -1,0 +1,71 @@
+output "api_url" {
+  description = "Base URL of the public API (serves /v1/..., /healthz)."
+  value       = module.front_door.url
+}
+
+output "api_ip_address" {
+  description = "Public IPv4 address of the API; api_domain's DNS A record must point here."
+  value       = module.front_door.ip_address
+}
+
+output "data_bucket" {
+  description = "DATA root bucket: drop CSV files into gs://<bucket>/incoming/ to ingest them."
+  value       = google_storage_bucket.data.name
+}
+
+output "models_bucket" {
+  description = "MODELS root bucket: models/<version>/, champion.json, runs/."
+  value       = google_storage_bucket.models.name
+}
+
+output "vertex_staging_bucket" {
+  description = "Staging bucket of the Vertex AI training jobs."
+  value       = google_storage_bucket.vertex_staging.name
+}
+
+output "training_image_repository" {
+  description = "Artifact Registry path to push the training image to (append /training:<git commit>)."
+  value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.training.repository_id}"
+}
+
+output "training_image" {
+  description = "The training image the functions launch (DIAMONDS_TRAINING_IMAGE)."
+  value       = local.training_image
+}
+
+output "functions" {
+  description = "Deployed functions: entry point => function name."
+  value       = { for key, fn in module.function : key => fn.name }
+}
+
+output "service_accounts" {
+  description = "Service account e-mails: one per function, the training job, the build and the event trigger."
+  value = merge(
+    { for key, sa in google_service_account.function : "function_${key}" => sa.email },
+    {
+      trainer  = google_service_account.trainer.email
+      builder  = google_service_account.builder.email
+      eventarc = google_service_account.eventarc.email
+    },
+  )
+}
+
+output "database_instance" {
+  description = "Name of the Cloud SQL instance."
+  value       = module.database.instance_name
+}
+
+output "database_connection_name" {
+  description = "PROJECT:REGION:INSTANCE of Cloud SQL, for the Cloud SQL Auth Proxy during operations."
+  value       = module.database.connection_name
+}
+
+output "database_url_secret" {
+  description = "Secret Manager secret holding DIAMONDS_DATABASE_URL."
+  value       = module.database.database_url_secret_id
+}
+
+output "api_keys_secret" {
+  description = "Secret Manager secret holding DIAMONDS_API_KEYS (comma-separated bearer keys)."
+  value       = google_secret_manager_secret.api_keys.secret_id
+}

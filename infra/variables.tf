@@ -1,0 +1,143 @@
+variable "project_id" {
+  description = "The GCP project that hosts the deployment (one project per environment)."
+  type        = string
+}
+
+variable "region" {
+  description = "Region for every regional resource: buckets, functions, Cloud SQL, Vertex AI jobs, Artifact Registry."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "name" {
+  description = "Prefix of every resource name, e.g. diamonds-dev. Short, because service account ids are limited to 30 characters."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,13}$", var.name))
+    error_message = "name must be 3-14 characters: lower-case letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "labels" {
+  description = "Labels added to every resource that accepts them."
+  type        = map(string)
+  default     = {}
+}
+
+variable "billing_account_id" {
+  description = "Billing account paying for the project (XXXXXX-XXXXXX-XXXXXX); the budget alert is created on it."
+  type        = string
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly budget in USD; e-mails go out at 50%, 90% and 100% of actual spend and at 100% of forecast spend."
+  type        = number
+  default     = 150
+}
+
+variable "alert_emails" {
+  description = "E-mail addresses that receive monitoring alerts and budget notifications."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.alert_emails) > 0
+    error_message = "Give at least one e-mail address for alerts."
+  }
+}
+
+variable "api_domain" {
+  description = "Public host name of the API, e.g. api.example.com (its DNS A record must point at the api_ip_address output). Null uses <ip>.sslip.io, which needs no DNS setup (for dev)."
+  type        = string
+  default     = null
+}
+
+variable "training_image_tag" {
+  description = "Tag of the training image in Artifact Registry (the git commit it was built from); the functions launch Vertex AI jobs with this image."
+  type        = string
+}
+
+variable "read_requires_key" {
+  description = "Whether read endpoints (GET, and POST /v1/price) also require an API key; writes always do."
+  type        = bool
+  default     = true
+}
+
+variable "gate_tolerance" {
+  description = "Relative error increase a candidate model may show against the champion and still be promoted (0.02 = 2%)."
+  type        = number
+  default     = 0.02
+}
+
+variable "log_level" {
+  description = "Log level of the functions and the training job (DEBUG, INFO, WARNING, ERROR)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "function_scaling" {
+  description = "Minimum and maximum instances per function (keys: inventory, pricing, models, retrain, ingest). Connection budget: the sum of max instances x request concurrency (8 for inventory, pricing, models; 1 for retrain, ingest) must stay under the database's max_connections."
+  type = map(object({
+    min_instances = number
+    max_instances = number
+  }))
+  default = {
+    inventory = { min_instances = 0, max_instances = 1 }
+    pricing   = { min_instances = 0, max_instances = 2 }
+    models    = { min_instances = 0, max_instances = 1 }
+    retrain   = { min_instances = 0, max_instances = 1 }
+    ingest    = { min_instances = 0, max_instances = 2 }
+  }
+
+  validation {
+    condition     = length(setsubtract(["inventory", "pricing", "models", "retrain", "ingest"], keys(var.function_scaling))) == 0
+    error_message = "function_scaling needs an entry for each of inventory, pricing, models, retrain and ingest."
+  }
+}
+
+variable "database_tier" {
+  description = "Cloud SQL machine tier: a shared-core tier such as db-g1-small (dev: 50 connections, no SLA) or a dedicated-core tier such as db-custom-1-3840 (prod)."
+  type        = string
+  default     = "db-g1-small"
+}
+
+variable "database_max_connections" {
+  description = "Cloud SQL max_connections flag; null keeps the tier's default. Size it with the connection budget of function_scaling."
+  type        = number
+  default     = null
+}
+
+variable "database_high_availability" {
+  description = "Run Cloud SQL as a regional (primary + standby in another zone) instance; doubles its compute and storage price."
+  type        = bool
+  default     = false
+}
+
+variable "database_disk_size_gb" {
+  description = "Initial SSD size of the Cloud SQL instance in GB; it grows automatically."
+  type        = number
+  default     = 10
+}
+
+variable "rate_limit_per_minute" {
+  description = "Requests per minute one client IP may send through the front door before Cloud Armor answers 429."
+  type        = number
+  default     = 600
+}
+
+variable "pricing_latency_threshold_ms" {
+  description = "p95 latency of the pricing function above which an alert fires (sustained for 5 minutes)."
+  type        = number
+  default     = 1500
+}
+
+variable "pricing_error_ratio_threshold" {
+  description = "Share of pricing requests answered with a 5xx above which an alert fires (sustained for 5 minutes)."
+  type        = number
+  default     = 0.02
+}
