@@ -68,7 +68,7 @@ def _time_single_stone(models: Path, version: str, records) -> None:
     for x in X:
         started = time.perf_counter()
         price = model.predict(x[None, :])
-        model.interval(price)
+        model.interval(x[None, :], price)
         model.explain(x)
         timings.append((time.perf_counter() - started) * 1000)
     p50, p99 = np.percentile(timings, [50, 99])

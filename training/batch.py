@@ -37,7 +37,7 @@ def price_file(registry: Registry, data: bytes, target: Path, *, explain: bool =
         errors[line] = "; ".join(f"{f}: {m}" for f, m in problems)
     lines, X = accepted.index[~refused], X[~refused]
     price = model.predict(X)
-    low, high = model.interval(price)
+    low, high = model.interval(X, price)
     for column, values in (("price", price), ("price_low", low), ("price_high", high)):
         out[column] = np.nan
         out.loc[lines, column] = np.round(values, 2)

@@ -119,7 +119,7 @@ def _settings(args: argparse.Namespace):
         for key in ("data_root", "models_root")
         if (value := getattr(args, key, None)) is not None
     }
-    return TrainingSettings(**overrides)
+    return TrainingSettings.from_environment(**overrides)
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -41,14 +41,19 @@ def metrics(
 
 
 def by_carat_band(
-    carat: np.ndarray, price: np.ndarray, predicted: np.ndarray
+    carat: np.ndarray,
+    price: np.ndarray,
+    predicted: np.ndarray,
+    low: np.ndarray | None = None,
+    high: np.ndarray | None = None,
 ) -> list[dict[str, float | str]]:
     rows = []
-    for low, high in CARAT_BANDS:
-        inside = (carat >= low) & (carat < high)
+    for start, end in CARAT_BANDS:
+        inside = (carat >= start) & (carat < end)
         if inside.sum() >= 2:
-            label = f"{low:g}–{high:g} ct" if np.isfinite(high) else f"≥ {low:g} ct"
-            rows.append({"band": label, **metrics(price[inside], predicted[inside])})
+            label = f"{start:g}–{end:g} ct" if np.isfinite(end) else f"≥ {start:g} ct"
+            bounds = (low[inside], high[inside]) if low is not None and high is not None else ()
+            rows.append({"band": label, **metrics(price[inside], predicted[inside], *bounds)})
     return rows
 
 
@@ -87,9 +92,9 @@ def evaluate_holdout(
     model: PriceModel, X: np.ndarray, price: np.ndarray
 ) -> dict[str, float | list]:
     predicted = model.predict(X)
-    low, high = model.interval(predicted)
+    low, high = model.interval(X, predicted)
     carat = X[:, FEATURES.index("carat")]
     return {
         **metrics(price, predicted, low, high),
-        "by_carat": by_carat_band(carat, price, predicted),
+        "by_carat": by_carat_band(carat, price, predicted, low, high),
     }

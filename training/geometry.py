@@ -24,12 +24,13 @@ def implausibilities(
     Inputs are arrays of positive finite floats, one entry per stone.
     """
     carat, depth, x, y, z = (np.asarray(a, dtype=float) for a in (carat, depth, x, y, z))
-    implied_carat = CARAT_PER_MM3 * x * y * z
-    ratio = carat / implied_carat
-    computed_depth = 200.0 * z / (x + y)
+    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+        implied_carat = CARAT_PER_MM3 * x * y * z
+        ratio = carat / implied_carat
+        computed_depth = 200.0 * z / (x + y)
     low, high = WEIGHT_RATIO_RANGE
-    bad_weight = (ratio < low) | (ratio > high)
-    bad_depth = np.abs(computed_depth - depth) > DEPTH_TOLERANCE
+    bad_weight = ~((ratio >= low) & (ratio <= high))
+    bad_depth = ~(np.abs(computed_depth - depth) <= DEPTH_TOLERANCE)
     problems: list[list[Problem]] = [[] for _ in range(len(carat))]
     for i in np.flatnonzero(bad_weight):
         problems[i].append(

@@ -9,11 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from importlib import metadata as package_metadata
 
 import numpy as np
@@ -23,7 +21,7 @@ from training.evaluation import cross_validate, evaluate_holdout, holdout_split,
 from training.features import feature_matrix
 from training.model import ModelParams, PriceModel, sha256
 from training.quarantine import write_quarantine
-from training.registry import PromotionConflict, Registry, new_version, now_utc
+from training.registry import PromotionConflict, Registry, new_run_id, new_version, now_utc
 from training.schema import COLUMNS
 from training.storage import NotFound, Storage, split_uri
 from training.validation import UnusableFile, ValidationResult, read_records
@@ -47,10 +45,6 @@ class Source:
     @property
     def description(self) -> dict:
         return {"uri": self.uri, "sha256": sha256(self.data), "bytes": len(self.data)}
-
-
-def new_run_id() -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def read_source(uri: str) -> Source:
@@ -169,7 +163,7 @@ class TrainingRun:
                 "metrics": {"cross_validation": cv.summary, "holdout": holdout},
                 "interval": {
                     "coverage": self.params.coverage,
-                    "log_offsets": model.interval_offsets,
+                    "log_offsets": model.interval_bands,
                 },
                 "lineage": lineage,
                 "libraries": _library_versions(),

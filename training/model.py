@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -25,6 +26,9 @@ MODEL_FILE = "model.json"
 BOOSTER_FILE = "lightgbm.txt"
 """LightGBM's own text dump of the trees, for inspection with LightGBM's tools; serving never
 reads it."""
+INTERVAL_CARAT_EDGES = (0.0, 0.5, 1.0, 1.5, 2.0)
+"""Lower edges of the carat bands that each get their own interval width."""
+MIN_BAND_ROWS = 100
 DOMAIN_MARGIN = 0.05
 """How far beyond the training range of a measurement the model still prices (relative)."""
 
@@ -102,7 +106,9 @@ class PriceModel:
         self._fit_point(X, y)
         if calibration_residuals is None:
             calibration_residuals = self._cross_fit_residuals(X, y)
-        self.interval_offsets = conformal_offsets(calibration_residuals, self.params.coverage)
+        self.interval_bands = banded_offsets(
+            calibration_residuals, X[:, FEATURES.index("carat")], self.params.coverage
+        )
         self.domain = {
             name: [float(X[:, j].min()), float(X[:, j].max())]
             for j, name in enumerate(FEATURES)
@@ -184,10 +190,12 @@ class PriceModel:
         """The price of each stone (the median of its predicted price distribution)."""
         return np.exp(self.predict_log(X))
 
-    def interval(self, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The calibrated interval around given predicted prices."""
-        low, high = self.interval_offsets
-        return price * np.exp(low), price * np.exp(high)
+    def interval(self, X: np.ndarray, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The calibrated interval around the predicted prices of the stones X."""
+        carat = np.asarray(X, dtype=float)[:, FEATURES.index("carat")]
+        band = np.searchsorted(INTERVAL_CARAT_EDGES, carat, side="right") - 1
+        offsets = np.asarray(self.interval_bands)[np.clip(band, 0, None)]
+        return price * np.exp(offsets[:, 0]), price * np.exp(offsets[:, 1])
 
     def explain(self, x: np.ndarray) -> Explanation:
         """One stone's price as a base price times one factor per characteristic."""
@@ -240,7 +248,11 @@ class PriceModel:
                 "term_means": self.term_means.tolist(),
             },
             "forest": self.forest.to_dict(),
-            "interval": {"coverage": self.params.coverage, "log_offsets": self.interval_offsets},
+            "interval": {
+                "coverage": self.params.coverage,
+                "carat_edges": list(INTERVAL_CARAT_EDGES),
+                "log_offsets": self.interval_bands,
+            },
             "domain": self.domain,
         }
         files = {MODEL_FILE: json.dumps(document, separators=(",", ":")).encode()}
@@ -261,9 +273,24 @@ class PriceModel:
         model.term_groups = np.asarray(linear["term_groups"], dtype=np.int64)
         model.term_means = np.asarray(linear["term_means"], dtype=float)
         model._booster, model._forest = None, Forest.from_dict(document["forest"])
-        model.interval_offsets = [float(v) for v in document["interval"]["log_offsets"]]
+        bands = document["interval"]["log_offsets"]
+        model.interval_bands = [[float(a), float(b)] for a, b in bands]
         model.domain = {k: [float(a), float(b)] for k, (a, b) in document["domain"].items()}
         return model
+
+
+def banded_offsets(residuals: np.ndarray, carat: np.ndarray, coverage: float) -> list[list[float]]:
+    """Conformal offsets per carat band (Mondrian conformal), so that the interval holds its
+    coverage for big stones too, whose prices scatter more; a band with fewer than
+    MIN_BAND_ROWS calibration stones uses the offsets of all stones."""
+    overall = conformal_offsets(residuals, coverage)
+    edges = [*INTERVAL_CARAT_EDGES, np.inf]
+    bands = []
+    for low, high in pairwise(edges):
+        inside = (carat >= low) & (carat < high)
+        enough = inside.sum() >= MIN_BAND_ROWS
+        bands.append(conformal_offsets(residuals[inside], coverage) if enough else overall)
+    return bands
 
 
 def conformal_offsets(residuals: np.ndarray, coverage: float) -> list[float]:

@@ -9,6 +9,7 @@ MODELS root layout (DESIGN.md):
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime
 
 from training.model import MODEL_FILE, PriceModel, sha256
@@ -32,6 +33,10 @@ class PromotionConflict(RuntimeError):
 
 def now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def new_version(data_sha256: str, at: datetime | None = None) -> str:
