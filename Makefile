@@ -5,10 +5,8 @@ BIN    := $(VENV)/bin
 
 .PHONY: run test lint format bench clean
 
-run: $(VENV)/.installed-local        ## train on the embedded public data set, then price examples
-	$(BIN)/diamonds train "$$($(BIN)/python -c 'from training.datasets import public_diamonds_path as p; print(p())')"
-	$(BIN)/diamonds price --in docs/examples/stones.csv --out .diamonds/priced.csv --explain
-	cat .diamonds/priced.csv
+run: $(VENV)/.installed-local        ## the whole local stack on the embedded defaults
+	$(BIN)/diamonds serve
 
 test: $(VENV)/.installed-dev          ## the full test suite
 	$(BIN)/python -m pytest

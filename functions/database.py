@@ -5,8 +5,8 @@ One schema serves SQLite (local) and PostgreSQL (Cloud SQL); the Alembic migrati
 (`Inventory`, `PredictionLog`, `IngestedFiles`) return plain dicts with ISO-8601 timestamps, so
 the HTTP layer can serialise their results as they are.
 
-Every write is a single INSERT, UPDATE or DELETE (with RETURNING where a row comes back), so it is
-atomic on both databases without read-modify-write races.
+Each write to a row is one INSERT, UPDATE or DELETE (with RETURNING where a row comes back), so it
+is atomic on both databases, with no read-modify-write race.
 """
 
 from __future__ import annotations

@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.gcs_emulator", "tests.training_fixtures", "tests.database_fixtures"]
+pytest_plugins = [
+    "tests.gcs_emulator",
+    "tests.training_fixtures",
+    "tests.database_fixtures",
+    "tests.service_fixtures",
+]

@@ -1,0 +1,241 @@
+"""Routing, request parsing, auth and RFC 9457 errors, shared by every HTTP function.
+
+Each function declares its routes as data (`Route`); the same declarations produce the OpenAPI
+document, so what is documented is what is validated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from functions.config import ServiceSettings
+
+log = logging.getLogger("diamonds.api")
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error for the client: becomes an application/problem+json response."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+        self.errors, self.headers = errors, headers or {}
+
+    def response(self) -> Response:
+        body: dict[str, Any] = {
+            "type": f"/v1/docs#problem-{self.status}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors:
+            body["errors"] = self.errors
+        return Response(
+            json.dumps(body), self.status, headers=self.headers, content_type=PROBLEM_JSON
+        )
+
+
+def invalid(errors: list[dict[str, str]], title: str = "Invalid input") -> Problem:
+    detail = "; ".join(f"{e['field'] or 'body'}: {e['detail']}" for e in errors[:5])
+    if len(errors) > 5:
+        detail += f"; and {len(errors) - 5} more"
+    return Problem(422, title, detail, errors)
+
+
+def pointer(location: tuple) -> str:
+    return "/" + "/".join(str(part) for part in location) if location else ""
+
+
+def validation_errors(error: ValidationError, prefix: tuple = ()) -> list[dict[str, str]]:
+    """pydantic's errors as (JSON pointer, message) pairs, without echoing huge inputs."""
+    return [
+        {"field": pointer(prefix + tuple(e["loc"])), "detail": e["msg"]}
+        for e in error.errors(include_url=False, include_input=False)
+    ]
+
+
+@dataclass
+class Call:
+    """What a handler gets: the request, its path parameters and its validated inputs."""
+
+    request: Request
+    params: dict[str, Any]
+    settings: ServiceSettings
+    caller: str
+    body: Any = None
+    query: Any = None
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Callable[[Call], Response]
+    summary: str
+    body: Any = None
+    """A pydantic model (or type) the JSON body must match."""
+    query: type[BaseModel] | None = None
+    responses: dict[int, Any] = field(default_factory=dict)
+    """Status code → pydantic model (None: no body)."""
+    write: bool = False
+    """Needs a write key. Reads need one only when DIAMONDS_READ_REQUIRES_KEY is set."""
+    public: bool = False
+    """Never needs a key (health, the API document)."""
+    tag: str = "diamonds"
+
+
+class Router:
+    """Dispatches requests to routes; every failure becomes a problem response."""
+
+    def __init__(self, routes: list[Route], settings: Callable[[], ServiceSettings]) -> None:
+        self.routes = routes
+        self.settings = settings
+        self._map = Map(
+            [Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(routes)],
+            strict_slashes=False,
+        )
+        self._body_adapters = {i: TypeAdapter(r.body) for i, r in enumerate(routes) if r.body}
+
+    def __call__(self, request: Request) -> Response:
+        try:
+            return self._dispatch(request)
+        except Problem as problem:
+            return problem.response()
+        except Exception:
+            log.exception("unexpected failure on %s %s", request.method, request.path)
+            return Problem(
+                500, "Internal error", "the server failed; nothing was changed"
+            ).response()
+
+    def _dispatch(self, request: Request) -> Response:
+        adapter = self._map.bind("", path_info=request.path)
+        try:
+            index, params = adapter.match(method=request.method)
+        except MethodNotAllowed as exc:
+            allowed = ", ".join(sorted(exc.valid_methods or []))
+            raise Problem(
+                405,
+                "Method not allowed",
+                f"{request.method} {request.path} — allowed: {allowed}",
+                headers={"Allow": allowed},
+            ) from None
+        except NotFound:
+            raise Problem(404, "Not found", f"no such resource: {request.path}") from None
+        route = self.routes[index]
+        settings = self.settings()
+        caller = authorize(request, settings, write=route.write, public=route.public)
+        call = Call(request, params, settings, caller)
+        if route.query is not None:
+            call.query = parse_query(request, route.query)
+        if route.body is not None:
+            call.body = parse_body(request, self._body_adapters[index], settings.max_body_bytes)
+        return route.handler(call)
+
+
+def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
+    args = request.args
+    known = set(model.model_fields)
+    unknown = sorted(set(args) - known)
+    if unknown:
+        raise invalid([{"field": name, "detail": "unknown query parameter"} for name in unknown])
+    lists = {n for n, f in model.model_fields.items() if "list[" in str(f.annotation)}
+    values: dict[str, Any] = {}
+    for name in args:
+        many = args.getlist(name)
+        if name in lists:
+            values[name] = [part for value in many for part in value.split(",")]
+        elif len(many) > 1:
+            raise invalid([{"field": name, "detail": "given more than once"}])
+        else:
+            values[name] = many[0]
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise invalid(
+            [
+                {"field": str(e["loc"][0]) if e["loc"] else "", "detail": e["msg"]}
+                for e in exc.errors(include_url=False, include_input=False)
+            ]
+        ) from None
+
+
+def parse_body(request: Request, adapter: TypeAdapter, limit: int) -> Any:
+    if request.content_length is not None and request.content_length > limit:
+        raise Problem(413, "Body too large", f"the body may hold at most {limit:,} bytes")
+    mimetype = request.mimetype
+    if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise Problem(415, "Unsupported media type", f"send application/json, not {mimetype}")
+    data = request.get_data(cache=False)
+    if len(data) > limit:
+        raise Problem(413, "Body too large", f"the body may hold at most {limit:,} bytes")
+    if not data.strip():
+        raise Problem(400, "Empty body", "the request needs a JSON body")
+    try:
+        document = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise Problem(400, "Bad encoding", f"the body is not UTF-8 (byte {exc.start})") from None
+    except ValueError as exc:
+        raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise Problem(400, "Malformed JSON", "the body is nested too deeply") from None
+    try:
+        return adapter.validate_python(document)
+    except ValidationError as exc:
+        raise invalid(validation_errors(exc)) from None
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def authorize(request: Request, settings: ServiceSettings, *, write: bool, public: bool) -> str:
+    """The caller's key fingerprint (or "anonymous"); raises 401 when a needed key is missing
+    or wrong. Every configured key is compared, in constant time."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, presented = header.partition(" ")
+    presented = presented.strip()
+    if public or (not write and not settings.read_requires_key and not presented):
+        return "anonymous"
+    challenge = {"WWW-Authenticate": 'Bearer realm="diamonds"'}
+    if scheme.lower() != "bearer" or not presented:
+        raise Problem(
+            401,
+            "Unauthorized",
+            "this needs an Authorization: Bearer <key> header",
+            headers=challenge,
+        )
+    matched = False
+    for key in settings.write_keys():
+        matched |= hmac.compare_digest(key.encode(), presented.encode())
+    if not matched:
+        raise Problem(401, "Unauthorized", "the bearer key is not valid", headers=challenge)
+    return "key:" + hashlib.sha256(presented.encode()).hexdigest()[:12]
+
+
+def json_response(
+    document: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    if isinstance(document, BaseModel):
+        payload = document.model_dump_json(exclude_none=True)
+    else:
+        payload = json.dumps(document, separators=(",", ":"))
+    return Response(payload, status, headers=headers, content_type="application/json")

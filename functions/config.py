@@ -1,0 +1,48 @@
+"""The service's settings: DIAMONDS_* environment variables (the names Terraform sets)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from training.config import LOCAL_HOME, TrainingSettings
+
+
+class ServiceSettings(TrainingSettings):
+    """Everything a function instance reads from its environment; zero configuration is the
+    local setup (a folder, SQLite, a subprocess runner)."""
+
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite:///{(LOCAL_HOME / 'diamonds.db').resolve()}",
+        description="SQLAlchemy URL of the inventory database",
+    )
+    api_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="comma-separated bearer keys allowed to write; empty: writes are refused",
+    )
+    read_requires_key: bool = Field(
+        default=False, description="whether reads and pricing need a bearer key too"
+    )
+    training_runner: Literal["local", "vertex"] = Field(
+        default="local", description="where retraining runs: a subprocess or a Vertex AI job"
+    )
+    gcp_project: str = Field(default="", description="GCP project of the Vertex AI job")
+    gcp_region: str = Field(default="europe-west1", description="region of the Vertex AI job")
+    training_image: str = Field(default="", description="container image of the training job")
+    vertex_service_account: str = Field(default="", description="identity of the training job")
+    vertex_staging_bucket: str = Field(default="", description="gs:// staging bucket for Vertex")
+    vertex_endpoint: str = Field(
+        default="",
+        description="Vertex AI API endpoint override (host[:port] or URL); empty: regional",
+    )
+    champion_ttl_seconds: float = Field(
+        default=10.0, ge=0.0, le=3600.0, description="how often pricing checks champion.json"
+    )
+    max_body_bytes: int = Field(
+        default=8_000_000, ge=1024, le=64_000_000, description="largest request body accepted"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
+
+    def write_keys(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]

@@ -1,0 +1,92 @@
+"""The resources of one function instance (one process), created on first use and shared by
+its requests: settings, database, storage, the champion model, the prediction log, the runner.
+
+Nothing is created at import time, so a cold start pays only for what the first request uses:
+pricing never waits for the database (its log is written by a background thread).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from functions.config import ServiceSettings
+
+T = TypeVar("T")
+
+
+class Instance:
+    def __init__(self, settings: ServiceSettings | None = None) -> None:
+        self._settings = settings
+        self._lock = threading.RLock()
+        self._made: dict[str, object] = {}
+
+    def _once(self, name: str, make: Callable[[], T]) -> T:
+        if name not in self._made:
+            with self._lock:
+                if name not in self._made:
+                    self._made[name] = make()
+        return self._made[name]  # type: ignore[return-value]
+
+    @property
+    def settings(self) -> ServiceSettings:
+        return self._once("settings", lambda: self._settings or ServiceSettings.from_environment())
+
+    @property
+    def engine(self):
+        def make():
+            from functions.database import make_engine, migrate
+
+            engine = make_engine(self.settings.database_url)
+            migrate(engine)
+            return engine
+
+        return self._once("engine", make)
+
+    @property
+    def inventory(self):
+        from functions.database import Inventory
+
+        return self._once("inventory", lambda: Inventory(self.engine))
+
+    @property
+    def data(self):
+        from training.storage import open_storage
+
+        return self._once("data", lambda: open_storage(self.settings.data_root))
+
+    @property
+    def registry(self):
+        from training.registry import Registry
+        from training.storage import open_storage
+
+        return self._once("registry", lambda: Registry(open_storage(self.settings.models_root)))
+
+    @property
+    def pricer(self):
+        from functions.champion import Champion
+        from functions.pricing import Pricer
+
+        def make():
+            champion = Champion(self.registry, self.settings.champion_ttl_seconds)
+            return Pricer(champion, comparables=lambda *args: self.inventory.comparables(*args))
+
+        return self._once("pricer", make)
+
+    @property
+    def prediction_log(self):
+        from functions.prediction_log import PredictionLogger
+
+        def write(entries: list[dict]) -> None:
+            from functions.database import PredictionLog
+
+            PredictionLog(self.engine).write_many(entries)
+
+        return self._once("prediction_log", lambda: PredictionLogger(write))
+
+    @property
+    def runner(self):
+        from functions.runners import make_runner
+
+        return self._once("runner", lambda: make_runner(self.settings))

@@ -1,0 +1,17 @@
+"""Cloud Functions entry points (functions-framework targets). Each is one line: the logic lives
+in the modules these call.
+
+    functions-framework --source functions/main.py --target pricing
+"""
+
+import functions_framework
+
+from functions.instance import Instance
+from functions.service import http_function
+
+instance = Instance()
+
+inventory = functions_framework.http(http_function(instance, "inventory"))
+pricing = functions_framework.http(http_function(instance, "pricing"))
+models = functions_framework.http(http_function(instance, "models"))
+retrain = functions_framework.http(http_function(instance, "retrain"))

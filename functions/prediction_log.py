@@ -1,0 +1,77 @@
+"""The prediction log, written off the request path: pricing hands entries to a queue and a
+background thread inserts them in batches. A failing log never fails a price."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+log = logging.getLogger("diamonds.prediction_log")
+
+
+class PredictionLogger:
+    def __init__(
+        self,
+        write_many: Callable[[list[dict]], None],
+        batch_size: int = 500,
+        interval: float = 0.5,
+        capacity: int = 100_000,
+    ) -> None:
+        self._write_many, self.batch_size, self.interval = write_many, batch_size, interval
+        self._queue: queue.Queue[dict] = queue.Queue(maxsize=capacity)
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.written = self.dropped = 0
+
+    def submit(self, entry: dict) -> None:
+        """Queue one entry; never raises and never blocks."""
+        try:
+            entry.setdefault("created_at", datetime.now(UTC))
+            self._queue.put_nowait(entry)
+            if self._thread is None:
+                self._start()
+        except queue.Full:
+            self.dropped += 1
+        except Exception:
+            self.dropped += 1
+            log.exception("could not queue a prediction log entry")
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="prediction-log", daemon=True
+                )
+                self._thread.start()
+                atexit.register(self.flush)
+
+    def _run(self) -> None:
+        while True:
+            self._drain(block=True)
+
+    def _drain(self, block: bool) -> None:
+        batch: list[dict] = []
+        try:
+            if block:
+                batch.append(self._queue.get(timeout=self.interval))
+            while len(batch) < self.batch_size:
+                batch.append(self._queue.get_nowait())
+        except queue.Empty:
+            pass
+        if not batch:
+            return
+        try:
+            self._write_many(batch)
+            self.written += len(batch)
+        except Exception:
+            self.dropped += len(batch)
+            log.exception("could not write %d prediction log entries", len(batch))
+
+    def flush(self) -> None:
+        """Write whatever is queued now (used at exit and by tests)."""
+        while not self._queue.empty():
+            self._drain(block=False)

@@ -1,0 +1,97 @@
+"""Pricing stones with the champion: price, 90% interval, explanation and comparables.
+
+A stone whose measurements contradict each other, or that lies far outside what the model was
+trained on, is refused with a 422 naming the field: never an absurd price.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from pydantic import BaseModel
+
+from functions.api import Problem, invalid
+from functions.champion import Champion, NoChampion
+from training.features import GROUPS, feature_matrix
+from training.geometry import implausibilities
+from training.model import PriceModel
+from training.schema import FEATURES
+
+Comparables = Callable[[str, str, str, float, int], list[dict]]
+
+
+class Pricer:
+    def __init__(self, champion: Champion, comparables: Comparables | None = None) -> None:
+        self.champion = champion
+        self.comparables = comparables
+
+    def price(
+        self,
+        stones: Sequence[BaseModel],
+        *,
+        explain: bool = False,
+        comparables: int = 0,
+        single: bool = False,
+    ) -> tuple[str, list[dict]]:
+        """(model version, one result dict per stone); raises Problem for stones it refuses.
+
+        Prices and factors are unrounded, so that base_price × Π factors = price holds to
+        float precision; round for display."""
+        try:
+            version, model = self.champion.get()
+        except NoChampion as exc:
+            raise Problem(503, "No model yet", f"{exc}; POST /v1/retrain to train one") from None
+        columns = {name: [getattr(s, name) for s in stones] for name in FEATURES}
+        X = feature_matrix(columns)
+        self._refuse_implausible(model, X, single)
+        price = model.predict(X)
+        low, high = model.interval(X, price)
+        coverage = model.params.coverage
+        results = [
+            {
+                "price": float(p),
+                "interval": {"low": float(lo), "high": float(hi), "coverage": coverage},
+                "model_version": version,
+            }
+            for p, lo, hi in zip(price, low, high, strict=True)
+        ]
+        if explain:
+            for result, x in zip(results, X, strict=True):
+                result["explanation"] = explanation(model, x)
+        if comparables and self.comparables is not None:
+            for result, stone in zip(results, stones, strict=True):
+                result["comparables"] = self.comparables(
+                    stone.cut, stone.color, stone.clarity, stone.carat, comparables
+                )
+        return version, results
+
+    @staticmethod
+    def _refuse_implausible(model: PriceModel, X: np.ndarray, single: bool) -> None:
+        column = {name: X[:, j] for j, name in enumerate(FEATURES)}
+        geometry = implausibilities(*(column[n] for n in ("carat", "depth", "x", "y", "z")))
+        domain = model.out_of_domain(X)
+        errors = [
+            {"field": f"/{field}" if single else f"/{i}/{field}", "detail": message}
+            for i, (a, b) in enumerate(zip(geometry, domain, strict=True))
+            for field, message in (*a, *b)
+        ]
+        if errors:
+            title = "Implausible stone" if single else "Implausible stones"
+            raise invalid(errors, title)
+
+
+def explanation(model: PriceModel, x: np.ndarray) -> dict:
+    result = model.explain(x)
+    factors = [
+        {"characteristic": group, "label": result.labels[group], "factor": result.factors[group]}
+        for group in GROUPS
+    ]
+    text = f"base price ${result.base_price:,.0f}; " + ", ".join(result.lines())
+    return {"base_price": result.base_price, "factors": factors, "text": text}
+
+
+def timed() -> Callable[[], float]:
+    started = time.perf_counter()
+    return lambda: round((time.perf_counter() - started) * 1000, 3)

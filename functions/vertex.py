@@ -1,0 +1,142 @@
+"""The Vertex AI training runner: each run is a CustomJob running the training image.
+
+The Google client is imported only when a job is submitted, so that serving never pays for it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from functions.config import ServiceSettings
+
+REQUIRED = {
+    "gcp_project": "DIAMONDS_GCP_PROJECT",
+    "gcp_region": "DIAMONDS_GCP_REGION",
+    "training_image": "DIAMONDS_TRAINING_IMAGE",
+    "vertex_service_account": "DIAMONDS_VERTEX_SERVICE_ACCOUNT",
+}
+SUBMIT_TIMEOUT_S = 30.0
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+
+class RunnerError(RuntimeError):
+    """A training job could not be started; the message is one line, fit for an API answer.
+
+    `status` is the HTTP status the Vertex AI API answered with, None when it was not reached.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def label_value(text: str) -> str:
+    """`text` as a GCP label value: lowercase letters, digits, `_` and `-`, at most 63 chars."""
+    return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63]
+
+
+def _api_message(error: Any) -> str:
+    """The API's own words, on one line, without the request line the client puts first."""
+    return re.sub(r"^[A-Z]+ \S+: ", "", " ".join(str(error.message).split()))
+
+
+class VertexRunner:
+    """Starts each training run as a Vertex AI CustomJob running the training image."""
+
+    MACHINE_TYPE = "n1-standard-4"
+
+    def __init__(self, settings: ServiceSettings, machine_type: str = MACHINE_TYPE) -> None:
+        missing = [env for field, env in REQUIRED.items() if not getattr(settings, field).strip()]
+        if missing:
+            raise ValueError(f"the Vertex AI training runner needs {', '.join(missing)}")
+        self.settings = settings
+        self.machine_type = machine_type
+        self._client: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        return (
+            self.settings.vertex_endpoint or f"{self.settings.gcp_region}-aiplatform.googleapis.com"
+        )
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.settings.gcp_project}/locations/{self.settings.gcp_region}"
+
+    def job_spec(self, snapshot_uri: str, run_id: str, trigger: str) -> dict:
+        """The CustomJob to submit, as the fields of `aiplatform_v1.CustomJob`."""
+        settings = self.settings
+        container = {
+            "image_uri": settings.training_image,
+            "args": [snapshot_uri, "--run-id", run_id, "--trigger", trigger],
+            "env": [
+                {"name": "DIAMONDS_DATA_ROOT", "value": settings.data_root},
+                {"name": "DIAMONDS_MODELS_ROOT", "value": settings.models_root},
+            ],
+        }
+        spec: dict[str, Any] = {
+            "worker_pool_specs": [
+                {
+                    "machine_spec": {"machine_type": self.machine_type},
+                    "replica_count": 1,
+                    "container_spec": container,
+                }
+            ],
+            "service_account": settings.vertex_service_account,
+        }
+        if settings.vertex_staging_bucket:
+            bucket = settings.vertex_staging_bucket.removeprefix("gs://").strip("/")
+            spec["base_output_directory"] = {
+                "output_uri_prefix": f"gs://{bucket}/diamonds-train/{label_value(run_id)}"
+            }
+        return {
+            "display_name": f"diamonds-train-{run_id}",
+            "labels": {"app": "diamonds", "trigger": label_value(trigger)},
+            "job_spec": spec,
+        }
+
+    def start(self, snapshot_uri: str, run_id: str, trigger: str) -> dict:
+        from google.api_core.exceptions import GoogleAPICallError
+        from google.auth.exceptions import GoogleAuthError
+        from requests import RequestException
+
+        try:
+            from google.cloud import aiplatform_v1
+
+            job = self.client().create_custom_job(
+                parent=self.parent,
+                custom_job=aiplatform_v1.CustomJob(self.job_spec(snapshot_uri, run_id, trigger)),
+                timeout=SUBMIT_TIMEOUT_S,
+            )
+        except GoogleAPICallError as e:
+            status = int(e.code) if e.code is not None else None
+            raise RunnerError(
+                f"Vertex AI refused the training job ({status}): {_api_message(e)}", status
+            ) from e
+        except GoogleAuthError as e:
+            raise RunnerError(f"no credentials for Vertex AI: {' '.join(str(e).split())}") from e
+        except RequestException as e:
+            raise RunnerError(
+                f"Vertex AI at {self.endpoint} unreachable ({type(e).__name__})"
+            ) from e
+        return {"runner": "vertex", "job": job.name, "state": job.state.name}
+
+    def client(self) -> Any:
+        """The JobServiceClient, made on first use. An `http://` endpoint is a local stand-in
+        for the API, which is called without credentials."""
+        if self._client is None:
+            import google.auth
+            from google.auth.credentials import AnonymousCredentials
+            from google.cloud import aiplatform_v1
+
+            if self.endpoint.startswith("http://"):
+                credentials = AnonymousCredentials()
+            else:
+                credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
+            self._client = aiplatform_v1.JobServiceClient(
+                client_options={"api_endpoint": self.endpoint},
+                transport="rest",
+                credentials=credentials,
+            )
+        return self._client

@@ -1,0 +1,331 @@
+"""Every function through functions-framework over HTTP, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from .service_fixtures import KEY, Stack
+
+STONE = {
+    "carat": 1.01,
+    "cut": "Ideal",
+    "color": "E",
+    "clarity": "VS1",
+    "depth": 61.5,
+    "table": 57,
+    "x": 6.44,
+    "y": 6.47,
+    "z": 3.97,
+}
+PROBLEM = "application/problem+json"
+
+
+def problem(response, status: int, field: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    assert "Traceback" not in response.text
+    if field is not None:
+        assert any(e["field"].endswith(field) for e in body["errors"]), body
+    return body
+
+
+# -- pricing ---------------------------------------------------------------------------------
+def test_price_one_stone(stack: Stack) -> None:
+    response = stack.call("POST", "/v1/price", json=STONE)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["interval"]["low"] < body["price"] < body["interval"]["high"]
+    assert body["interval"]["coverage"] == 0.9 and body["model_version"]
+    assert "explanation" not in body
+
+
+def test_explanation_multiplies_back_to_the_price(stack: Stack) -> None:
+    body = stack.call("POST", "/v1/price?explain=true", json=STONE).json()
+    explanation = body["explanation"]
+    factors = {f["characteristic"]: f for f in explanation["factors"]}
+    assert list(factors) == ["carat", "cut", "color", "clarity", "proportions"]
+    assert factors["clarity"]["label"] == "clarity VS1"
+    product = explanation["base_price"] * math.prod(f["factor"] for f in factors.values())
+    assert product == pytest.approx(body["price"], rel=1e-9)
+    assert "clarity VS1: ×" in explanation["text"]
+
+
+def test_price_by_query_string(stack: Stack) -> None:
+    query = "&".join(f"{k}={v}" for k, v in STONE.items())
+    by_query = stack.call("GET", f"/v1/price?{query}").json()
+    by_body = stack.call("POST", "/v1/price", json=STONE).json()
+    assert by_query["price"] == pytest.approx(by_body["price"])
+
+
+def test_price_a_list_and_the_limit(stack: Stack) -> None:
+    body = stack.call(
+        "POST", "/v1/price", json=[STONE, {**STONE, "carat": 1.2, "x": 6.8, "y": 6.83, "z": 4.2}]
+    ).json()
+    assert len(body["prices"]) == 2 and body["prices"][1]["price"] > body["prices"][0]["price"]
+    assert len(stack.call("POST", "/v1/price", json=[STONE] * 10_000).json()["prices"]) == 10_000
+    problem(stack.call("POST", "/v1/price", json=[STONE] * 10_001), 413)
+    problem(stack.call("POST", "/v1/price", json=[]), 422)
+
+
+def test_comparables_are_same_grades_nearest_carat(stack: Stack) -> None:
+    stones = [{**STONE, "carat": c, "price": p} for c, p in ((0.9, 5000), (1.0, 6000), (1.3, 9000))]
+    stones.append({**STONE, "cut": "Good", "price": 100.0})
+    assert stack.call("POST", "/v1/diamonds", key=KEY, json=stones).status_code == 201
+    body = stack.call("POST", "/v1/price?comparables=2", json=STONE).json()
+    assert [c["carat"] for c in body["comparables"]][:2] == [1.01, 1.0] or [
+        c["carat"] for c in body["comparables"]
+    ] == [1.0, 0.9]
+    assert all(c["cut"] == "Ideal" and c["color"] == "E" for c in body["comparables"])
+
+
+@pytest.mark.parametrize(
+    ("stone", "status", "field"),
+    [
+        ({**STONE, "y": 58.9, "carat": 2.0}, 422, "carat"),  # the public data's typing slip
+        ({**STONE, "depth": 44.0}, 422, "depth"),
+        ({**STONE, "carat": 9.0, "x": 13.3, "y": 13.3, "z": 8.2}, 422, "carat"),  # beyond training
+        ({**STONE, "carat": -1}, 422, "carat"),
+        ({**STONE, "carat": 1e300}, 422, "carat"),
+        ({**STONE, "carat": "1.0"}, 422, "carat"),
+        ({**STONE, "carat": True}, 422, "carat"),
+        ({**STONE, "carat": None}, 422, "carat"),
+        ({**STONE, "cut": "Superb"}, 422, "cut"),
+        ({**STONE, "color": 3}, 422, "color"),
+        ({k: v for k, v in STONE.items() if k != "clarity"}, 422, "clarity"),
+        ({**STONE, "colour": "E"}, 422, "colour"),
+        ({**STONE, "cut": "x" * 100_000}, 422, "cut"),
+        ([STONE, {**STONE, "z": 0}], 422, "1/z"),
+    ],
+)
+def test_bad_stones_get_a_422_naming_the_field_and_never_a_price(
+    stack: Stack, stone, status, field
+) -> None:
+    body = problem(stack.call("POST", "/v1/price", json=stone), status, field)
+    assert "price" not in body
+
+
+@pytest.mark.parametrize(
+    ("data", "headers", "status"),
+    [
+        (b"", {"Content-Type": "application/json"}, 400),
+        (b"{not json", {"Content-Type": "application/json"}, 400),
+        (b'{"carat": NaN}', {"Content-Type": "application/json"}, 400),
+        (b'{"carat": Infinity}', {"Content-Type": "application/json"}, 400),
+        ('{"cut": "Idéal"}'.encode("latin-1"), {"Content-Type": "application/json"}, 400),
+        (b"[" * 100_000 + b"]" * 100_000, {"Content-Type": "application/json"}, 400),
+        (b"carat=1", {"Content-Type": "application/x-www-form-urlencoded"}, 415),
+        (b"1", {"Content-Type": "application/json"}, 422),
+        (b"x" * 3_100_000, {"Content-Type": "application/json"}, 413),
+    ],
+)
+def test_hostile_bodies(stack: Stack, data: bytes, headers: dict, status: int) -> None:
+    problem(stack.call("POST", "/v1/price", data=data, headers=headers), status)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "explain=maybe",
+        "comparables=-1",
+        "comparables=1000",
+        "comparables=abc",
+        "nonsense=1",
+        "explain=true&explain=false",
+    ],
+)
+def test_hostile_query_strings(stack: Stack, query: str) -> None:
+    problem(stack.call("POST", f"/v1/price?{query}", json=STONE), 422)
+
+
+def test_every_price_request_is_logged_with_latency_and_version(stack: Stack) -> None:
+    engine = stack.engine()
+    with engine.connect() as connection:
+        before = connection.execute(sa.text("SELECT count(*) FROM prediction_log")).scalar()
+    stack.call("POST", "/v1/price", json=STONE)
+    stack.call("POST", "/v1/price", json={**STONE, "cut": "Superb"})
+    deadline = time.monotonic() + 10
+    while True:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT status, model_version, latency_ms, caller"
+                    " FROM prediction_log ORDER BY id"
+                )
+            ).all()
+        if len(rows) >= before + 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    engine.dispose()
+    priced = [r for r in rows if r.status == 200]
+    assert priced and priced[-1].model_version and priced[-1].latency_ms > 0
+    assert all(KEY not in (r.caller or "") for r in rows)
+
+
+# -- inventory -------------------------------------------------------------------------------
+def test_inventory_lifecycle(stack: Stack) -> None:
+    problem(stack.call("POST", "/v1/diamonds", json={**STONE, "price": 5000}), 401)
+    problem(stack.call("POST", "/v1/diamonds", key="wrong", json={**STONE, "price": 5000}), 401)
+    created = stack.call("POST", "/v1/diamonds", key=KEY, json={**STONE, "price": 5000})
+    assert created.status_code == 201
+    stone = created.json()
+    assert created.headers["Location"] == f"/v1/diamonds/{stone['id']}"
+    path = f"/v1/diamonds/{stone['id']}"
+    assert stack.call("GET", path).json()["price"] == 5000
+    replaced = stack.call("PUT", path, key=KEY, json={**STONE, "carat": 1.02, "price": 5100}).json()
+    assert replaced["carat"] == 1.02 and replaced["price"] == 5100
+    patched = stack.call("PATCH", path, key=KEY, json={"price": 5200}).json()
+    assert patched["price"] == 5200 and patched["carat"] == 1.02
+    problem(stack.call("PATCH", path, key=KEY, json={"carat": None}), 422)
+    problem(stack.call("PATCH", path, key=KEY, json={"cut": "Superb"}), 422, "cut")
+    problem(stack.call("PATCH", path, key=KEY, json={}), 422)
+    assert stack.call("DELETE", path, key=KEY).status_code == 204
+    problem(stack.call("GET", path), 404)
+    problem(stack.call("DELETE", path, key=KEY), 404)
+    problem(stack.call("GET", "/v1/diamonds/99999999999999999999999"), 404)
+    problem(stack.call("GET", "/v1/diamonds/abc"), 404)
+    problem(stack.call("PUT", "/v1/diamonds", key=KEY, json=STONE), 405)
+
+
+def test_bulk_create_filters_and_pagination(stack: Stack) -> None:
+    stones = [
+        {
+            **STONE,
+            "cut": cut,
+            "carat": 0.5 + i / 100,
+            "x": 5.1,
+            "y": 5.1,
+            "z": 3.15,
+            "price": 1000 + i,
+        }
+        for i, cut in enumerate(["Fair", "Good", "Premium"] * 20)
+    ]
+    stones = [{**s, "carat": 0.5} for s in stones]
+    response = stack.call("POST", "/v1/diamonds", key=KEY, json=stones)
+    assert response.status_code == 201 and len(response.json()) == 60
+    seen, cursor = [], None
+    while True:
+        query = "/v1/diamonds?cut=Fair,Good&price_min=1000&price_max=1059&limit=7"
+        page = stack.call("GET", query + (f"&cursor={cursor}" if cursor else "")).json()
+        seen += [s["id"] for s in page["items"]]
+        assert all(s["cut"] in ("Fair", "Good") for s in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 40 == page["total"]
+    problem(stack.call("GET", "/v1/diamonds?limit=0"), 422, "limit")
+    problem(stack.call("GET", "/v1/diamonds?cut=Superb"), 422, "cut")
+    problem(stack.call("GET", "/v1/diamonds?carat_min=nan"), 422, "carat_min")
+    problem(
+        stack.call("POST", "/v1/diamonds", key=KEY, json=[{**STONE, "price": -1}]), 422, "0/price"
+    )
+
+
+def test_concurrent_writers_lose_nothing(stack: Stack) -> None:
+    marker = 0.0 + 123.45
+    errors: list[str] = []
+
+    def work(worker: int) -> None:
+        for i in range(10):
+            response = stack.call("POST", "/v1/diamonds", key=KEY, json={**STONE, "price": marker})
+            if response.status_code != 201:
+                errors.append(response.text)
+                continue
+            patched = stack.call(
+                "PATCH",
+                f"/v1/diamonds/{response.json()['id']}",
+                key=KEY,
+                json={"table": 50 + worker / 2 + i / 100},
+            )
+            if patched.status_code != 200:
+                errors.append(patched.text)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    engine = stack.engine()
+    with engine.connect() as connection:
+        count, patched = connection.execute(
+            sa.text(
+                'SELECT count(*), count(*) FILTER (WHERE "table" < 57)'
+                " FROM diamonds WHERE price = :p"
+            ),
+            {"p": marker},
+        ).one()
+    engine.dispose()
+    assert (count, patched) == (80, 80)
+
+
+# -- models, runs, retraining --------------------------------------------------------------------
+def test_models_and_promotion(stack: Stack) -> None:
+    listing = stack.call("GET", "/v1/models").json()
+    champion = listing["champion"]
+    assert [m["version"] for m in listing["models"] if m["champion"]] == [champion]
+    meta = stack.call("GET", f"/v1/models/{champion}").json()
+    assert meta["artifacts"]["model.json"]["sha256"] and meta["champion"] is True
+    problem(stack.call("GET", "/v1/models/nope"), 404)
+    problem(stack.call("GET", "/v1/models/..%2F..%2Fetc"), 404)
+    problem(stack.call("POST", f"/v1/models/{champion}/promote", json={}), 401)
+    promoted = stack.call(
+        "POST", f"/v1/models/{champion}/promote", key=KEY, json={"reason": "test"}
+    )
+    assert promoted.status_code == 200 and promoted.json()["version"] == champion
+    problem(stack.call("POST", "/v1/models/nope/promote", key=KEY, json={}), 404)
+    problem(stack.call("GET", "/v1/runs/nope"), 404)
+
+
+def test_retrain_snapshots_the_inventory_and_trains(stack: Stack) -> None:
+    problem(stack.call("POST", "/v1/retrain", json={}), 401)
+    problem(stack.call("POST", "/v1/retrain", key=KEY, json={"surprise": 1}), 422)
+    from .training_fixtures import CUSTOMER_FILE
+
+    rows = CUSTOMER_FILE.read_text().splitlines()[1:400] if CUSTOMER_FILE.is_file() else []
+    header = ["carat", "cut", "color", "clarity", "depth", "table", "price", "x", "y", "z"]
+    stones = []
+    for row in rows:
+        values = dict(zip(header, row.split(","), strict=True))
+        stone = {
+            k: (v if k in ("cut", "color", "clarity") else float(v)) for k, v in values.items()
+        }
+        if stone["price"] > 0 and min(stone["x"], stone["y"], stone["z"]) > 0:
+            stones.append(stone)
+    if stones:
+        assert stack.call("POST", "/v1/diamonds", key=KEY, json=stones).status_code in (201, 422)
+    started = stack.call("POST", "/v1/retrain", key=KEY, json={"reason": "new appraisals"})
+    assert started.status_code == 202, started.text
+    run = started.json()
+    assert run["snapshot"].startswith("file://") and run["rows"] > 0
+    deadline = time.monotonic() + 120
+    while True:
+        status = stack.call("GET", run["status_url"]).json()
+        if status["status"] not in ("queued", "running") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert status["status"] == "succeeded", status
+    assert status["gate"]["decision"] in ("promoted", "candidate") and status["gate"]["reason"]
+    assert run["run_id"] in stack.call("GET", "/v1/runs").json()["runs"]
+
+
+# -- the service -------------------------------------------------------------------------------
+def test_health_openapi_and_docs(stack: Stack) -> None:
+    assert stack.call("GET", "/healthz").json() == {"status": "ok"}
+    spec = stack.call("GET", "/v1/openapi.json").json()
+    assert spec["openapi"] == "3.1.0"
+    assert {"/v1/price", "/v1/diamonds", "/v1/diamonds/{id}", "/v1/models", "/v1/retrain"} <= set(
+        spec["paths"]
+    )
+    page = stack.call("GET", "/v1/docs")
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "curl" in page.text and "/v1/price" in page.text and "<script" not in page.text
+    problem(stack.call("GET", "/v1/nothing-here"), 404)
+    json.dumps(spec)

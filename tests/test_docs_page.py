@@ -1,0 +1,117 @@
+"""The documentation page, rendered by headless Chromium (Debian's package, no download)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from .service_fixtures import REPO, free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def pricing_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("docs")
+    port = free_port()
+    env = {
+        **os.environ,
+        "DIAMONDS_DATA_ROOT": (root / "data").as_uri(),
+        "DIAMONDS_MODELS_ROOT": (root / "models").as_uri(),
+        "DIAMONDS_DATABASE_URL": f"sqlite:///{root / 'db.sqlite'}",
+    }
+    console = Path(sys.executable).with_name("functions-framework")
+    process = subprocess.Popen(
+        [
+            str(console),
+            "--source",
+            str(REPO / "functions" / "main.py"),
+            "--target",
+            "pricing",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/healthz", timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing: apt-get install chromium")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def test_the_docs_page_renders_every_endpoint_offline(
+    browser, pricing_url: str, tmp_path: Path
+) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            outside.append(request.url) if not request.url.startswith(pricing_url) else None
+        ),
+    )
+    page.goto(pricing_url + "/v1/docs")
+    assert page.title() == "Diamond pricing API"
+    headings = page.locator("section h3").all_inner_texts()
+    for expected in (
+        "POST /v1/price",
+        "GET /v1/diamonds",
+        "PATCH /v1/diamonds/{id}",
+        "POST /v1/retrain",
+        "POST /v1/models/{version}/promote",
+        "GET /v1/runs/{run_id}",
+    ):
+        assert any(h.replace("\n", " ").strip() == expected for h in headings), headings
+    assert page.locator("pre", has_text="curl").count() == len(headings)
+    assert page.locator("#problem-422").is_visible()
+    page.screenshot(path=str(tmp_path / "docs.png"))
+    assert errors == [] and outside == []
+    page.click("a[href='/v1/openapi.json']")
+    assert '"openapi":"3.1.0"' in page.content().replace(" ", "")

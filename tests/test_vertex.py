@@ -1,0 +1,199 @@
+"""The Vertex AI runner, with the real Google client pointed at a local endpoint that records
+what it was sent and answers as the Vertex AI REST API does."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from functions.config import ServiceSettings
+from functions.runners import make_runner
+from functions.vertex import RunnerError, VertexRunner, label_value
+
+JOB_NAME = "projects/p/locations/r/customJobs/123"
+IMAGE = "europe-west1-docker.pkg.dev/p/diamonds/training:1"
+SNAPSHOT = "gs://data/snapshots/20250101T000000000000Z.csv"
+
+
+@dataclass
+class FakeVertex:
+    url: str
+    requests: list[dict] = field(default_factory=list)
+    error: tuple[int, dict] | None = None
+
+
+@pytest.fixture
+def vertex() -> Iterator[FakeVertex]:
+    fake = FakeVertex(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"null")
+            fake.requests.append({"method": "POST", "path": self.path, "body": body})
+            if fake.error is not None:
+                self.answer(*fake.error)
+            elif self.path.split("?")[0].endswith("/customJobs"):
+                job = {**body, "name": JOB_NAME, "state": "JOB_STATE_QUEUED"}
+                self.answer(200, job)
+            else:
+                self.answer(404, {"error": {"code": 404, "message": "no such method"}})
+
+        def answer(self, status: int, payload: dict) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def settings(endpoint: str = "", **overrides: str) -> ServiceSettings:
+    values = {
+        "training_runner": "vertex",
+        "gcp_project": "p",
+        "gcp_region": "europe-west1",
+        "training_image": IMAGE,
+        "vertex_service_account": "trainer@p.iam.gserviceaccount.com",
+        "vertex_staging_bucket": "gs://staging",
+        "vertex_endpoint": endpoint,
+        "data_root": "gs://data",
+        "models_root": "gs://models",
+    }
+    return ServiceSettings(**{**values, **overrides})
+
+
+def test_submits_the_training_job(vertex: FakeVertex) -> None:
+    job = VertexRunner(settings(vertex.url)).start(SNAPSHOT, "20250101T000000Z-abc123", "api")
+
+    assert job == {"runner": "vertex", "job": JOB_NAME, "state": "JOB_STATE_QUEUED"}
+    [request] = vertex.requests
+    assert request["method"] == "POST"
+    assert request["path"].split("?")[0] == "/v1/projects/p/locations/europe-west1/customJobs"
+    body = request["body"]
+    assert body["displayName"] == "diamonds-train-20250101T000000Z-abc123"
+    assert body["labels"] == {"app": "diamonds", "trigger": "api"}
+    spec = body["jobSpec"]
+    assert spec["serviceAccount"] == "trainer@p.iam.gserviceaccount.com"
+    assert spec["baseOutputDirectory"]["outputUriPrefix"].startswith("gs://staging/")
+    [pool] = spec["workerPoolSpecs"]
+    assert pool["machineSpec"] == {"machineType": "n1-standard-4"}
+    assert int(pool["replicaCount"]) == 1
+    container = pool["containerSpec"]
+    assert container["imageUri"] == IMAGE
+    assert container["args"] == [
+        SNAPSHOT,
+        "--run-id",
+        "20250101T000000Z-abc123",
+        "--trigger",
+        "api",
+    ]
+    assert container["env"] == [
+        {"name": "DIAMONDS_DATA_ROOT", "value": "gs://data"},
+        {"name": "DIAMONDS_MODELS_ROOT", "value": "gs://models"},
+    ]
+
+
+def test_labels_are_sanitised_and_the_staging_bucket_is_optional(vertex: FakeVertex) -> None:
+    runner = VertexRunner(settings(vertex.url, vertex_staging_bucket=""))
+    runner.start(SNAPSHOT, "r1", "Ingest:New File.CSV")
+
+    body = vertex.requests[0]["body"]
+    assert body["labels"]["trigger"] == "ingest-new-file-csv"
+    assert "baseOutputDirectory" not in body["jobSpec"]
+    assert body["jobSpec"]["workerPoolSpecs"][0]["containerSpec"]["args"][-1] == (
+        "Ingest:New File.CSV"
+    )
+
+
+def test_label_values_follow_gcp_rules() -> None:
+    assert label_value("API") == "api"
+    assert label_value("x" * 100) == "x" * 63
+    assert label_value("é/ü") == "---"
+
+
+def test_an_api_error_is_a_runner_error(vertex: FakeVertex) -> None:
+    message = "Permission 'aiplatform.customJobs.create' denied on resource\n'projects/p'."
+    vertex.error = (
+        403,
+        {"error": {"code": 403, "message": message, "status": "PERMISSION_DENIED"}},
+    )
+
+    with pytest.raises(RunnerError) as caught:
+        VertexRunner(settings(vertex.url)).start(SNAPSHOT, "r1", "api")
+
+    text = str(caught.value)
+    assert caught.value.status == 403
+    assert "\n" not in text
+    assert text == (
+        "Vertex AI refused the training job (403): "
+        "Permission 'aiplatform.customJobs.create' denied on resource 'projects/p'."
+    )
+
+
+def test_an_unreachable_api_is_a_runner_error() -> None:
+    runner = VertexRunner(settings("http://127.0.0.1:9"))
+
+    with pytest.raises(RunnerError, match="unreachable") as caught:
+        runner.start(SNAPSHOT, "r1", "api")
+    assert caught.value.status is None
+
+
+@pytest.mark.parametrize(
+    ("field_name", "variable"),
+    [
+        ("gcp_project", "DIAMONDS_GCP_PROJECT"),
+        ("gcp_region", "DIAMONDS_GCP_REGION"),
+        ("training_image", "DIAMONDS_TRAINING_IMAGE"),
+        ("vertex_service_account", "DIAMONDS_VERTEX_SERVICE_ACCOUNT"),
+    ],
+)
+def test_missing_settings_are_named(field_name: str, variable: str) -> None:
+    with pytest.raises(ValueError, match=variable):
+        VertexRunner(settings(**{field_name: ""}))
+
+
+def test_the_regional_endpoint_is_the_default() -> None:
+    assert VertexRunner(settings()).endpoint == "europe-west1-aiplatform.googleapis.com"
+
+
+def test_make_runner_chooses_vertex() -> None:
+    assert isinstance(make_runner(settings()), VertexRunner)
+
+
+def test_serving_does_not_import_the_vertex_client(tmp_path: Path) -> None:
+    code = (
+        "import functions.main, sys; "
+        "print(any(m.startswith('google.cloud.aiplatform') for m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip().splitlines()[-1] == "False"
