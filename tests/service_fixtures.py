@@ -36,6 +36,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_function(name: str, port: int, env: dict, cwd: Path, log) -> subprocess.Popen:
+    """`functions-framework --target NAME`, as the cloud runs it."""
+    console = Path(sys.executable).with_name("functions-framework")
+    source = REPO / "functions" / "main.py"
+    command = [str(console), "--source", str(source), "--target", name, "--host", "127.0.0.1"]
+    return subprocess.Popen(
+        [*command, "--port", str(port)], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log
+    )
+
+
+def wait_until_healthy(port: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the function on port {port} did not start")
+
+
 @pytest.fixture(scope="session")
 def trained_models(tmp_path_factory: pytest.TempPathFactory, sample_csv: bytes) -> Path:
     """A MODELS root with a champion trained once per session (small and fast)."""
@@ -90,39 +112,15 @@ def start_stack(
         **(env or {}),
     }
     stack = Stack(root, database_url, {name: free_port() for name in TARGETS})
-    console = Path(sys.executable).with_name("functions-framework")
     for name, port in stack.ports.items():
-        stack.processes.append(
-            subprocess.Popen(
-                [
-                    str(console),
-                    "--source",
-                    str(REPO / "functions" / "main.py"),
-                    "--target",
-                    name,
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                env=environment,
-                cwd=root,
-                stdout=subprocess.DEVNULL,
-                stderr=(root / f"{name}.log").open("wb"),
-            )
-        )
-    deadline = time.monotonic() + 60
-    for port in stack.ports.values():
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                stop_stack(stack)
-                raise RuntimeError("the functions did not start")
-            time.sleep(0.1)
+        log = (root / f"{name}.log").open("wb")
+        stack.processes.append(start_function(name, port, environment, root, log))
+    try:
+        for port in stack.ports.values():
+            wait_until_healthy(port)
+    except RuntimeError:
+        stop_stack(stack)
+        raise
     return stack
 
 

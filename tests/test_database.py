@@ -114,9 +114,11 @@ def test_sqlite_engine_settings(tmp_path: Path) -> None:
         engine.dispose()
 
 
-def test_unsupported_database_is_refused() -> None:
+def test_unsupported_databases_are_refused() -> None:
     with pytest.raises(ValueError, match="unsupported database"):
         make_engine("mysql://localhost/diamonds")
+    with pytest.raises(ValueError, match="in-memory SQLite"):
+        make_engine("sqlite://")
 
 
 def test_crud(database: sa.Engine) -> None:

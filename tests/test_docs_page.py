@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
-from .service_fixtures import REPO, free_port
+from .service_fixtures import free_port, start_function, wait_until_healthy
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -28,31 +25,9 @@ def pricing_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "DIAMONDS_MODELS_ROOT": (root / "models").as_uri(),
         "DIAMONDS_DATABASE_URL": f"sqlite:///{root / 'db.sqlite'}",
     }
-    console = Path(sys.executable).with_name("functions-framework")
-    process = subprocess.Popen(
-        [
-            str(console),
-            "--source",
-            str(REPO / "functions" / "main.py"),
-            "--target",
-            "pricing",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_function("pricing", port, env, root, subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/healthz", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    wait_until_healthy(port)
     yield url
     process.terminate()
     process.wait(timeout=10)
