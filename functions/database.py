@@ -28,7 +28,6 @@ from sqlalchemy import JSON, Dialect, Engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import StaticPool
 
 from training.schema import CATEGORIES, COLUMNS, FEATURES, FIELD_BY_NAME
 
@@ -206,14 +205,13 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     documented recipe switches that off and emits BEGIN itself, so reads are consistent and a
     migration is atomic. A connection can ask for BEGIN IMMEDIATE (take the write lock first).
     """
-    in_memory = url.database in (None, "", ":memory:")
-    if not in_memory:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(
-        url,
-        connect_args={"check_same_thread": False},
-        **({"poolclass": StaticPool} if in_memory else {}),
-    )
+    if url.database in (None, "", ":memory:"):
+        raise ValueError(
+            "in-memory SQLite is not supported (each connection is a new, empty "
+            "database): use a file, sqlite:///path/to/diamonds.db"
+        )
+    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

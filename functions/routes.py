@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from werkzeug.wrappers import Response
 
 from functions import schemas
-from functions.api import Call, Problem, Route, json_response
+from functions.api import Call, Problem, Route, invalid, json_response
 from functions.instance import Instance
 from functions.pricing import timed
 
+T = TypeVar("T")
 MANY = f"up to {schemas.MAX_STONES:,} stones"
 StoneOrList = schemas.Stone | list[schemas.Stone]  # type: ignore[valid-type]
 DiamondOrList = schemas.Diamond | list[schemas.Diamond]  # type: ignore[valid-type]
@@ -29,6 +32,18 @@ def _at_most(items: list, what: str) -> None:
 
 
 # -- inventory --------------------------------------------------------------------------------
+def _stored(write: Callable[[], T]) -> T:
+    """Run a database write; a record the database refuses becomes a 422 naming the field."""
+    from functions.database import InvalidRecord
+
+    try:
+        return write()
+    except InvalidRecord as exc:
+        raise invalid(
+            [{"field": f"/{exc.field}" if exc.field else "", "detail": str(exc)}]
+        ) from None
+
+
 def inventory_routes(instance: Instance) -> list[Route]:
     def list_diamonds(call: Call) -> Response:
         q = call.query
@@ -45,7 +60,8 @@ def inventory_routes(instance: Instance) -> list[Route]:
         many = isinstance(call.body, list)
         stones = call.body if many else [call.body]
         _at_most(stones, "stones")
-        created = instance.inventory.create_many([s.model_dump() for s in stones], source="api")
+        records = [s.model_dump() for s in stones]
+        created = _stored(lambda: instance.inventory.create_many(records, source="api"))
         location = {"Location": f"/v1/diamonds/{created[0]['id']}"} if not many else None
         return json_response(created if many else created[0], 201, location)
 
@@ -58,21 +74,17 @@ def inventory_routes(instance: Instance) -> list[Route]:
         return found(instance.inventory.get(call.params["id"]), call)
 
     def replace(call: Call) -> Response:
-        return found(instance.inventory.replace(call.params["id"], call.body.model_dump()), call)
+        record = call.body.model_dump()
+        return found(_stored(lambda: instance.inventory.replace(call.params["id"], record)), call)
 
     def patch(call: Call) -> Response:
         changes = call.body.model_dump(exclude_unset=True)
         if not changes:
             raise Problem(422, "Nothing to change", "the body names no field")
-        if any(value is None for name, value in changes.items() if name != "price"):
-            nulls = [n for n, v in changes.items() if v is None and n != "price"]
-            raise Problem(
-                422,
-                "Invalid input",
-                f"{', '.join(nulls)} cannot be null",
-                [{"field": f"/{n}", "detail": "cannot be null"} for n in nulls],
-            )
-        return found(instance.inventory.patch(call.params["id"], changes), call)
+        nulls = [name for name, value in changes.items() if value is None and name != "price"]
+        if nulls:
+            raise invalid([{"field": f"/{name}", "detail": "cannot be null"} for name in nulls])
+        return found(_stored(lambda: instance.inventory.patch(call.params["id"], changes)), call)
 
     def delete(call: Call) -> Response:
         if not instance.inventory.delete(call.params["id"]):
