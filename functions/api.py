@@ -82,6 +82,9 @@ class Call:
     settings: ServiceSettings
     caller: str
     body: Any = None
+    """The validated body."""
+    document: Any = None
+    """The body as parsed JSON, before validation."""
     query: Any = None
 
 
@@ -113,7 +116,13 @@ class Router:
             [Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(routes)],
             strict_slashes=False,
         )
-        self._body_adapters = {i: TypeAdapter(r.body) for i, r in enumerate(routes) if r.body}
+        self._body_adapters: dict[int, TypeAdapter] = {}
+
+    def _body_adapter(self, index: int) -> TypeAdapter:
+        """Built on first use: a function instance only pays for the routes it serves."""
+        if index not in self._body_adapters:
+            self._body_adapters[index] = TypeAdapter(self.routes[index].body)
+        return self._body_adapters[index]
 
     def __call__(self, request: Request) -> Response:
         try:
@@ -147,7 +156,8 @@ class Router:
         if route.query is not None:
             call.query = parse_query(request, route.query)
         if route.body is not None:
-            call.body = parse_body(request, self._body_adapters[index], settings.max_body_bytes)
+            call.document = read_json(request, settings.max_body_bytes)
+            call.body = validate(self._body_adapter(index), call.document)
         return route.handler(call)
 
 
@@ -178,7 +188,7 @@ def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
         ) from None
 
 
-def parse_body(request: Request, adapter: TypeAdapter, limit: int) -> Any:
+def read_json(request: Request, limit: int) -> Any:
     if request.content_length is not None and request.content_length > limit:
         raise Problem(413, "Body too large", f"the body may hold at most {limit:,} bytes")
     mimetype = request.mimetype
@@ -190,13 +200,16 @@ def parse_body(request: Request, adapter: TypeAdapter, limit: int) -> Any:
     if not data.strip():
         raise Problem(400, "Empty body", "the request needs a JSON body")
     try:
-        document = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
         raise Problem(400, "Bad encoding", f"the body is not UTF-8 (byte {exc.start})") from None
     except ValueError as exc:
         raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}") from None
     except RecursionError:
         raise Problem(400, "Malformed JSON", "the body is nested too deeply") from None
+
+
+def validate(adapter: TypeAdapter, document: Any) -> Any:
     try:
         return adapter.validate_python(document)
     except ValidationError as exc:

@@ -20,31 +20,35 @@ class NoChampion(LookupError):
 class Champion:
     def __init__(self, registry: Registry, ttl: float = 10.0) -> None:
         self.registry, self.ttl = registry, ttl
-        self.version: str | None = None
-        self.model: PriceModel | None = None
+        self._serving: tuple[str, PriceModel] | None = None
         self._checked = float("-inf")
         self._lock = threading.Lock()
 
     def get(self) -> tuple[str, PriceModel]:
         """The serving (version, model). A champion that fails to load (e.g. a checksum
-        mismatch) is refused and the previous model keeps serving."""
-        if time.monotonic() - self._checked >= self.ttl:
+        mismatch) is refused and the previous model keeps serving. Requests that arrive while
+        the first model loads wait for it."""
+        if self._stale():
             with self._lock:
-                if time.monotonic() - self._checked >= self.ttl:
+                if self._stale():
                     self._refresh()
-        if self.model is None or self.version is None:
+        serving = self._serving
+        if serving is None:
             raise NoChampion("no model has been trained and promoted yet")
-        return self.version, self.model
+        return serving
 
     def _refresh(self) -> None:
-        self._checked = time.monotonic()
         try:
             record = self.registry.champion()
-            if record is None or record["version"] == self.version:
-                return
-            model, _ = self.registry.load(record["version"])
+            current = self._serving[0] if self._serving else None
+            if record is not None and record["version"] != current:
+                model, _ = self.registry.load(record["version"])
+                self._serving = (record["version"], model)
+                log.info("serving model %s", record["version"])
         except Exception:
             log.exception("could not load the champion; the current model keeps serving")
-            return
-        self.version, self.model = record["version"], model
-        log.info("serving model %s", self.version)
+        finally:
+            self._checked = time.monotonic()
+
+    def _stale(self) -> bool:
+        return self._serving is None or time.monotonic() - self._checked >= self.ttl

@@ -7,7 +7,7 @@ in the modules these call.
 import functions_framework
 
 from functions.instance import Instance
-from functions.service import http_function
+from functions.service import framework_error, http_function
 
 instance = Instance()
 
@@ -15,3 +15,6 @@ inventory = functions_framework.http(http_function(instance, "inventory"))
 pricing = functions_framework.http(http_function(instance, "pricing"))
 models = functions_framework.http(http_function(instance, "models"))
 retrain = functions_framework.http(http_function(instance, "retrain"))
+
+for status in (400, 404, 405, 413):
+    functions_framework.errorhandler(status)(framework_error)

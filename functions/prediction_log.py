@@ -7,6 +7,7 @@ import atexit
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -54,12 +55,19 @@ class PredictionLogger:
             self._drain(block=True)
 
     def _drain(self, block: bool) -> None:
+        """Write one batch: after the first entry, keep collecting until the batch is full or
+        `interval` seconds have passed, so a busy instance writes few, large transactions."""
         batch: list[dict] = []
+        deadline = time.monotonic() + self.interval
         try:
             if block:
                 batch.append(self._queue.get(timeout=self.interval))
             while len(batch) < self.batch_size:
-                batch.append(self._queue.get_nowait())
+                remaining = deadline - time.monotonic()
+                if not block or remaining <= 0:
+                    batch.append(self._queue.get_nowait())
+                else:
+                    batch.append(self._queue.get(timeout=remaining))
         except queue.Empty:
             pass
         if not batch:

@@ -159,7 +159,7 @@ def pricing_routes(instance: Instance) -> list[Route]:
         entry = {
             "caller": call.caller,
             "n_stones": len(stones),
-            "request": _request_log(call, stones),
+            "request": _request_log(call),
         }
         try:
             version, results = instance.pricer.price(
@@ -211,11 +211,12 @@ def pricing_routes(instance: Instance) -> list[Route]:
     ]
 
 
-def _request_log(call: Call, stones: list) -> dict:
+def _request_log(call: Call) -> dict:
+    """The request as the client sent it: the parsed body, or the query string."""
     return {
         "path": call.request.path,
         "query": call.request.query_string.decode("latin-1")[:2000],
-        "stones": [s.model_dump() for s in stones],
+        "body": call.document,
     }
 
 

@@ -14,12 +14,13 @@ MAX_STONES = 10_000
 
 
 def _canonical(name: str):
-    lookup = {value.lower(): value for value in CATEGORIES[name]}
+    grades = frozenset(CATEGORIES[name])
+    lookup = {value.lower(): value for value in grades}
 
     def canonical(value: Any) -> Any:
-        return (
-            lookup.get(" ".join(value.split()).lower(), value) if isinstance(value, str) else value
-        )
+        if not isinstance(value, str) or value in grades:
+            return value
+        return lookup.get(" ".join(value.split()).lower(), value)
 
     return canonical
 
@@ -37,7 +38,14 @@ def _field(name: str, *, required: bool = True, strict: bool = True) -> tuple[An
     return (kind if required else kind | None), Field(default, description=description)
 
 
-_STRICT = ConfigDict(extra="forbid", str_max_length=200)
+_STRICT = ConfigDict(extra="forbid", str_max_length=200, defer_build=True)
+
+
+class Schema(BaseModel):
+    """Validators are built on first use: a function instance pays only for what it serves."""
+
+    model_config = ConfigDict(defer_build=True)
+
 
 Stone = create_model(
     "Stone",
@@ -60,7 +68,7 @@ DiamondPatch = create_model(
 )
 
 
-class PriceOptions(BaseModel):
+class PriceOptions(Schema):
     model_config = ConfigDict(extra="forbid")
     explain: bool = Field(
         False, description="add the base price and the factor of each characteristic"
@@ -81,7 +89,7 @@ StoneQuery = create_model(
 )
 
 
-class DiamondFilters(BaseModel):
+class DiamondFilters(Schema):
     model_config = ConfigDict(extra="forbid")
     cut: list[_field("cut")[0]] | None = Field(None, description="one or more cut grades")  # type: ignore[valid-type]
     color: list[_field("color")[0]] | None = Field(None, description="one or more colors")  # type: ignore[valid-type]
@@ -104,31 +112,31 @@ class StoredDiamond(Diamond):  # type: ignore[misc, valid-type]
     updated_at: str
 
 
-class DiamondPage(BaseModel):
+class DiamondPage(Schema):
     items: list[StoredDiamond]
     next_cursor: int | None = Field(None, description="pass as `cursor` for the next page")
     total: int = Field(description="stones matching the filters")
 
 
-class Interval(BaseModel):
+class Interval(Schema):
     low: float
     high: float
     coverage: float = Field(description="share of true prices the interval is calibrated to hold")
 
 
-class Factor(BaseModel):
+class Factor(Schema):
     characteristic: Literal[GROUPS]  # type: ignore[valid-type]
     label: str = Field(description='e.g. "clarity VS1"')
     factor: float = Field(description="multiplies the base price")
 
 
-class Explanation(BaseModel):
+class Explanation(Schema):
     base_price: float = Field(description="the price of a typical stone in the training data")
     factors: list[Factor]
     text: str = Field(description="the explanation in one line")
 
 
-class Comparable(BaseModel):
+class Comparable(Schema):
     id: int
     carat: float
     cut: str
@@ -137,7 +145,7 @@ class Comparable(BaseModel):
     price: float
 
 
-class Price(BaseModel):
+class Price(Schema):
     price: float = Field(description="the predicted price, 2008 USD")
     interval: Interval
     model_version: str
@@ -145,12 +153,12 @@ class Price(BaseModel):
     comparables: list[Comparable] | None = None
 
 
-class PriceList(BaseModel):
+class PriceList(Schema):
     model_version: str
     prices: list[Price]
 
 
-class ModelSummary(BaseModel):
+class ModelSummary(Schema):
     version: str
     champion: bool
     created_at: str | None = None
@@ -160,21 +168,21 @@ class ModelSummary(BaseModel):
     rows: int | None = None
 
 
-class ModelList(BaseModel):
+class ModelList(Schema):
     champion: str | None
     models: list[ModelSummary]
 
 
-class Promotion(BaseModel):
+class Promotion(Schema):
     reason: str = Field("promoted through the API", max_length=500)
 
 
-class RetrainRequest(BaseModel):
+class RetrainRequest(Schema):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field("requested through the API", max_length=500)
 
 
-class RunStarted(BaseModel):
+class RunStarted(Schema):
     run_id: str
     status: str
     snapshot: str = Field(description="URI of the inventory snapshot the run trains on")
@@ -182,7 +190,7 @@ class RunStarted(BaseModel):
     status_url: str
 
 
-class Problem(BaseModel):
+class Problem(Schema):
     """RFC 9457 problem details."""
 
     type: str

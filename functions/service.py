@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Request
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from functions.api import Router
+from functions.api import Problem, Router
 from functions.instance import Instance
 from functions.routes import (
     common_routes,
@@ -31,14 +32,20 @@ def all_routes(instance: Instance) -> list:
 
 
 def http_function(instance: Instance, name: str) -> Callable[[Request], Response]:
-    """The request handler of one function target."""
-    everything = all_routes(instance)
-    router = Router(
-        FUNCTIONS[name](instance) + common_routes(everything), lambda: instance.settings
-    )
+    """The request handler of one function target; its router is built on the first request."""
+    routers: list[Router] = []
 
     def handle(request: Request) -> Response:
-        return router(request)
+        if not routers:
+            own = FUNCTIONS[name](instance) + common_routes(all_routes(instance))
+            routers.append(Router(own, lambda: instance.settings))
+        return routers[0](request)
 
     handle.__name__ = handle.__qualname__ = name
     return handle
+
+
+def framework_error(error: HTTPException) -> Response:
+    """A request the framework itself refuses (a path no function route can match, such as one
+    with a newline in it) still gets a problem document, not an HTML page."""
+    return Problem(error.code or 400, error.name, error.description or error.name).response()

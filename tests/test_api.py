@@ -328,4 +328,5 @@ def test_health_openapi_and_docs(stack: Stack) -> None:
     assert page.headers["Content-Type"].startswith("text/html")
     assert "curl" in page.text and "/v1/price" in page.text and "<script" not in page.text
     problem(stack.call("GET", "/v1/nothing-here"), 404)
+    problem(stack.call("GET", "/v1/runs/%0A"), 404)  # refused by the framework itself
     json.dumps(spec)
