@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -50,7 +50,7 @@ class Problem(Exception):
         if self.errors:
             body["errors"] = self.errors
         return Response(
-            json.dumps(body), self.status, headers=self.headers, content_type=PROBLEM_JSON
+            orjson.dumps(body), self.status, headers=self.headers, content_type=PROBLEM_JSON
         )
 
 
@@ -200,13 +200,13 @@ def read_json(request: Request, limit: int) -> Any:
     if not data.strip():
         raise Problem(400, "Empty body", "the request needs a JSON body")
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Problem(400, "Bad encoding", f"the body is not UTF-8 (byte {exc.start})") from None
-    except ValueError as exc:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
         raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise Problem(400, "Malformed JSON", "the body is nested too deeply") from None
 
 
 def validate(adapter: TypeAdapter, document: Any) -> Any:
@@ -214,10 +214,6 @@ def validate(adapter: TypeAdapter, document: Any) -> Any:
         return adapter.validate_python(document)
     except ValidationError as exc:
         raise invalid(validation_errors(exc)) from None
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def authorize(request: Request, settings: ServiceSettings, *, write: bool, public: bool) -> str:
@@ -248,7 +244,7 @@ def json_response(
     document: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     if isinstance(document, BaseModel):
-        payload = document.model_dump_json(exclude_none=True)
+        payload = document.model_dump_json(exclude_none=True).encode()
     else:
-        payload = json.dumps(document, separators=(",", ":"))
+        payload = orjson.dumps(document)
     return Response(payload, status, headers=headers, content_type="application/json")

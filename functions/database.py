@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import JSON, Dialect, Engine, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -179,6 +180,11 @@ _LOG = PredictionLogEntry.__table__
 _FILES = IngestedFile.__table__
 
 
+def _json(document: Any) -> str:
+    """JSON columns via orjson: a logged 10,000-stone request serialises in milliseconds."""
+    return orjson.dumps(document).decode()
+
+
 def make_engine(url: str) -> Engine:
     """An engine for a SQLite or PostgreSQL URL (`postgresql://` means psycopg 3)."""
     parsed = sa.make_url(url)
@@ -194,6 +200,7 @@ def make_engine(url: str) -> Engine:
             pool_size=POSTGRES_POOL_SIZE,
             max_overflow=2 * POSTGRES_POOL_SIZE,
             pool_recycle=1800,
+            json_serializer=_json,
         )
     raise ValueError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
 
@@ -211,7 +218,7 @@ def _sqlite_engine(url: sa.URL) -> Engine:
             "database): use a file, sqlite:///path/to/diamonds.db"
         )
     Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False}, json_serializer=_json)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -261,8 +268,9 @@ def _sessions(bind: Engine | sessionmaker[Session]) -> sessionmaker[Session]:
 
 
 def _as_dict(row: sa.Row[Any]) -> dict[str, Any]:
+    """A row as plain data: str keys (not SQLAlchemy's quoted names), ISO-8601 timestamps."""
     return {
-        key: value.isoformat() if isinstance(value, datetime) else value
+        str(key): value.isoformat() if isinstance(value, datetime) else value
         for key, value in row._mapping.items()
     }
 
