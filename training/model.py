@@ -218,19 +218,20 @@ class PriceModel:
     def out_of_domain(self, X: np.ndarray) -> list[list[Problem]]:
         """For each stone, the measurements too far outside what the model was trained on."""
         X = np.asarray(X, dtype=float)
+        names = list(self.domain)
+        columns = X[:, [FEATURES.index(name) for name in names]]
+        low, high = np.asarray([self.domain[name] for name in names]).T
+        outside = (columns < low * (1 - DOMAIN_MARGIN)) | (columns > high * (1 + DOMAIN_MARGIN))
         problems: list[list[Problem]] = [[] for _ in range(len(X))]
-        for name, (low, high) in self.domain.items():
-            column = X[:, FEATURES.index(name)]
-            lo, hi = low * (1 - DOMAIN_MARGIN), high * (1 + DOMAIN_MARGIN)
-            unit = FIELD_BY_NAME[name].unit
-            for i in np.flatnonzero((column < lo) | (column > hi)):
-                problems[i].append(
-                    (
-                        name,
-                        f"{column[i]:g} {unit} is outside the range the model was trained on "
-                        f"({low:g}–{high:g} {unit})",
-                    )
+        for i, k in zip(*np.nonzero(outside), strict=True):
+            unit = FIELD_BY_NAME[names[k]].unit
+            problems[i].append(
+                (
+                    names[k],
+                    f"{columns[i, k]:g} {unit} is outside the range the model was trained on "
+                    f"({low[k]:g}–{high[k]:g} {unit})",
                 )
+            )
         return problems
 
     # -- files --------------------------------------------------------------------------------
