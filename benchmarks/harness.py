@@ -1,0 +1,448 @@
+"""What the serving benchmarks share: a throw-away environment (trained champion, migrated
+SQLite database, baseline pickle), starting and stopping servers, and load generators.
+
+Not a benchmark itself; imported by `cold_start.py` and `latency.py`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent
+REPO = BENCHMARKS.parent
+SOURCE = "functions/main.py"
+"""The pricing function's source, relative to the repository root (the servers' cwd)."""
+FEATURES = ("carat", "cut", "color", "clarity", "depth", "table", "x", "y", "z")
+
+
+def default_csv() -> Path:
+    """The customer's file beside the checkout, else the embedded public data set."""
+    shared = REPO.parent / "shared" / "data" / "diamonds.csv"
+    if shared.is_file():
+        return shared
+    from training.datasets import public_diamonds_path
+
+    return public_diamonds_path()
+
+
+def console_script(name: str) -> str:
+    """A console script of the running interpreter's environment (the venv), else PATH's."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise SystemExit(f"{name} is not installed in this environment")
+    return found
+
+
+def machine_load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def valid_stones(csv: Path) -> list[dict]:
+    """The stones of the file that validation accepts, as API request bodies."""
+    from training.validation import read_records
+
+    records = read_records(csv.read_bytes()).accepted
+    stones = []
+    for row in records[list(FEATURES)].itertuples(index=False):
+        stone = dict(zip(FEATURES, row, strict=True))
+        for name in FEATURES:
+            value = stone[name]
+            stone[name] = str(value) if name in ("cut", "color", "clarity") else float(value)
+        stones.append(stone)
+    return stones
+
+
+class Environment:
+    """A temp dir with DATA/MODELS roots and a SQLite database (DIAMONDS_* variables), a
+    champion trained by `python -m training CSV`, the migrated database and the baseline's
+    pickled model. Use as a context manager; everything is removed afterwards."""
+
+    def __init__(self, csv: Path) -> None:
+        self.csv = csv
+        self._tmp = tempfile.TemporaryDirectory(prefix="diamonds-bench-")
+        self.root = Path(self._tmp.name)
+        self.database_url = f"sqlite:///{self.root / 'diamonds.db'}"
+        self.env = {
+            **os.environ,
+            "DIAMONDS_DATA_ROOT": (self.root / "data").as_uri(),
+            "DIAMONDS_MODELS_ROOT": (self.root / "models").as_uri(),
+            "DIAMONDS_DATABASE_URL": self.database_url,
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.env.pop("WORKERS", None)
+        self.env.pop("THREADS", None)
+        self.baseline_model = self.root / "baseline.pkl"
+
+    def __enter__(self) -> Environment:
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "training", str(self.csv)],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if result.returncode != 0:
+            raise SystemExit(f"training failed:\n{result.stdout}\n{result.stderr}")
+        from functions.database import make_engine, migrate
+
+        engine = make_engine(self.database_url)
+        migrate(engine)
+        engine.dispose()
+        import baseline_service
+
+        baseline_service.train(self.csv, self.baseline_model)
+        self.env["BASELINE_MODEL"] = str(self.baseline_model)
+        print(
+            f"environment ready in {time.perf_counter() - started:.1f} s "
+            f"(champion trained on {self.csv.name}, database migrated, baseline pickled)"
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._tmp.cleanup()
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.root / name
+        path.write_text(text)
+        return path
+
+    def prediction_log_rows(self) -> int:
+        import sqlite3
+
+        with sqlite3.connect(self.root / "diamonds.db") as connection:
+            return connection.execute("SELECT count(*) FROM prediction_log").fetchone()[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ours_command(port: int, source: str = SOURCE) -> list[str]:
+    """The pricing function exactly as `functions-framework` serves it (gunicorn on Linux)."""
+    return [
+        console_script("functions-framework"),
+        "--source",
+        source,
+        "--target",
+        "pricing",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+def baseline_command(port: int, workers: int = 1, threads: int = 8) -> list[str]:
+    """The baseline under gunicorn with the options functions-framework gives gunicorn."""
+    return [
+        console_script("gunicorn"),
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--timeout",
+        "0",
+        "--limit-request-line",
+        "0",
+        "--log-level",
+        "error",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--pythonpath",
+        str(BENCHMARKS),
+        "baseline_service:create_app()",
+    ]
+
+
+def server_env(env: dict, workers: int | None = None, threads: int | None = None) -> dict:
+    """functions-framework reads its gunicorn configuration from WORKERS and THREADS."""
+    env = dict(env)
+    if workers is not None:
+        env["WORKERS"] = str(workers)
+    if threads is not None:
+        env["THREADS"] = str(threads)
+    return env
+
+
+class NotReady(RuntimeError):
+    """A server that exited, or did not price a stone in time."""
+
+
+class Server:
+    """A server process (and its workers, in their own process group), stopped on exit."""
+
+    def __init__(self, command: Sequence[str], env: dict, port: int) -> None:
+        self.command, self.env, self.port = list(command), env, port
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> float:
+        """Start the process; returns the perf_counter instant just before it was spawned."""
+        started = time.perf_counter()
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=REPO,
+            env=self.env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        return started
+
+    def wait_ready(self, body: bytes, path: str = "/v1/price", timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                status, answer = request_once(self.port, path, body)
+                if status == 200:
+                    return
+                last = f"{status} {answer[:300]!r}"
+            except OSError as exc:
+                last = repr(exc)
+            time.sleep(0.02)
+        raise NotReady(f"no 200 within {timeout:.0f} s (last: {last}) from {self.command}")
+
+    def _check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            stderr = (
+                self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+            )
+            raise NotReady(f"server exited ({self.process.returncode}): {stderr[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+        finally:
+            if self.process.stderr:
+                self.process.stderr.close()
+
+    def __enter__(self) -> Server:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextmanager
+def running(make: Callable[[int], Server], body: bytes, attempts: int = 3) -> Iterator[Server]:
+    """A started server that has priced `body`, on a free port; stopped afterwards. Started
+    again on another port if it fails (another process may take a port between the choice and
+    the bind on a busy machine)."""
+    problem = None
+    for _ in range(attempts):
+        server = make(free_port())
+        server.start()
+        try:
+            server.wait_ready(body)
+        except NotReady as exc:
+            server.stop()
+            problem = exc
+            print(f"  (server not ready, starting it again: {exc})", flush=True)
+            continue
+        try:
+            yield server
+        finally:
+            server.stop()
+        return
+    raise SystemExit(str(problem))
+
+
+HEADERS = {"Content-Type": "application/json"}
+
+
+def request_once(port: int, path: str, body: bytes, timeout: float = 30.0) -> tuple[int, bytes]:
+    """One POST on a fresh connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("POST", path, body, HEADERS)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def sequential(port: int, path: str, body: bytes, count: int, warmup: int = 100) -> list[float]:
+    """Latencies (ms) of `count` POSTs one after another on one keep-alive connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    timings = []
+    try:
+        for i in range(warmup + count):
+            started = time.perf_counter()
+            connection.request("POST", path, body, HEADERS)
+            response = connection.getresponse()
+            response.read()
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status != 200:
+                raise SystemExit(f"POST {path} answered {response.status}")
+            if i >= warmup:
+                timings.append(elapsed)
+    finally:
+        connection.close()
+    return timings
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    tool: str
+    error_kinds: str = ""
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def load(port: int, path: str, body: bytes, connections: int, seconds: float) -> LoadResult:
+    """Closed-loop load: `connections` keep-alive connections sending as fast as answered.
+    wrk when it is installed, else Python threads."""
+    if shutil.which("wrk"):
+        return _wrk(port, path, body, connections, seconds)
+    return _threads(port, path, body, connections, seconds)
+
+
+_WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d %d %.1f %.1f\\n", summary.requests,
+    summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def _wrk(port: int, path: str, body: bytes, connections: int, seconds: float) -> LoadResult:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_WRK_SCRIPT.format(body=json.dumps(body.decode())))
+    try:
+        threads = min(connections, os.cpu_count() or 1)
+        result = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                str(threads),
+                "-c",
+                str(connections),
+                "-d",
+                f"{seconds:g}s",
+                "--timeout",
+                "10s",
+                "-s",
+                script.name,
+                f"http://127.0.0.1:{port}{path}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+        )
+    finally:
+        os.unlink(script.name)
+    match = re.search(r"^RESULT (.*)$", result.stdout, re.MULTILINE)
+    if match is None:
+        raise SystemExit(f"wrk failed: {result.stdout}\n{result.stderr}")
+    requests, duration, *errors, p50, p99 = (float(v) for v in match.group(1).split())
+    kinds = ", ".join(
+        f"{int(n)} {kind}"
+        for kind, n in zip(("connect", "read", "write", "non-2xx", "timeout"), errors, strict=True)
+        if n
+    )
+    return LoadResult(
+        int(requests), duration / 1e6, p50 / 1000, p99 / 1000, int(sum(errors)), "wrk", kinds
+    )
+
+
+def _threads(port: int, path: str, body: bytes, connections: int, seconds: float) -> LoadResult:
+    deadline = time.perf_counter() + seconds
+    timings: list[list[float]] = [[] for _ in range(connections)]
+    errors = [0] * connections
+
+    def client(i: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                connection.request("POST", path, body, HEADERS)
+                response = connection.getresponse()
+                response.read()
+                if response.status == 200:
+                    timings[i].append((time.perf_counter() - started) * 1000)
+                else:
+                    errors[i] += 1
+            except (OSError, http.client.HTTPException):
+                errors[i] += 1
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.close()
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=client, args=(i,)) for i in range(connections)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    every = [t for per in timings for t in per]
+    failed = sum(errors)
+    return LoadResult(
+        len(every) + failed,
+        elapsed,
+        percentile(every, 50),
+        percentile(every, 99),
+        failed,
+        "python threads",
+        f"{failed} failed" if failed else "",
+    )
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
