@@ -17,10 +17,23 @@ T = TypeVar("T")
 
 
 class Instance:
-    def __init__(self, settings: ServiceSettings | None = None) -> None:
-        self._settings = settings
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
         self._lock = threading.RLock()
         self._made: dict[str, object] = {}
+
+    @classmethod
+    def from_environment(cls) -> Instance:
+        """An instance configured by DIAMONDS_* variables; an unusable value stops the process
+        at start-up with one line naming the variable, rather than failing requests later."""
+        from pydantic import ValidationError
+
+        from training.config import settings_problem
+
+        try:
+            return cls(ServiceSettings.from_environment())
+        except ValidationError as exc:
+            raise SystemExit(f"diamonds: {settings_problem(exc)}") from None
 
     def _once(self, name: str, make: Callable[[], T]) -> T:
         if name not in self._made:
@@ -28,10 +41,6 @@ class Instance:
                 if name not in self._made:
                     self._made[name] = make()
         return self._made[name]  # type: ignore[return-value]
-
-    @property
-    def settings(self) -> ServiceSettings:
-        return self._once("settings", lambda: self._settings or ServiceSettings.from_environment())
 
     @property
     def engine(self):

@@ -9,7 +9,7 @@ import functions_framework
 from functions.instance import Instance
 from functions.service import framework_error, http_function
 
-instance = Instance()
+instance = Instance.from_environment()
 
 inventory = functions_framework.http(http_function(instance, "inventory"))
 pricing = functions_framework.http(http_function(instance, "pricing"))

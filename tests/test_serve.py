@@ -87,3 +87,26 @@ def test_serve_seeds_trains_serves_and_stops_everything(tmp_path: Path) -> None:
         server.wait(timeout=60)
     with pytest.raises(ProcessLookupError):
         os.kill(trainer, 0)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DIAMONDS_MAX_BODY_BYTES", "lots"),
+        ("DIAMONDS_TRAINING_RUNNER", "cluster"),
+        ("DIAMONDS_READ_REQUIRES_KEY", "perhaps"),
+        ("DIAMONDS_CHAMPION_TTL_SECONDS", "-5"),
+    ],
+)
+def test_a_bad_setting_stops_a_function_at_start_with_one_line(variable: str, value: str) -> None:
+    console = Path(sys.executable).with_name("functions-framework")
+    source = Path(__file__).resolve().parents[1] / "functions" / "main.py"
+    done = subprocess.run(
+        [str(console), "--source", str(source), "--target", "pricing", "--port", str(free_port())],
+        env={**os.environ, variable: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert variable in done.stderr and "Traceback" not in done.stderr
