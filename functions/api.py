@@ -233,10 +233,11 @@ def authorize(request: Request, settings: ServiceSettings, *, write: bool, publi
             headers=challenge,
         )
     matched = False
-    for key in settings.write_keys():
+    for key in settings.keys(write=write):
         matched |= hmac.compare_digest(key.encode(), presented.encode())
     if not matched:
-        raise Problem(401, "Unauthorized", "the bearer key is not valid", headers=challenge)
+        detail = "the bearer key is not valid" + (" for writing" if write else "")
+        raise Problem(401, "Unauthorized", detail, headers=challenge)
     return "key:" + hashlib.sha256(presented.encode()).hexdigest()[:12]
 
 

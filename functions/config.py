@@ -8,6 +8,8 @@ from pydantic import Field, SecretStr
 
 from training.config import LOCAL_HOME, TrainingSettings
 
+READ_ONLY = "read:"
+
 
 class ServiceSettings(TrainingSettings):
     """Everything a function instance reads from its environment; zero configuration is the
@@ -19,7 +21,10 @@ class ServiceSettings(TrainingSettings):
     )
     api_keys: SecretStr = Field(
         default=SecretStr(""),
-        description="comma-separated bearer keys allowed to write; empty: writes are refused",
+        description=(
+            "comma-separated bearer keys; a key written read:KEY may only read and price "
+            "(for partners), any other key may also write; empty: writes are refused"
+        ),
     )
     read_requires_key: bool = Field(
         default=False, description="whether reads and pricing need a bearer key too"
@@ -44,5 +49,9 @@ class ServiceSettings(TrainingSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
 
-    def write_keys(self) -> list[str]:
-        return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
+    def keys(self, *, write: bool) -> list[str]:
+        """The keys allowed to write, or (write=False) to read: read-only keys and write keys."""
+        entries = [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
+        writers = [k for k in entries if not k.startswith(READ_ONLY)]
+        readers = [k.removeprefix(READ_ONLY) for k in entries if k.startswith(READ_ONLY)]
+        return writers if write else writers + readers

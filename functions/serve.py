@@ -93,7 +93,7 @@ def serve(host: str = "127.0.0.1", port: int = 8080) -> None:
     print(
         f"\ndiamonds is serving at {url}\n"
         f"  docs      {url}/v1/docs\n"
-        f"  write key {settings.write_keys()[0]}\n"
+        f"  write key {settings.keys(write=True)[0]}\n"
         f"  try       curl -s '{url}/v1/price?carat=1.01&cut=Ideal&color=E&clarity=VS1"
         "&depth=61.5&table=57&x=6.44&y=6.47&z=3.97&explain=true'\n"
         "Ctrl-C stops everything.\n",

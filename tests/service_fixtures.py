@@ -27,6 +27,8 @@ from .training_fixtures import CUSTOMER_FILE, FAST
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "test-write-key-" + "x" * 16
+PARTNER_KEY = "test-partner-key-" + "y" * 16
+"""A read-only key: it may price and read, never write."""
 TARGETS = ("inventory", "pricing", "models", "retrain")
 
 
@@ -106,7 +108,7 @@ def start_stack(
         "DIAMONDS_DATA_ROOT": (root / "data").as_uri(),
         "DIAMONDS_MODELS_ROOT": (root / "models").as_uri(),
         "DIAMONDS_DATABASE_URL": database_url,
-        "DIAMONDS_API_KEYS": f"other-key,{KEY}",
+        "DIAMONDS_API_KEYS": f"other-key,{KEY},read:{PARTNER_KEY}",
         "DIAMONDS_MAX_BODY_BYTES": "3000000",
         "DIAMONDS_CHAMPION_TTL_SECONDS": "0",
         **(env or {}),

@@ -10,7 +10,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from .service_fixtures import KEY, Stack
+from .service_fixtures import KEY, PARTNER_KEY, Stack
 
 STONE = {
     "carat": 1.01,
@@ -173,6 +173,10 @@ def test_every_price_request_is_logged_with_latency_and_version(stack: Stack) ->
 def test_inventory_lifecycle(stack: Stack) -> None:
     problem(stack.call("POST", "/v1/diamonds", json={**STONE, "price": 5000}), 401)
     problem(stack.call("POST", "/v1/diamonds", key="wrong", json={**STONE, "price": 5000}), 401)
+    partner = stack.call("POST", "/v1/diamonds", key=PARTNER_KEY, json={**STONE, "price": 5000})
+    assert "not valid for writing" in problem(partner, 401)["detail"]
+    assert stack.call("POST", "/v1/price", key=PARTNER_KEY, json=STONE).status_code == 200
+    assert stack.call("GET", "/v1/diamonds?limit=1", key=PARTNER_KEY).status_code == 200
     created = stack.call("POST", "/v1/diamonds", key=KEY, json={**STONE, "price": 5000})
     assert created.status_code == 201
     stone = created.json()
