@@ -346,7 +346,7 @@ def retrain_routes(instance: Instance) -> list[Route]:
         )
         try:
             job = instance.runner.start(snapshot, run_id, "api")
-        except RuntimeError as exc:
+        except (RuntimeError, ValueError) as exc:  # the job failed to start, or is misconfigured
             instance.registry.save_run(
                 {
                     "run_id": run_id,

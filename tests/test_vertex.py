@@ -197,3 +197,38 @@ def test_serving_does_not_import_the_vertex_client(tmp_path: Path) -> None:
         check=True,
     )
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_retrain_with_an_unconfigured_vertex_runner_is_a_clear_503(tmp_path, monkeypatch) -> None:
+    from functions_framework import create_app
+
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "DIAMONDS_DATA_ROOT": (tmp_path / "data").as_uri(),
+        "DIAMONDS_MODELS_ROOT": (tmp_path / "models").as_uri(),
+        "DIAMONDS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "DIAMONDS_API_KEYS": "k",
+        "DIAMONDS_TRAINING_RUNNER": "vertex",
+    }.items():
+        monkeypatch.setenv(name, value)
+    main = str(Path(__file__).resolve().parents[1] / "functions" / "main.py")
+    auth = {"Authorization": "Bearer k"}
+    stone = {
+        "carat": 1.0,
+        "cut": "Ideal",
+        "color": "E",
+        "clarity": "VS1",
+        "depth": 61.5,
+        "table": 57,
+        "x": 6.4,
+        "y": 6.43,
+        "z": 3.95,
+        "price": 7000,
+    }
+    created = (
+        create_app("inventory", main).test_client().post("/v1/diamonds", json=stone, headers=auth)
+    )
+    assert created.status_code == 201
+    answer = create_app("retrain", main).test_client().post("/v1/retrain", json={}, headers=auth)
+    assert answer.status_code == 503
+    assert "DIAMONDS_GCP_PROJECT" in answer.get_json()["detail"]
