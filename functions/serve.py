@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -78,6 +79,11 @@ def prepare(instance: Instance, log: Callable[[str], None] = print) -> None:
         ).run([instance.data.url_for("snapshots/seed.csv")])
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C or a polite kill both stop the server and what it started."""
+    raise KeyboardInterrupt
+
+
 def serve(host: str = "127.0.0.1", port: int = 8080) -> None:
     from functions_framework import create_app
     from werkzeug.serving import run_simple
@@ -99,8 +105,12 @@ def serve(host: str = "127.0.0.1", port: int = 8080) -> None:
         "Ctrl-C stops everything.\n",
         flush=True,
     )
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _interrupt)
     try:
         run_simple(host, port, Gateway(apps), threaded=True)
+    except KeyboardInterrupt:
+        print("stopping", flush=True)
     finally:
         from functions.runners import stop_children
 

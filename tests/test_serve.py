@@ -83,8 +83,8 @@ def test_serve_seeds_trains_serves_and_stops_everything(tmp_path: Path) -> None:
         trainer = started.json()["job"]["pid"]
         assert (tmp_path / ".diamonds" / "diamonds.db").is_file()
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=60)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
     with pytest.raises(ProcessLookupError):
         os.kill(trainer, 0)
 
