@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr
 
 from training.config import LOCAL_HOME, TrainingSettings
 
 READ_ONLY = "read:"
 
 
+def _database_url(url: str) -> str:
+    if not url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+        raise ValueError("use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db")
+    return url
+
+
+DatabaseURL = Annotated[str, AfterValidator(_database_url)]
+
+
 class ServiceSettings(TrainingSettings):
     """Everything a function instance reads from its environment; zero configuration is the
     local setup (a folder, SQLite, a subprocess runner)."""
 
-    database_url: str = Field(
+    database_url: DatabaseURL = Field(
         default_factory=lambda: f"sqlite:///{(LOCAL_HOME / 'diamonds.db').resolve()}",
         description="SQLAlchemy URL of the inventory database",
     )

@@ -96,6 +96,9 @@ def test_serve_seeds_trains_serves_and_stops_everything(tmp_path: Path) -> None:
         ("DIAMONDS_TRAINING_RUNNER", "cluster"),
         ("DIAMONDS_READ_REQUIRES_KEY", "perhaps"),
         ("DIAMONDS_CHAMPION_TTL_SECONDS", "-5"),
+        ("DIAMONDS_DATABASE_URL", "mysql://db/diamonds"),
+        ("DIAMONDS_MODELS_ROOT", "ftp://host/models"),
+        ("DIAMONDS_DATA_ROOT", "gs://"),
     ],
 )
 def test_a_bad_setting_stops_a_function_at_start_with_one_line(variable: str, value: str) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from training.storage import check_uri
 
 LOCAL_HOME = Path(".diamonds")
 PREFIX = "DIAMONDS_"
@@ -33,14 +35,17 @@ class Settings(BaseModel):
         return cls.model_validate({**values, **overrides})
 
 
+StorageURI = Annotated[str, AfterValidator(check_uri)]
+
+
 class TrainingSettings(Settings):
     """What a training run needs to know about its surroundings."""
 
-    data_root: str = Field(
+    data_root: StorageURI = Field(
         default_factory=lambda: (LOCAL_HOME / "data").resolve().as_uri(),
         description="URI of the DATA root: file:///abs/path or gs://bucket[/prefix]",
     )
-    models_root: str = Field(
+    models_root: StorageURI = Field(
         default_factory=lambda: (LOCAL_HOME / "models").resolve().as_uri(),
         description="URI of the MODELS root: file:///abs/path or gs://bucket[/prefix]",
     )

@@ -249,6 +249,12 @@ def _parse(uri: str) -> tuple[str, str, str]:
     return "file", str(Path(uri).resolve()), ""
 
 
+def check_uri(uri: str) -> str:
+    """`uri` if it names a storage root this module can open, else ValueError saying why."""
+    _parse(uri)
+    return uri
+
+
 def open_storage(uri: str) -> Storage:
     """The storage rooted at `uri`."""
     kind, where, path = _parse(uri)
