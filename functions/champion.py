@@ -8,13 +8,9 @@ import threading
 import time
 
 from training.model import PriceModel
-from training.registry import Registry
+from training.registry import NoChampion, Registry
 
 log = logging.getLogger("diamonds.champion")
-
-
-class NoChampion(LookupError):
-    """No model has been promoted yet."""
 
 
 class Champion:

@@ -26,7 +26,6 @@ class PredictionLogger:
         self._queue: queue.Queue[dict] = queue.Queue(maxsize=capacity)
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        self.written = self.dropped = 0
 
     def submit(self, entry: dict) -> None:
         """Queue one entry; never raises and never blocks."""
@@ -36,9 +35,10 @@ class PredictionLogger:
             if self._thread is None:
                 self._start()
         except queue.Full:
-            self.dropped += 1
+            log.warning(
+                "the prediction log is %d entries behind; an entry was dropped", self._queue.maxsize
+            )
         except Exception:
-            self.dropped += 1
             log.exception("could not queue a prediction log entry")
 
     def _start(self) -> None:
@@ -74,9 +74,7 @@ class PredictionLogger:
             return
         try:
             self._write_many(batch)
-            self.written += len(batch)
         except Exception:
-            self.dropped += len(batch)
             log.exception("could not write %d prediction log entries", len(batch))
 
     def flush(self) -> None:

@@ -13,10 +13,11 @@ import numpy as np
 from pydantic import BaseModel
 
 from functions.api import Problem, invalid
-from functions.champion import Champion, NoChampion
+from functions.champion import Champion
 from training.features import GROUPS, feature_matrix
 from training.geometry import implausibilities
 from training.model import PriceModel
+from training.registry import NoChampion
 from training.schema import FEATURES
 
 Comparables = Callable[[str, str, str, float, int], list[dict]]

@@ -8,13 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from training.features import GROUPS, feature_matrix
-from training.registry import Registry
+from training.registry import NoChampion, Registry
 from training.schema import FEATURES
 from training.validation import read_records
-
-
-class NoChampion(LookupError):
-    """No model has been promoted yet."""
 
 
 def price_file(registry: Registry, data: bytes, target: Path, *, explain: bool = False) -> dict:

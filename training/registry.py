@@ -27,6 +27,10 @@ class UnknownVersion(LookupError):
     """No model is registered under that version."""
 
 
+class NoChampion(LookupError):
+    """No model has been promoted yet."""
+
+
 class PromotionConflict(RuntimeError):
     """champion.json changed while this promotion was being made; nothing was written."""
 
