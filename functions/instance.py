@@ -7,6 +7,7 @@ pricing never waits for the database (its log is written by a background thread)
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -31,9 +32,11 @@ class Instance:
         from training.config import settings_problem
 
         try:
-            return cls(ServiceSettings.from_environment())
+            settings = ServiceSettings.from_environment()
         except ValidationError as exc:
             raise SystemExit(f"diamonds: {settings_problem(exc)}") from None
+        logging.getLogger("diamonds").setLevel(settings.log_level)
+        return cls(settings)
 
     def _once(self, name: str, make: Callable[[], T]) -> T:
         if name not in self._made:
