@@ -17,7 +17,7 @@ T = TypeVar("T")
 MANY = f"up to {schemas.MAX_STONES:,} stones"
 StoneOrList = schemas.Stone | list[schemas.Stone]  # type: ignore[valid-type]
 DiamondOrList = schemas.Diamond | list[schemas.Diamond]  # type: ignore[valid-type]
-PROBLEMS = {400: schemas.Problem, 401: schemas.Problem, 422: schemas.Problem}
+PROBLEMS = {400: schemas.ProblemDetails, 401: schemas.ProblemDetails, 422: schemas.ProblemDetails}
 
 
 def _at_most(items: list, what: str) -> None:
@@ -117,7 +117,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
             one,
             get,
             "One inventory stone",
-            responses={200: schemas.StoredDiamond, 404: schemas.Problem},
+            responses={200: schemas.StoredDiamond, 404: schemas.ProblemDetails},
             tag="inventory",
         ),
         Route(
@@ -126,7 +126,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
             replace,
             "Replace an inventory stone",
             body=schemas.Diamond,
-            responses={200: schemas.StoredDiamond, 404: schemas.Problem, **PROBLEMS},
+            responses={200: schemas.StoredDiamond, 404: schemas.ProblemDetails, **PROBLEMS},
             write=True,
             tag="inventory",
         ),
@@ -136,7 +136,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
             patch,
             "Change some fields of an inventory stone",
             body=schemas.DiamondPatch,
-            responses={200: schemas.StoredDiamond, 404: schemas.Problem, **PROBLEMS},
+            responses={200: schemas.StoredDiamond, 404: schemas.ProblemDetails, **PROBLEMS},
             write=True,
             tag="inventory",
         ),
@@ -145,7 +145,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
             one,
             delete,
             "Remove an inventory stone",
-            responses={204: None, 404: schemas.Problem, 401: schemas.Problem},
+            responses={204: None, 404: schemas.ProblemDetails, 401: schemas.ProblemDetails},
             write=True,
             tag="inventory",
         ),
@@ -196,7 +196,11 @@ def pricing_routes(instance: Instance) -> list[Route]:
             "optionally the explanation and comparable inventory stones",
             body=StoneOrList,
             query=schemas.PriceOptions,
-            responses={200: schemas.Price | schemas.PriceList, 503: schemas.Problem, **PROBLEMS},
+            responses={
+                200: schemas.Price | schemas.PriceList,
+                503: schemas.ProblemDetails,
+                **PROBLEMS,
+            },
             tag="pricing",
         ),
         Route(
@@ -205,7 +209,7 @@ def pricing_routes(instance: Instance) -> list[Route]:
             price_query,
             "Price one stone given in the query string",
             query=schemas.StoneQuery,
-            responses={200: schemas.Price, 503: schemas.Problem, **PROBLEMS},
+            responses={200: schemas.Price, 503: schemas.ProblemDetails, **PROBLEMS},
             tag="pricing",
         ),
     ]
@@ -289,7 +293,7 @@ def models_routes(instance: Instance) -> list[Route]:
             version,
             show,
             "One model version's metadata: parameters, metrics, lineage, checksums",
-            responses={200: dict, 404: schemas.Problem},
+            responses={200: dict, 404: schemas.ProblemDetails},
             tag="models",
         ),
         Route(
@@ -298,7 +302,12 @@ def models_routes(instance: Instance) -> list[Route]:
             promote,
             "Make a version the champion (also the rollback)",
             body=schemas.Promotion,
-            responses={200: dict, 404: schemas.Problem, 409: schemas.Problem, **PROBLEMS},
+            responses={
+                200: dict,
+                404: schemas.ProblemDetails,
+                409: schemas.ProblemDetails,
+                **PROBLEMS,
+            },
             write=True,
             tag="models",
         ),
@@ -315,7 +324,7 @@ def models_routes(instance: Instance) -> list[Route]:
             "/v1/runs/<string(maxlength=100):run_id>",
             run,
             "One training run: status, timings, gate decision",
-            responses={200: dict, 404: schemas.Problem},
+            responses={200: dict, 404: schemas.ProblemDetails},
             tag="models",
         ),
     ]
@@ -374,7 +383,7 @@ def retrain_routes(instance: Instance) -> list[Route]:
             retrain,
             "Snapshot the inventory and start a training run; poll the returned status URL",
             body=schemas.RetrainRequest,
-            responses={202: schemas.RunStarted, 409: schemas.Problem, **PROBLEMS},
+            responses={202: schemas.RunStarted, 409: schemas.ProblemDetails, **PROBLEMS},
             write=True,
             tag="models",
         ),

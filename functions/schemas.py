@@ -190,7 +190,7 @@ class RunStarted(Schema):
     status_url: str
 
 
-class Problem(Schema):
+class ProblemDetails(Schema):
     """RFC 9457 problem details."""
 
     type: str
