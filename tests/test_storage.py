@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,39 @@ def test_concurrent_swaps_have_exactly_one_winner(storage: Storage) -> None:
         t.join(timeout=60)
     assert len(wins) == 1
     assert storage.read("champion.json") == wins[0]
+
+
+def test_objects_carry_generations_that_change_with_the_content(storage: Storage) -> None:
+    storage.write("incoming/a.csv", b"first")
+    storage.write("incoming/sub/b.csv", b"bb")
+    storage.write("models/m.json", b"{}")
+    listed = storage.objects("incoming/")
+    assert [(o.key, o.size) for o in listed] == [("incoming/a.csv", 5), ("incoming/sub/b.csv", 2)]
+    first = listed[0]
+    assert storage.read_generation("incoming/a.csv", first.generation) == b"first"
+
+    time.sleep(0.01)
+    storage.write("incoming/a.csv", b"second")
+    (second,) = [o for o in storage.objects("incoming/") if o.key == "incoming/a.csv"]
+    assert second.generation != first.generation
+    assert storage.read_generation("incoming/a.csv", second.generation) == b"second"
+    with pytest.raises(NotFound):
+        storage.read_generation("incoming/missing.csv", second.generation)
+    for stale in (first.generation, "12", "not-a-generation"):
+        with pytest.raises(NotFound):
+            storage.read_generation("incoming/a.csv", stale)
+
+
+def test_events_locate_their_objects(storage: Storage) -> None:
+    bucket, name = storage.location("incoming/a.csv")
+    assert storage.key_of(bucket, name) == "incoming/a.csv"
+    assert storage.key_of(bucket + "x", name) is None
+    assert storage.key_of(bucket, "../" + name) is None
+    if isinstance(storage, GCSStorage):
+        assert name == "some/prefix/incoming/a.csv"
+        assert storage.key_of(bucket, "incoming/a.csv") is None
+    else:
+        assert (bucket, name) == (storage.uri, "incoming/a.csv")
 
 
 def test_local_write_is_atomic_and_leaves_no_temporary_files(tmp_path: Path) -> None:

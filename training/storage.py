@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
@@ -22,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 _LOCK_SUFFIX = ".lock"
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]*[a-z0-9]")
 _USAGE = "use file:///abs/path, gs://bucket[/prefix] or a local path"
+READ_RETRY_SECONDS = 20.0
 
 
 class NotFound(FileNotFoundError):
@@ -65,6 +67,17 @@ def _check_prefix(prefix: str) -> str:
     return prefix
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """One object as a storage event names it: its key, its generation and its size."""
+
+    key: str
+    generation: str
+    """Changes whenever the object is replaced (GCS: the object generation; a folder: the
+    file's modification time in nanoseconds)."""
+    size: int
+
+
 @runtime_checkable
 class Storage(Protocol):
     """What LocalStorage and GCSStorage both provide. Keys are relative and use "/"."""
@@ -88,6 +101,22 @@ class Storage(Protocol):
 
         Return False, without writing, if someone else changed it since.
         """
+        ...
+
+    def objects(self, prefix: str = "") -> list[StoredObject]:
+        """The objects whose keys start with `prefix`, with their generations, sorted by key."""
+        ...
+
+    def read_generation(self, key: str, generation: str) -> bytes:
+        """The content of one generation of an object; NotFound if it was replaced or deleted."""
+        ...
+
+    def location(self, key: str) -> tuple[str, str]:
+        """(bucket, object name) of a key, as a storage event names the object."""
+        ...
+
+    def key_of(self, bucket: str, name: str) -> str | None:
+        """The key of the object an event names, or None when it lies outside this root."""
         ...
 
 
@@ -157,6 +186,35 @@ class LocalStorage:
             self.write(key, data)
             return True
 
+    def objects(self, prefix: str = "") -> list[StoredObject]:
+        found = []
+        for key in self.list(prefix):
+            try:
+                status = self._path(key).stat()
+            except FileNotFoundError:
+                continue
+            found.append(StoredObject(key, str(status.st_mtime_ns), status.st_size))
+        return found
+
+    def read_generation(self, key: str, generation: str) -> bytes:
+        path = self._path(key)
+        try:
+            before = path.stat().st_mtime_ns
+            data = path.read_bytes()
+            after = path.stat().st_mtime_ns
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise NotFound(key) from None
+        if str(before) != generation or after != before:
+            raise NotFound(f"{key}#{generation}")
+        return data
+
+    def location(self, key: str) -> tuple[str, str]:
+        """A folder's "bucket" is its URI, so that events name the folder unambiguously."""
+        return self.uri, check_key(key)
+
+    def key_of(self, bucket: str, name: str) -> str | None:
+        return name if bucket == self.uri and _is_key(name) else None
+
 
 class GCSStorage:
     """A bucket, or a folder of one. The token is the object's generation.
@@ -220,6 +278,38 @@ class GCSStorage:
         except PreconditionFailed:
             return False
         return True
+
+    def objects(self, prefix: str = "") -> list[StoredObject]:
+        _check_prefix(prefix)
+        found = []
+        for blob in self._bucket.list_blobs(prefix=self.prefix + prefix):
+            key = blob.name[len(self.prefix) :]
+            if _is_key(key):
+                found.append(StoredObject(key, str(blob.generation), int(blob.size or 0)))
+        return sorted(found, key=lambda o: o.key)
+
+    def read_generation(self, key: str, generation: str) -> bytes:
+        """Retried for at most READ_RETRY_SECONDS on transient errors: its caller (ingestion)
+        would rather fail soon and be delivered the event again."""
+        from google.api_core.exceptions import NotFound as GCSNotFound
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        if not generation.isdigit():
+            raise NotFound(f"{key}#{generation}")
+        blob = self._bucket.blob(self.prefix + check_key(key), generation=int(generation))
+        try:
+            return blob.download_as_bytes(retry=DEFAULT_RETRY.with_timeout(READ_RETRY_SECONDS))
+        except GCSNotFound:
+            raise NotFound(f"{key}#{generation}") from None
+
+    def location(self, key: str) -> tuple[str, str]:
+        return self._bucket.name, self.prefix + check_key(key)
+
+    def key_of(self, bucket: str, name: str) -> str | None:
+        if bucket != self._bucket.name or not name.startswith(self.prefix):
+            return None
+        key = name[len(self.prefix) :]
+        return key if _is_key(key) else None
 
 
 def _local_path(uri: str) -> Path:
