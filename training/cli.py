@@ -11,8 +11,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from training.model import ModelParams
+
+if TYPE_CHECKING:
+    from training.schedule import Schedule
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -84,6 +88,7 @@ def run(parser: Parser, argv: Sequence[str] | None) -> int:
     from training.config import settings_problem
     from training.job import UnusableInput
     from training.registry import ChecksumMismatch, PromotionConflict, UnknownVersion
+    from training.schedule import SlotLost
 
     try:
         args = parser.parse_args(argv)
@@ -96,7 +101,7 @@ def run(parser: Parser, argv: Sequence[str] | None) -> int:
         message = str(exc) if not isinstance(exc, UnknownVersion) else f"no model version {exc}"
         print(f"{parser.prog}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
-    except (ChecksumMismatch, PromotionConflict) as exc:
+    except (ChecksumMismatch, PromotionConflict, SlotLost) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
@@ -123,23 +128,93 @@ def _settings(args: argparse.Namespace):
 
 
 def _train(args: argparse.Namespace) -> int:
+    """Train when the MODELS root's training slot is ours (DESIGN: single-flight), then train
+    any follow-up run that was queued meanwhile, in this same process."""
+    import getpass
+    import os
+    import signal
+    import socket
+
     from training.job import TrainingRun
+    from training.registry import Registry
+    from training.schedule import Schedule, run_record
     from training.storage import open_storage
 
     settings = _settings(args)
     if args.run_id is not None and not _is_identifier(args.run_id):
         raise UsageError("--run-id may hold only letters, digits, '.', '_' and '-' (≤ 100)")
-    run = TrainingRun(
-        open_storage(settings.data_root),
-        open_storage(settings.models_root),
-        params=parse_params(args.param),
-        tolerance=settings.gate_tolerance,
-        run_id=args.run_id,
-        trigger=args.trigger,
-    )
-    record = run.run(list(args.files))
-    print(f"run {record['run_id']}: model {record['version']} {record['gate']['decision']}")
+    params = parse_params(args.param)
+    data, models = open_storage(settings.data_root), open_storage(settings.models_root)
+    signal.signal(signal.SIGTERM, _interrupt)
+    schedule = Schedule(Registry(models))
+    job = {"host": socket.gethostname(), "pid": os.getpid()}
+    inputs = list(args.files)
+    if args.run_id is not None:
+        entry = schedule.begin(args.run_id, job)
+    else:
+        request = {
+            "trigger": args.trigger,
+            "inputs": inputs,
+            "requested_by": f"cli:{getpass.getuser()}@{job['host']}",
+        }
+        entry = _wait_for_slot(schedule, request, job)
+    asked_for = entry["run_id"]
+    training = {"run_id": asked_for}
+    failure: Exception | None = None
+    with schedule.heartbeats(lambda: training["run_id"]) as lost:
+        while entry is not None:
+            training["run_id"] = entry["run_id"]
+            run = TrainingRun(
+                data,
+                models,
+                params=params,
+                tolerance=settings.gate_tolerance,
+                run_id=entry["run_id"],
+                trigger=entry.get("trigger", args.trigger),
+                request=run_record(entry),
+                cancelled=lost,
+            )
+            try:
+                record = run.run(inputs)
+                decision = record["gate"]["decision"]
+                print(f"run {record['run_id']}: model {record['version']} {decision}")
+            except KeyboardInterrupt:
+                schedule.abandon(entry["run_id"], "interrupted: the training process was stopped")
+                raise
+            except Exception as exc:
+                if entry["run_id"] == asked_for:
+                    failure = exc
+                else:
+                    print(f"run {entry['run_id']} failed: {exc}", file=sys.stderr)
+            entry = schedule.finish(entry["run_id"])
+            if entry is not None:
+                print(f"run {entry['run_id']} was queued meanwhile: training it now")
+                inputs = [entry["snapshot"]]
+    if failure is not None:
+        raise failure
     return EXIT_OK
+
+
+WAIT_SECONDS = 2.0
+
+
+def _wait_for_slot(schedule: Schedule, request: dict, job: dict) -> dict:
+    """Take the training slot, waiting while another run holds it."""
+    import time
+
+    waiting_for = None
+    while (entry := schedule.acquire(request, job)) is None:
+        current = (schedule.state()["current"] or {}).get("run_id")
+        if current != waiting_for:
+            print(f"waiting for training run {current} to finish…", flush=True)
+            waiting_for = current
+        time.sleep(WAIT_SECONDS)
+    return entry
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """A polite kill stops a run as Ctrl-C does: recorded as failed, the slot released."""
+    raise KeyboardInterrupt
 
 
 def _price(args: argparse.Namespace) -> int:

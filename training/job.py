@@ -6,9 +6,9 @@ the local training runner.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -21,7 +21,16 @@ from training.evaluation import cross_validate, evaluate_holdout, holdout_split,
 from training.features import feature_matrix
 from training.model import ModelParams, PriceModel, sha256
 from training.quarantine import write_quarantine
-from training.registry import PromotionConflict, Registry, new_run_id, new_version, now_utc
+from training.registry import (
+    ROWS_FILE,
+    PromotionConflict,
+    Registry,
+    new_run_id,
+    new_version,
+    now_utc,
+    row_fingerprints,
+)
+from training.schedule import SlotLost
 from training.schema import COLUMNS
 from training.storage import NotFound, Storage, split_uri
 from training.validation import UnusableFile, ValidationResult, read_records
@@ -29,7 +38,6 @@ from training.validation import UnusableFile, ValidationResult, read_records
 MIN_ROWS = 50
 MIN_GATE_ROWS = 30
 HOLDOUT_FRACTION = 0.2
-ROWS_FILE = "training_rows.json"
 
 
 class UnusableInput(ValueError):
@@ -59,14 +67,13 @@ def read_source(uri: str) -> Source:
         raise UnusableInput(f"{uri}: {exc}") from None
 
 
-def row_fingerprints(records: pd.DataFrame) -> list[str]:
-    """A short hash of each training record, so that a later gate knows which rows a model saw."""
-    text = records[list(COLUMNS)].astype(str).agg("|".join, axis=1)
-    return [hashlib.sha256(t.encode()).hexdigest()[:16] for t in text]
-
-
 class TrainingRun:
-    """One run, recorded in runs/<run_id>.json from start to finish."""
+    """One run, recorded in runs/<run_id>.json from start to finish.
+
+    `request` is what the run was asked with (trigger, reason, requested_by, snapshot, rows, ...):
+    the record keeps it. `cancelled`, when set, stops the run at its next stage (its process lost
+    the training slot).
+    """
 
     def __init__(
         self,
@@ -77,15 +84,19 @@ class TrainingRun:
         tolerance: float = 0.02,
         run_id: str | None = None,
         trigger: str = "cli",
+        request: dict | None = None,
+        cancelled: threading.Event | None = None,
         log: Callable[[str], None] = print,
     ) -> None:
         self.data, self.registry = data, Registry(models)
         self.params = params or ModelParams()
         self.tolerance = tolerance
+        self.cancelled = cancelled or threading.Event()
         self.log = log
         self.record: dict = {
-            "run_id": run_id or new_run_id(),
             "trigger": trigger,
+            **(request or {}),
+            "run_id": run_id or new_run_id(),
             "status": "running",
             "started_at": now_utc(),
             "stages": {},
@@ -94,7 +105,13 @@ class TrainingRun:
     def _stage(self, name: str, started: float, message: str) -> None:
         seconds = round(time.perf_counter() - started, 3)
         self.record["stages"][name] = seconds
+        self.registry.save_run(self.record)
         self.log(f"[{name}] {message} ({seconds:.1f} s)")
+
+    def _go_on(self) -> None:
+        """Stop here if the process lost the training slot, before the next costly stage."""
+        if self.cancelled.is_set():
+            raise SlotLost("the run lost the training slot (its lease lapsed) and stopped")
 
     def _finish(self, status: str, **fields: object) -> dict:
         self.record.update(status=status, finished_at=now_utc(), **fields)
@@ -111,6 +128,9 @@ class TrainingRun:
             raise
         except Exception as exc:
             self._finish("failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        except KeyboardInterrupt:
+            self._finish("failed", error="interrupted: the training process was stopped")
             raise
 
     def _run(self, uris: list[str]) -> dict:
@@ -132,6 +152,7 @@ class TrainingRun:
         )
         X, price = feature_matrix(records), records["price"].to_numpy(dtype=float)
 
+        self._go_on()
         started = time.perf_counter()
         train, test = holdout_split(len(price), HOLDOUT_FRACTION, self.params.seed)
         holdout_model = PriceModel(self.params).fit(X[train], price[train])
@@ -144,10 +165,12 @@ class TrainingRun:
             f"90% interval coverage {holdout['coverage']:.1f}%",
         )
 
+        self._go_on()
         started = time.perf_counter()
         model = PriceModel(self.params).fit(X, price, calibration_residuals=cv.log_residuals)
         self._stage("fit", started, f"{len(price)} stones")
 
+        self._go_on()
         started = time.perf_counter()
         fingerprints = row_fingerprints(records)
         data_sha = sha256("".join(sorted(s["sha256"] for s in lineage["sources"])).encode())
@@ -171,6 +194,7 @@ class TrainingRun:
         )
         self._stage("register", started, f"version {version}")
 
+        self._go_on()
         started = time.perf_counter()
         gate = self._gate(
             version,
@@ -258,7 +282,7 @@ class TrainingRun:
     ) -> tuple[str, str]:
         try:
             champion_model, champion_meta = self.registry.load(champion)
-            seen = set(json.loads(self.registry.artifact(champion, ROWS_FILE, champion_meta)))
+            seen = self.registry.training_rows(champion, champion_meta)
         except Exception as exc:
             return "promoted", f"the champion {champion} cannot be used ({exc})"
         unseen = np.array([f not in seen for f in fingerprints], dtype=bool)

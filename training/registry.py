@@ -8,15 +8,23 @@ MODELS root layout (DESIGN.md):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from training.model import MODEL_FILE, PriceModel, sha256
+from training.schema import COLUMNS
 from training.storage import NotFound, Storage
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CHAMPION = "champion.json"
 METADATA = "metadata.json"
+ROWS_FILE = "training_rows.json"
+"""Fingerprints of the rows a version was trained on (`row_fingerprints`)."""
 
 
 class ChecksumMismatch(RuntimeError):
@@ -41,6 +49,12 @@ def now_utc() -> str:
 
 def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def row_fingerprints(records: pd.DataFrame) -> list[str]:
+    """A short hash of each record, so that a later gate or score knows which rows a model saw."""
+    text = records[list(COLUMNS)].astype(str).agg("|".join, axis=1)
+    return [hashlib.sha256(t.encode()).hexdigest()[:16] for t in text]
 
 
 def new_version(data_sha256: str, at: datetime | None = None) -> str:
@@ -89,6 +103,10 @@ class Registry:
         if sha256(data) != recorded["sha256"]:
             raise ChecksumMismatch(f"models/{version}/{name} does not match its checksum")
         return data
+
+    def training_rows(self, version: str, metadata: dict | None = None) -> set[str]:
+        """The fingerprints of the rows `version` was trained on."""
+        return set(json.loads(self.artifact(version, ROWS_FILE, metadata)))
 
     def load(self, version: str) -> tuple[PriceModel, dict]:
         """The model of a version; refuses a file whose checksum does not match."""

@@ -1,0 +1,180 @@
+"""Single-flight training (training/schedule.py), on a local folder and on GCS (the emulator)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.gcs_emulator import gcs_client
+from training.registry import Registry
+from training.schedule import Schedule, SlotLost
+from training.storage import GCSStorage, LocalStorage, Storage
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["local", pytest.param("gcs", marks=pytest.mark.gcs)])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    if request.param == "local":
+        return LocalStorage(tmp_path / "models")
+    return GCSStorage(request.getfixturevalue("gcs_bucket"), "models", client=gcs_client())
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def schedule(storage: Storage, clock: Clock) -> Schedule:
+    return Schedule(Registry(storage), lease=45, clock=clock)
+
+
+def ask(schedule: Schedule, snapshot: str, trigger: str = "api", grace: float = 60):
+    return schedule.request(
+        {"trigger": trigger, "reason": f"because {snapshot}", "requested_by": "key:abc"}
+        | {"snapshot": snapshot, "rows": 10},
+        grace=grace,
+    )
+
+
+def test_one_run_at_a_time_and_one_follow_up(schedule: Schedule) -> None:
+    first = ask(schedule, "s1")
+    assert first.action == "start" and first.behind is None and not first.coalesced
+    run = schedule.registry.run(first.run["run_id"])
+    assert run == {**run, "status": "queued", "snapshot": "s1", "reason": "because s1"}
+    assert run["requested_by"] == "key:abc" and run["trigger"] == "api" and run["rows"] == 10
+
+    second = ask(schedule, "s2", trigger="ingest")
+    third = ask(schedule, "s3")
+    assert second.action == third.action == "queued"
+    assert second.behind == third.behind == first.run["run_id"]
+    assert second.run["run_id"] == third.run["run_id"] != first.run["run_id"]
+    assert not second.coalesced and third.coalesced
+
+    waiting = schedule.run(third.run["run_id"])
+    assert waiting["status"] == "queued" and waiting["behind"] == first.run["run_id"]
+    assert waiting["snapshot"] == "s3" and waiting["trigger"] == "ingest"
+    assert [r["snapshot"] for r in waiting["requests"]] == ["s2", "s3"]
+    assert schedule.runs() == sorted([first.run["run_id"], third.run["run_id"]])
+
+
+def test_the_finishing_process_trains_the_follow_up(schedule: Schedule) -> None:
+    first = ask(schedule, "s1")
+    schedule.started(first.run["run_id"], {"runner": "local", "pid": 7})
+    entry = schedule.begin(first.run["run_id"], {"host": "h", "pid": 7})
+    assert entry["job"] == {"runner": "local", "pid": 7, "host": "h"}
+    follow_up = ask(schedule, "s2")
+
+    taken = schedule.finish(first.run["run_id"])
+    assert taken is not None and taken["run_id"] == follow_up.run["run_id"]
+    assert taken["snapshot"] == "s2" and taken["job"] == entry["job"]
+    assert schedule.state()["current"]["run_id"] == taken["run_id"]
+    assert schedule.finish(taken["run_id"]) is None
+    assert schedule.state() == {"current": None, "next": None}
+    assert ask(schedule, "s3").action == "start"
+
+
+def test_a_run_that_stops_beating_is_failed_and_the_slot_freed(
+    schedule: Schedule, clock: Clock
+) -> None:
+    first = ask(schedule, "s1", grace=60)
+    schedule.begin(first.run["run_id"], {"pid": 1})
+    schedule.registry.save_run({"run_id": first.run["run_id"], "status": "running", "x": 1})
+    follow_up = ask(schedule, "s2")
+    clock.now += 30
+    assert schedule.heartbeat(first.run["run_id"])
+    clock.now += 44
+    assert schedule.run(first.run["run_id"])["status"] == "running"
+
+    clock.now += 2
+    failed = schedule.run(first.run["run_id"])
+    assert (
+        failed["status"] == "failed"
+        and failed["x"] == 1
+        and "no heartbeat since" in failed["error"]
+    )
+    assert schedule.state()["current"] is None
+    assert not schedule.heartbeat(first.run["run_id"])
+    with pytest.raises(SlotLost):
+        schedule.begin(first.run["run_id"], {"pid": 1})
+
+    resumed = ask(schedule, "s3")
+    assert resumed.action == "start" and resumed.run["run_id"] == follow_up.run["run_id"]
+    assert [r["snapshot"] for r in resumed.run["requests"]] == ["s2", "s3"]
+
+
+def test_a_job_that_never_starts_fails_after_its_grace(schedule: Schedule, clock: Clock) -> None:
+    first = ask(schedule, "s1", grace=120)
+    clock.now += 121
+    record = schedule.run(first.run["run_id"])
+    assert record["status"] == "failed" and "never started" in record["error"]
+
+
+def test_abandon_fails_the_run_and_resume_starts_the_waiting_one(schedule: Schedule) -> None:
+    first = ask(schedule, "s1")
+    follow_up = ask(schedule, "s2")
+    schedule.abandon(first.run["run_id"], "the training process ended (signal SIGKILL)")
+    record = schedule.registry.run(first.run["run_id"])
+    assert record["status"] == "failed" and "SIGKILL" in record["error"]
+    assert schedule.state()["current"] is None
+
+    resumed = schedule.resume(grace=60)
+    assert resumed is not None and resumed["run_id"] == follow_up.run["run_id"]
+    assert schedule.registry.run(resumed["run_id"])["status"] == "queued"
+    assert schedule.resume(grace=60) is None
+
+
+def test_a_finished_run_is_never_failed_afterwards(schedule: Schedule, clock: Clock) -> None:
+    first = ask(schedule, "s1")
+    run_id = first.run["run_id"]
+    schedule.registry.save_run({"run_id": run_id, "status": "succeeded"})
+    schedule.abandon(run_id, "late")
+    clock.now += 1000
+    assert schedule.run(run_id)["status"] == "succeeded"
+
+
+def test_a_running_record_outside_the_schedule_is_failed(schedule: Schedule) -> None:
+    schedule.registry.save_run({"run_id": "r-orphan", "status": "running"})
+    record = schedule.run("r-orphan")
+    assert record["status"] == "failed" and "stopped without finishing" in record["error"]
+    with pytest.raises(LookupError):
+        schedule.run("no-such-run")
+
+
+def test_a_person_waits_for_the_slot(schedule: Schedule) -> None:
+    first = ask(schedule, "s1")
+    assert schedule.acquire({"trigger": "cli", "inputs": ["a.csv"]}, {"pid": 2}) is None
+    schedule.finish(first.run["run_id"])
+    mine = schedule.acquire({"trigger": "cli", "inputs": ["a.csv"]}, {"pid": 2})
+    assert mine is not None and schedule.state()["current"]["run_id"] == mine["run_id"]
+
+
+def test_concurrent_requests_start_one_run(schedule: Schedule) -> None:
+    tickets = []
+    barrier = threading.Barrier(12)
+
+    def request(i: int) -> None:
+        barrier.wait()
+        tickets.append(ask(schedule, f"s{i}"))
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    started = [t for t in tickets if t.action == "start"]
+    queued = [t for t in tickets if t.action == "queued"]
+    assert len(started) == 1 and len(queued) == 11
+    assert len({t.run["run_id"] for t in queued}) == 1
+    waiting = schedule.state()["next"]
+    assert len(waiting["requests"]) == 11
+    assert sum(t.coalesced for t in queued) == 10
