@@ -16,10 +16,12 @@ import io
 import math
 import operator
 import re
+import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,11 @@ _ALEMBIC = threading.Lock()
 """Alembic keeps its migration context in module globals: one upgrade at a time per process."""
 
 FILE_PROCESSING, FILE_DONE, FILE_FAILED = "processing", "done", "failed"
-"""The statuses of an ingested file."""
+FILE_REJECTED, FILE_SKIPPED = "rejected", "skipped"
+"""The statuses of an ingested file: being ingested; ingested; failed (a later delivery may try
+again); rejected (unusable as a whole, quarantined); skipped (that generation no longer exists)."""
+_FINAL = (FILE_DONE, FILE_REJECTED, FILE_SKIPPED)
+_INVENTORY_LOCK_KEY = 0x64696E76  # "dinv": serialises bulk ingestion into the inventory
 
 
 class InvalidRecord(ValueError):
@@ -154,7 +160,11 @@ class PredictionLogEntry(Base):
 
 
 class IngestedFile(Base):
-    """A data file delivered for ingestion; (bucket, name, generation) identifies one delivery."""
+    """A data file delivered for ingestion; (bucket, name, generation) identifies one delivery.
+
+    The ledger of the pipeline: who holds the file (a claim token and its lease), how far its
+    ingestion went (stored_at, scored_at, run_id) and what it found.
+    """
 
     __tablename__ = "ingested_files"
     __table_args__ = (
@@ -173,6 +183,19 @@ class IngestedFile(Base):
     rejected: Mapped[int | None]
     report: Mapped[Any | None] = mapped_column(_JSON)
     run_id: Mapped[str | None] = mapped_column(sa.String(128))
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    inserted: Mapped[int | None]
+    unchanged: Mapped[int | None]
+    scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    champion_version: Mapped[str | None] = mapped_column(sa.String(128))
+    champion_mape: Mapped[float | None] = mapped_column(Real)
+    champion_scored: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(sa.String(2000))
 
 
 _DIAMONDS = Diamond.__table__
@@ -203,6 +226,27 @@ def make_engine(url: str) -> Engine:
             json_serializer=_json,
         )
     raise ValueError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
+
+
+def create_database(url: str) -> None:
+    """Create the PostgreSQL database `url` names if it does not exist yet (a SQLite file is
+    created on first use)."""
+    engine = make_engine(url)
+    if engine.dialect.name != "postgresql":
+        return
+    name = engine.url.database
+    admin = sa.create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            found = connection.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if found is None:
+                quoted = connection.dialect.identifier_preparer.quote(name)
+                connection.execute(sa.text(f"CREATE DATABASE {quoted}"))
+    finally:
+        admin.dispose()
+        engine.dispose()
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:
@@ -388,8 +432,30 @@ class Inventory:
         """Overwrite a stone's record (a missing price becomes None); None if no such id."""
         return self._update(id, _record(record))
 
-    def patch(self, id: int, changes: dict[str, Any]) -> dict[str, Any] | None:
-        return self._update(id, _record(changes, partial=True))
+    def patch(
+        self,
+        id: int,
+        changes: dict[str, Any],
+        check: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any] | None:
+        """Change some fields of a stone; None if no such id. `check` sees the whole stone as
+        the change would leave it and may refuse it by raising: the stone cannot change in
+        between (the write lock is held)."""
+        values = _record(changes, partial=True)
+        if check is None:
+            return self._update(id, values)
+        with _exclusive(self._sessions) as session:
+            row = session.execute(sa.select(_DIAMONDS).where(_DIAMONDS.c.id == id)).first()
+            if row is None:
+                return None
+            check({**{name: row._mapping[name] for name in COLUMNS}, **values})
+            update = (
+                sa.update(_DIAMONDS)
+                .where(_DIAMONDS.c.id == id)
+                .values(**values, updated_at=utcnow())
+                .returning(*_DIAMONDS.c)
+            )
+            return _as_dict(session.execute(update).one())
 
     def _update(self, id: int, values: dict[str, Any]) -> dict[str, Any] | None:
         update = (
@@ -464,11 +530,32 @@ class PredictionLog:
             session.execute(sa.insert(_LOG), rows)
 
 
-class IngestedFiles:
-    """Which data files have been taken up for ingestion, and how each one went.
+@dataclass(frozen=True)
+class Claim:
+    """A delivery's hold on a file: only the holder of `token` may write the file's progress."""
 
-    Delivery is at least once: `claim` lets exactly one delivery of a file through. A file whose
-    ingestion finished with FILE_FAILED may be claimed again, so a retry can succeed.
+    id: int
+    bucket: str
+    name: str
+    generation: str
+    token: str
+    attempt: int
+    stored: bool
+    """An earlier delivery already stored the file's stones (and then failed)."""
+    scored: bool
+    """An earlier delivery already scored the champion on them."""
+
+
+class LostClaim(RuntimeError):
+    """The delivery no longer holds the file: its lease lapsed and another delivery took over."""
+
+
+class IngestedFiles:
+    """The ledger of data files taken up for ingestion (see IngestedFile).
+
+    Delivery is at least once: `claim` lets exactly one delivery of a file through at a time,
+    for `lease` seconds. A file whose ingestion failed, or whose holder stopped answering (its
+    lease lapsed), may be claimed again, and the new holder carries on from where the file got.
     """
 
     def __init__(self, bind: Engine | sessionmaker[Session]) -> None:
@@ -479,48 +566,177 @@ class IngestedFiles:
         c = _FILES.c
         return [c.bucket == bucket, c.name == name, c.generation == str(generation)]
 
-    def claim(self, bucket: str, name: str, generation: str | int) -> bool:
-        """Record the file as being processed; False if it was already claimed (a duplicate)."""
-        values = {"status": FILE_PROCESSING, "received_at": utcnow()}
+    @staticmethod
+    def _held(claim: Claim) -> list[sa.ColumnElement[bool]]:
+        c = _FILES.c
+        return [c.id == claim.id, c.claim_token == claim.token, c.status == FILE_PROCESSING]
+
+    def claim(self, bucket: str, name: str, generation: str | int, lease: float) -> Claim | None:
+        """Hold the file for `lease` seconds; None if another delivery holds it or it is done
+        (`get` says which)."""
+        now = utcnow()
+        hold = {
+            "status": FILE_PROCESSING,
+            "claim_token": secrets.token_hex(16),
+            "lease_until": now + timedelta(seconds=lease),
+            "finished_at": None,
+        }
         try:
             with self._sessions.begin() as session:
                 session.execute(
                     sa.insert(_FILES).values(
-                        bucket=bucket, name=name, generation=str(generation), **values
+                        bucket=bucket,
+                        name=name,
+                        generation=str(generation),
+                        received_at=now,
+                        attempts=1,
+                        **hold,
                     )
                 )
-            return True
         except IntegrityError:
-            retry = (
+            c = _FILES.c
+            takeover = (
                 sa.update(_FILES)
-                .where(*self._key(bucket, name, generation), _FILES.c.status == FILE_FAILED)
-                .values(**values, finished_at=None)
-                .returning(_FILES.c.id)
+                .where(
+                    *self._key(bucket, name, generation),
+                    sa.or_(
+                        c.status == FILE_FAILED,
+                        sa.and_(c.status == FILE_PROCESSING, c.lease_until < now),
+                    ),
+                )
+                .values(**hold, attempts=c.attempts + 1)
+                .returning(c.id)
             )
             with self._sessions.begin() as session:
-                return session.execute(retry).first() is not None
+                if session.execute(takeover).first() is None:
+                    return None
+        row = self.get(bucket, name, generation)
+        assert row is not None
+        return Claim(
+            row["id"],
+            bucket,
+            name,
+            str(generation),
+            hold["claim_token"],
+            row["attempts"],
+            stored=row["stored_at"] is not None,
+            scored=row["scored_at"] is not None,
+        )
 
-    def finish(
-        self, bucket: str, name: str, generation: str | int, **fields: Any
-    ) -> dict[str, Any] | None:
-        """Record the outcome: status (default FILE_DONE), rows_read, accepted, rejected, report,
-        run_id. The updated row, or None if the file was never claimed."""
-        allowed = {"status", "rows_read", "accepted", "rejected", "report", "run_id"}
-        unknown = sorted(set(fields) - allowed)
+    def update(self, claim: Claim, **fields: Any) -> dict[str, Any]:
+        """Record the file's progress while holding it; LostClaim if it is held no more."""
+        return self._update(claim, fields)
+
+    def finish(self, claim: Claim, status: str = FILE_DONE, **fields: Any) -> dict[str, Any]:
+        """Record the outcome and let go of the file. FILE_FAILED lets a later delivery retry."""
+        return self._update(
+            claim, {**fields, "status": status, "finished_at": utcnow(), "lease_until": None}
+        )
+
+    _FIELDS = frozenset(c.name for c in _FILES.c) - {
+        *("id", "bucket", "name", "generation", "received_at", "claim_token", "attempts"),
+        *("stored_at", "inserted", "unchanged"),
+    }
+    """What a holder may record; the identity, the claim and the stored counts are set by
+    claim() and store() alone."""
+
+    def _update(self, claim: Claim, fields: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(fields) - self._FIELDS)
         if unknown:
             raise ValueError(f"unknown fields: {', '.join(unknown)}")
-        update = (
-            sa.update(_FILES)
-            .where(*self._key(bucket, name, generation))
-            .values(**{"status": FILE_DONE, **fields}, finished_at=utcnow())
-            .returning(*_FILES.c)
-        )
+        if isinstance(fields.get("error"), str):
+            fields["error"] = fields["error"][:2000]
+        update = sa.update(_FILES).where(*self._held(claim)).values(**fields).returning(*_FILES.c)
         with self._sessions.begin() as session:
             row = session.execute(update).first()
-        return _as_dict(row) if row else None
+        if row is None:
+            raise LostClaim(f"{claim.name}#{claim.generation} is held by another delivery")
+        return _as_dict(row)
+
+    def store(self, claim: Claim, records: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+        """Add the file's accepted stones to the inventory and record it, in one transaction.
+
+        A stone identical to one already in the inventory (every characteristic and the price)
+        is counted as unchanged, not stored twice: ingesting the same content again changes
+        nothing. Returns the ledger row (with `inserted` and `unchanged`).
+        """
+        with _exclusive(self._sessions) as session:
+            held = session.execute(sa.select(_FILES.c.id).where(*self._held(claim))).first()
+            if held is None:
+                raise LostClaim(f"{claim.name}#{claim.generation} is held by another delivery")
+            new = _not_stored(session, [_record(r) for r in records])
+            if new:
+                now = utcnow()
+                source = f"ingest:{claim.id}"
+                session.execute(
+                    sa.insert(_DIAMONDS),
+                    [{**r, "source": source, "created_at": now, "updated_at": now} for r in new],
+                )
+            done = {
+                "stored_at": utcnow(),
+                "inserted": len(new),
+                "unchanged": len(records) - len(new),
+            }
+            update = (
+                sa.update(_FILES)
+                .where(_FILES.c.id == claim.id)
+                .values(**fields, **done)
+                .returning(*_FILES.c)
+            )
+            return _as_dict(session.execute(update).one())
 
     def get(self, bucket: str, name: str, generation: str | int) -> dict[str, Any] | None:
         query = sa.select(_FILES).where(*self._key(bucket, name, generation))
         with self._sessions() as session:
             row = session.execute(query).first()
         return _as_dict(row) if row else None
+
+    def list(
+        self, limit: int = 50, cursor: int | None = None
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """One page of the ledger, newest first (ids below `cursor`), and the next cursor."""
+        query = sa.select(*_LEDGER_COLUMNS).order_by(_FILES.c.id.desc()).limit(limit + 1)
+        if cursor is not None:
+            query = query.where(_FILES.c.id < cursor)
+        with self._sessions() as session:
+            rows = session.execute(query).all()
+        page = [_as_dict(row) for row in rows[:limit]]
+        return page, page[-1]["id"] if len(rows) > limit else None
+
+
+_LEDGER_COLUMNS = [c for c in _FILES.c if c.name not in ("claim_token", "lease_until", "report")]
+"""What the ledger shows: everything but the lease's secret and the full quarantine report."""
+
+
+@contextmanager
+def _exclusive(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A write transaction that holds the inventory's write lock from its first statement
+    (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock), so that what it
+    reads cannot change before it writes."""
+    with sessions() as session:
+        connection = session.connection(execution_options={_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_INVENTORY_LOCK_KEY)))
+        try:
+            yield session
+            session.commit()
+        except IntegrityError as error:
+            session.rollback()
+            raise _invalid(error) from error
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def _not_stored(session: Session, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records with no identical stone (every column) in the inventory."""
+    if not records:
+        return []
+    carats = [r["carat"] for r in records]
+    existing = session.execute(
+        sa.select(*(_DIAMONDS.c[name] for name in COLUMNS)).where(
+            _DIAMONDS.c.carat.between(min(carats), max(carats))
+        )
+    )
+    stored = {tuple(row) for row in existing}
+    return [r for r in records if tuple(r[name] for name in COLUMNS) not in stored]
