@@ -61,6 +61,18 @@ def invalid(errors: list[dict[str, str]], title: str = "Invalid input") -> Probl
     return Problem(422, title, detail, errors)
 
 
+def refuse_implausible(problems: list[list[tuple[str, str]]], single: bool) -> None:
+    """A 422 for stones with (field, message) problems, each error pointing into the request:
+    `/carat` for one stone, `/3/carat` for the fourth of a list. Nothing if there are none."""
+    errors = [
+        {"field": f"/{field}" if single else f"/{i}/{field}", "detail": message}
+        for i, found in enumerate(problems)
+        for field, message in found
+    ]
+    if errors:
+        raise invalid(errors, "Implausible stone" if single else "Implausible stones")
+
+
 def pointer(location: tuple) -> str:
     return "/" + "/".join(str(part) for part in location) if location else ""
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from pydantic import BaseModel
 
-from functions.api import Problem, invalid
+from functions.api import Problem, refuse_implausible
 from functions.champion import Champion
 from training.features import GROUPS, feature_matrix
-from training.geometry import implausibilities
+from training.geometry import MEASURES, implausibilities
 from training.model import PriceModel
 from training.registry import NoChampion
 from training.schema import FEATURES
@@ -70,17 +70,9 @@ class Pricer:
 
     @staticmethod
     def _refuse_implausible(model: PriceModel, X: np.ndarray, single: bool) -> None:
-        column = {name: X[:, j] for j, name in enumerate(FEATURES)}
-        geometry = implausibilities(*(column[n] for n in ("carat", "depth", "x", "y", "z")))
-        domain = model.out_of_domain(X)
-        errors = [
-            {"field": f"/{field}" if single else f"/{i}/{field}", "detail": message}
-            for i, (a, b) in enumerate(zip(geometry, domain, strict=True))
-            for field, message in (*a, *b)
-        ]
-        if errors:
-            title = "Implausible stone" if single else "Implausible stones"
-            raise invalid(errors, title)
+        geometry = implausibilities(*(X[:, FEATURES.index(name)] for name in MEASURES))
+        problems = [a + b for a, b in zip(geometry, model.out_of_domain(X), strict=True)]
+        refuse_implausible(problems, single)
 
 
 def explanation(model: PriceModel, x: np.ndarray) -> dict:

@@ -9,9 +9,10 @@ from typing import TypeVar
 from werkzeug.wrappers import Response
 
 from functions import schemas
-from functions.api import Call, Problem, Route, invalid, json_response
+from functions.api import Call, Problem, Route, invalid, json_response, refuse_implausible
 from functions.instance import Instance
 from functions.pricing import timed
+from training.geometry import record_implausibilities
 
 T = TypeVar("T")
 MANY = f"up to {schemas.MAX_STONES:,} stones"
@@ -44,6 +45,11 @@ def _stored(write: Callable[[], T]) -> T:
         ) from None
 
 
+def _plausible(records: list[dict], single: bool) -> None:
+    """The inventory is the training data: it refuses what training would quarantine."""
+    refuse_implausible(record_implausibilities(records), single)
+
+
 def inventory_routes(instance: Instance) -> list[Route]:
     def list_diamonds(call: Call) -> Response:
         q = call.query
@@ -61,6 +67,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
         stones = call.body if many else [call.body]
         _at_most(stones, "stones")
         records = [s.model_dump() for s in stones]
+        _plausible(records, single=not many)
         created = _stored(lambda: instance.inventory.create_many(records, source="api"))
         location = {"Location": f"/v1/diamonds/{created[0]['id']}"} if not many else None
         return json_response(created if many else created[0], 201, location)
@@ -75,6 +82,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
 
     def replace(call: Call) -> Response:
         record = call.body.model_dump()
+        _plausible([record], single=True)
         return found(_stored(lambda: instance.inventory.replace(call.params["id"], record)), call)
 
     def patch(call: Call) -> Response:
@@ -84,7 +92,12 @@ def inventory_routes(instance: Instance) -> list[Route]:
         nulls = [name for name, value in changes.items() if value is None and name != "price"]
         if nulls:
             raise invalid([{"field": f"/{name}", "detail": "cannot be null"} for name in nulls])
-        return found(_stored(lambda: instance.inventory.patch(call.params["id"], changes)), call)
+        stored = _stored(
+            lambda: instance.inventory.patch(
+                call.params["id"], changes, check=lambda stone: _plausible([stone], single=True)
+            )
+        )
+        return found(stored, call)
 
     def delete(call: Call) -> Response:
         if not instance.inventory.delete(call.params["id"]):

@@ -198,6 +198,26 @@ def test_inventory_lifecycle(stack: Stack) -> None:
     problem(stack.call("PUT", "/v1/diamonds", key=KEY, json=STONE), 405)
 
 
+def test_the_inventory_refuses_the_stones_pricing_refuses(stack: Stack) -> None:
+    slip = {**STONE, "carat": 2.0, "y": 58.9, "price": 9000}
+    total = stack.call("GET", "/v1/diamonds?limit=1").json()["total"]
+    one = problem(stack.call("POST", "/v1/diamonds", key=KEY, json=slip), 422, "/carat")
+    assert {e["field"] for e in one["errors"]} == {"/carat", "/depth"}
+    assert "describe a stone of about" in one["detail"]
+    many = stack.call("POST", "/v1/diamonds", key=KEY, json=[{**STONE, "price": 1}, slip])
+    assert {e["field"] for e in problem(many, 422)["errors"]} == {"/1/carat", "/1/depth"}
+    assert stack.call("GET", "/v1/diamonds?limit=1").json()["total"] == total
+
+    created = stack.call("POST", "/v1/diamonds", key=KEY, json={**STONE, "price": 5000}).json()
+    path = f"/v1/diamonds/{created['id']}"
+    problem(stack.call("PUT", path, key=KEY, json=slip), 422, "/carat")
+    problem(stack.call("PATCH", path, key=KEY, json={"y": 58.9}), 422, "/depth")
+    problem(stack.call("PATCH", path, key=KEY, json={"depth": 44.0}), 422, "/depth")
+    assert stack.call("GET", path).json() == created
+    assert stack.call("PATCH", path, key=KEY, json={"carat": 1.02}).json()["carat"] == 1.02
+    stack.call("DELETE", path, key=KEY)
+
+
 def test_bulk_create_filters_and_pagination(stack: Stack) -> None:
     stones = [
         {

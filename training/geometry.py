@@ -8,6 +8,8 @@ Two rules, each a property of a real stone, not a statistical outlier test:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 
 from training.schema import CARAT_PER_MM3, DEPTH_TOLERANCE, WEIGHT_RATIO_RANGE
@@ -49,3 +51,12 @@ def implausibilities(
             )
         )
     return problems
+
+
+MEASURES = ("carat", "depth", "x", "y", "z")
+"""The fields the geometry rules read, in the order `implausibilities` takes them."""
+
+
+def record_implausibilities(records: Sequence[Mapping[str, float]]) -> list[list[Problem]]:
+    """`implausibilities` of stones given as records (mappings holding MEASURES)."""
+    return implausibilities(*(np.array([r[n] for r in records], dtype=float) for n in MEASURES))
