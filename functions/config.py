@@ -56,6 +56,15 @@ class ServiceSettings(TrainingSettings):
     max_body_bytes: int = Field(
         default=8_000_000, ge=1024, le=64_000_000, description="largest request body accepted"
     )
+    ingest_lease_seconds: float = Field(
+        default=600.0,
+        ge=1.0,
+        le=86400.0,
+        description=(
+            "how long a delivery of a data file holds it before another delivery may take it "
+            "over; longer than the ingest function's timeout"
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
 
     def keys(self, *, write: bool) -> list[str]:

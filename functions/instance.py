@@ -1,5 +1,6 @@
 """The resources of one function instance (one process), created on first use and shared by
-its requests: settings, database, storage, the champion model, the prediction log, the runner.
+its requests: settings, database, storage, the champion model, the prediction log, the training
+schedule and runner, the ingestion ledger.
 
 Nothing is created at import time, so a cold start pays only for what the first request uses:
 pricing never waits for the database (its log is written by a background thread).
@@ -7,7 +8,6 @@ pricing never waits for the database (its log is written by a background thread)
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -29,13 +29,14 @@ class Instance:
         at start-up with one line naming the variable, rather than failing requests later."""
         from pydantic import ValidationError
 
+        from functions.logs import configure
         from training.config import settings_problem
 
         try:
             settings = ServiceSettings.from_environment()
         except ValidationError as exc:
             raise SystemExit(f"diamonds: {settings_problem(exc)}") from None
-        logging.getLogger("diamonds").setLevel(settings.log_level)
+        configure(settings.log_level)
         return cls(settings)
 
     def _once(self, name: str, make: Callable[[], T]) -> T:
@@ -98,7 +99,23 @@ class Instance:
         return self._once("prediction_log", lambda: PredictionLogger(write))
 
     @property
+    def ledger(self):
+        from functions.database import IngestedFiles
+
+        return self._once("ledger", lambda: IngestedFiles(self.engine))
+
+    @property
+    def schedule(self):
+        from training.schedule import Schedule
+
+        return self._once("schedule", lambda: Schedule(self.registry))
+
+    @property
     def runner(self):
+        from functions.retraining import job_ended
         from functions.runners import make_runner
 
-        return self._once("runner", lambda: make_runner(self.settings))
+        def make():
+            return make_runner(self.settings, lambda job, how: job_ended(self, job, how))
+
+        return self._once("runner", make)

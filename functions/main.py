@@ -6,6 +6,7 @@ in the modules these call.
 
 import functions_framework
 
+from functions.ingestion import cloud_event_function
 from functions.instance import Instance
 from functions.service import framework_error, http_function
 
@@ -15,6 +16,7 @@ inventory = functions_framework.http(http_function(instance, "inventory"))
 pricing = functions_framework.http(http_function(instance, "pricing"))
 models = functions_framework.http(http_function(instance, "models"))
 retrain = functions_framework.http(http_function(instance, "retrain"))
+ingest = functions_framework.cloud_event(cloud_event_function(instance))
 
-for status in (400, 404, 405, 413):
+for status in (400, 404, 405, 409, 413, 503):
     functions_framework.errorhandler(status)(framework_error)

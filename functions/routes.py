@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from werkzeug.wrappers import Response
@@ -284,12 +283,23 @@ def models_routes(instance: Instance) -> list[Route]:
 
     def run(call: Call) -> Response:
         try:
-            return json_response(instance.registry.run(call.params["run_id"]))
+            return json_response(instance.schedule.run(call.params["run_id"]))
         except (LookupError, ValueError):
             raise Problem(404, "Not found", f"no run {call.params['run_id']}") from None
 
     def runs(call: Call) -> Response:
-        return json_response({"runs": instance.registry.runs()[-200:]})
+        state = instance.schedule.reconcile()
+        return json_response(
+            {
+                "runs": instance.schedule.runs()[-200:],
+                "running": (state["current"] or {}).get("run_id"),
+                "queued": (state["next"] or {}).get("run_id"),
+            }
+        )
+
+    def ingestions(call: Call) -> Response:
+        items, next_cursor = instance.ledger.list(call.query.limit, call.query.cursor)
+        return json_response({"items": items, "next_cursor": next_cursor})
 
     version = "/v1/models/<string(minlength=1, maxlength=100):version>"
     return [
@@ -328,16 +338,26 @@ def models_routes(instance: Instance) -> list[Route]:
             "GET",
             "/v1/runs",
             runs,
-            "The latest training runs' ids",
-            responses={200: dict},
+            "The latest training runs' ids, the run in progress and the one queued behind it",
+            responses={200: schemas.RunList},
             tag="models",
         ),
         Route(
             "GET",
             "/v1/runs/<string(maxlength=100):run_id>",
             run,
-            "One training run: status, timings, gate decision",
+            "One training run: what asked for it, status, stages and timings, gate decision",
             responses={200: dict, 404: schemas.ProblemDetails},
+            tag="models",
+        ),
+        Route(
+            "GET",
+            "/v1/ingestions",
+            ingestions,
+            "The ingestion ledger, newest first: each data file delivered, what it held, the "
+            "champion's error on its stones before retraining, the run it asked for",
+            query=schemas.Page,
+            responses={200: schemas.IngestionPage, **PROBLEMS},
             tag="models",
         ),
     ]
@@ -346,55 +366,26 @@ def models_routes(instance: Instance) -> list[Route]:
 # -- retraining -------------------------------------------------------------------------------
 def retrain_routes(instance: Instance) -> list[Route]:
     def retrain(call: Call) -> Response:
-        from training.registry import new_run_id
+        from functions.retraining import JobNotStarted, NothingToTrain, request_training
 
-        data, rows = instance.inventory.priced_records_csv()
-        if rows == 0:
-            raise Problem(409, "Nothing to train on", "the inventory holds no priced stone")
-        run_id = new_run_id()
-        key = f"snapshots/{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.csv"
-        instance.data.write(key, data)
-        snapshot = instance.data.url_for(key)
-        instance.registry.save_run(
-            {
-                "run_id": run_id,
-                "trigger": "api",
-                "status": "queued",
-                "snapshot": snapshot,
-                "rows": rows,
-                "reason": call.body.reason,
-                "requested_by": call.caller,
-            }
-        )
         try:
-            job = instance.runner.start(snapshot, run_id, "api")
-        except (RuntimeError, ValueError) as exc:  # the job failed to start, or is misconfigured
-            instance.registry.save_run(
-                {
-                    "run_id": run_id,
-                    "trigger": "api",
-                    "status": "failed",
-                    "snapshot": snapshot,
-                    "error": str(exc),
-                }
+            started = request_training(
+                instance, trigger="api", reason=call.body.reason, caller=call.caller
             )
+        except NothingToTrain as exc:
+            raise Problem(409, "Nothing to train on", str(exc)) from None
+        except JobNotStarted as exc:
             raise Problem(503, "Training could not start", str(exc)) from None
-        started = {
-            "run_id": run_id,
-            "status": "queued",
-            "snapshot": snapshot,
-            "rows": rows,
-            "status_url": f"/v1/runs/{run_id}",
-            "job": job,
-        }
-        return json_response(started, 202, {"Location": f"/v1/runs/{run_id}"})
+        return json_response(started, 202, {"Location": started["status_url"]})
 
     return [
         Route(
             "POST",
             "/v1/retrain",
             retrain,
-            "Snapshot the inventory and start a training run; poll the returned status URL",
+            "Snapshot the inventory and ask for a training run; poll the returned status URL. "
+            "One run trains at a time: a request while one runs joins the single follow-up run "
+            "queued behind it (202 pointing at that run, coalesced=true)",
             body=schemas.RetrainRequest,
             responses={202: schemas.RunStarted, 409: schemas.ProblemDetails, **PROBLEMS},
             write=True,

@@ -183,11 +183,66 @@ class RetrainRequest(Schema):
 
 
 class RunStarted(Schema):
-    run_id: str
-    status: str
+    run_id: str = Field(description="the run this request became part of")
+    status: Literal["queued"]
     snapshot: str = Field(description="URI of the inventory snapshot the run trains on")
     rows: int
     status_url: str
+    coalesced: bool = Field(
+        description="the request joined a follow-up run that earlier requests had asked for"
+    )
+    running: str | None = Field(
+        description="the run in progress that this one waits for (null: it starts now)"
+    )
+    job: dict | None = Field(description="the training job started for it (null: not yet)")
+
+
+class RunList(Schema):
+    runs: list[str] = Field(description="the latest runs' ids, oldest first")
+    running: str | None = Field(description="the run holding the training slot")
+    queued: str | None = Field(description="the follow-up run waiting for it")
+
+
+class Ingestion(Schema):
+    """One delivery of a data file, from the ingestion ledger."""
+
+    id: int
+    bucket: str
+    name: str = Field(description="the object's name (its key under the DATA root)")
+    generation: str
+    status: Literal["processing", "done", "failed", "rejected", "skipped"]
+    received_at: str
+    finished_at: str | None
+    attempts: int = Field(description="deliveries that took the file up")
+    sha256: str | None
+    size: int | None = Field(description="bytes")
+    rows_read: int | None
+    accepted: int | None
+    rejected: int | None = Field(description="rows quarantined with their reasons")
+    inserted: int | None = Field(description="accepted stones new to the inventory")
+    unchanged: int | None = Field(description="accepted stones already in the inventory")
+    stored_at: str | None
+    scored_at: str | None
+    champion_version: str | None = Field(description="the champion when the file arrived")
+    champion_mape: float | None = Field(
+        description="its MAPE (%) on the file's stones it never trained on, before retraining"
+    )
+    champion_scored: int | None = Field(description="how many stones that MAPE is over")
+    run_id: str | None = Field(description="the training run the file asked for")
+    error: str | None
+
+
+class IngestionPage(Schema):
+    items: list[Ingestion]
+    next_cursor: int | None = Field(None, description="pass as `cursor` for the next page")
+
+
+class Page(Schema):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(50, ge=1, le=500, description="entries per page")
+    cursor: int | None = Field(
+        None, ge=0, le=2**31 - 1, description="from the previous page's next_cursor"
+    )
 
 
 class ProblemDetails(Schema):

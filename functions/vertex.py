@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from functions.config import ServiceSettings
+from functions.runners import RunnerError
 
 REQUIRED = {
     "gcp_project": "DIAMONDS_GCP_PROJECT",
@@ -18,17 +19,16 @@ REQUIRED = {
 }
 SUBMIT_TIMEOUT_S = 30.0
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
-
-
-class RunnerError(RuntimeError):
-    """A training job could not be started; the message is one line, fit for an API answer.
-
-    `status` is the HTTP status the Vertex AI API answered with, None when it was not reached.
-    """
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+ENDED = frozenset(
+    (
+        "JOB_STATE_SUCCEEDED",
+        "JOB_STATE_FAILED",
+        "JOB_STATE_CANCELLED",
+        "JOB_STATE_EXPIRED",
+        "JOB_STATE_PARTIALLY_SUCCEEDED",
+    )
+)
+"""CustomJob states after which the job's container runs no more."""
 
 
 def label_value(text: str) -> str:
@@ -45,6 +45,9 @@ class VertexRunner:
     """Starts each training run as a Vertex AI CustomJob running the training image."""
 
     MACHINE_TYPE = "n1-standard-4"
+    start_grace = 3600.0
+    """A CustomJob may queue for a long time before its container starts; `ended` sees a job
+    that fails before then."""
 
     def __init__(self, settings: ServiceSettings, machine_type: str = MACHINE_TYPE) -> None:
         missing = [env for field, env in REQUIRED.items() if not getattr(settings, field).strip()]
@@ -121,6 +124,26 @@ class VertexRunner:
                 f"Vertex AI at {self.endpoint} unreachable ({type(e).__name__})"
             ) from e
         return {"runner": "vertex", "job": job.name, "state": job.state.name}
+
+    def ended(self, job: dict) -> str | None:
+        """How the CustomJob ended (its state and error), or None while it runs or when the
+        API cannot tell."""
+        if job.get("runner") != "vertex" or not job.get("job"):
+            return None
+        from google.api_core.exceptions import GoogleAPICallError
+        from google.auth.exceptions import GoogleAuthError
+        from requests import RequestException
+
+        try:
+            state = self.client().get_custom_job(name=job["job"], timeout=SUBMIT_TIMEOUT_S)
+        except (GoogleAPICallError, GoogleAuthError, RequestException):
+            return None
+        if state.state.name not in ENDED:
+            return None
+        error = " ".join(str(state.error.message).split()) if state.error.message else ""
+        return f"Vertex AI job {job['job']} ended {state.state.name}" + (
+            f": {error}" if error else ""
+        )
 
     def client(self) -> Any:
         """The JobServiceClient, made on first use. An `http://` endpoint is a local stand-in

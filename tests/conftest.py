@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.training_fixtures",
     "tests.database_fixtures",
     "tests.service_fixtures",
+    "tests.ingestion_fixtures",
 ]

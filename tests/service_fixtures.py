@@ -1,12 +1,13 @@
-"""The functions running for real: four functions-framework processes (inventory, pricing,
-models, retrain) on one database (SQLite or PostgreSQL), reached over HTTP, with requests
-routed by path the way the cloud's load balancer routes them."""
+"""The functions running for real: functions-framework processes (inventory, pricing, models,
+retrain, and ingest where a test asks for it) on one database (SQLite or PostgreSQL), reached
+over HTTP, with requests routed by path the way the cloud's load balancer routes them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -44,17 +45,26 @@ def start_function(name: str, port: int, env: dict, cwd: Path, log) -> subproces
     source = REPO / "functions" / "main.py"
     command = [str(console), "--source", str(source), "--target", name, "--host", "127.0.0.1"]
     return subprocess.Popen(
-        [*command, "--port", str(port)], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log
+        [*command, "--port", str(port)],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        start_new_session=True,
     )
 
 
-def wait_until_healthy(port: int, seconds: float = 60) -> None:
+def wait_until_healthy(port: int, seconds: float = 60, path: str | None = "/healthz") -> None:
+    """Until the function answers `path` (None: until it accepts connections at all)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+            if path is None:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 return
-        except requests.ConnectionError:
+            if requests.get(f"http://127.0.0.1:{port}{path}", timeout=1).ok:
+                return
+        except (requests.ConnectionError, OSError):
             pass
         time.sleep(0.1)
     raise RuntimeError(f"the function on port {port} did not start")
@@ -83,6 +93,8 @@ class Stack:
     ports: dict[str, int]
     processes: list[subprocess.Popen] = field(default_factory=list)
     session: requests.Session = field(default_factory=requests.Session)
+    data_root: str = ""
+    models_root: str = ""
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.ports[function_for(path.split('?')[0])]}{path}"
@@ -99,27 +111,44 @@ class Stack:
         return sa.create_engine(self.database_url)
 
 
+def copy_models(models: Path, root_uri: str) -> None:
+    """Put a trained MODELS root (a folder) under another root (a folder or a bucket)."""
+    target = open_storage(root_uri)
+    for path in sorted(p for p in models.rglob("*") if p.is_file() and p.suffix != ".lock"):
+        target.write(path.relative_to(models).as_posix(), path.read_bytes())
+
+
 def start_stack(
-    root: Path, database_url: str, models: Path, env: dict[str, str] | None = None
+    root: Path,
+    database_url: str,
+    models: Path,
+    env: dict[str, str] | None = None,
+    *,
+    targets: tuple[str, ...] = TARGETS,
+    data_root: str | None = None,
+    models_root: str | None = None,
 ) -> Stack:
-    shutil.copytree(models, root / "models")
+    data_root = data_root or (root / "data").as_uri()
+    models_root = models_root or (root / "models").as_uri()
+    copy_models(models, models_root)
     environment = {
         **os.environ,
-        "DIAMONDS_DATA_ROOT": (root / "data").as_uri(),
-        "DIAMONDS_MODELS_ROOT": (root / "models").as_uri(),
+        "DIAMONDS_DATA_ROOT": data_root,
+        "DIAMONDS_MODELS_ROOT": models_root,
         "DIAMONDS_DATABASE_URL": database_url,
         "DIAMONDS_API_KEYS": f"other-key,{KEY},read:{PARTNER_KEY}",
         "DIAMONDS_MAX_BODY_BYTES": "3000000",
         "DIAMONDS_CHAMPION_TTL_SECONDS": "0",
         **(env or {}),
     }
-    stack = Stack(root, database_url, {name: free_port() for name in TARGETS})
+    ports = {name: free_port() for name in targets}
+    stack = Stack(root, database_url, ports, data_root=data_root, models_root=models_root)
     for name, port in stack.ports.items():
         log = (root / f"{name}.log").open("wb")
         stack.processes.append(start_function(name, port, environment, root, log))
     try:
-        for port in stack.ports.values():
-            wait_until_healthy(port)
+        for name, port in stack.ports.items():
+            wait_until_healthy(port, path="/healthz" if name != "ingest" else None)
     except RuntimeError:
         stop_stack(stack)
         raise
@@ -127,14 +156,17 @@ def start_stack(
 
 
 def stop_stack(stack: Stack) -> None:
+    """Stop the functions and the training processes they started (their process groups)."""
     for process in stack.processes:
-        process.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
     for process in stack.processes:
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
-    for name in TARGETS:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    for name in stack.ports:
         log = (stack.root / f"{name}.log").read_text(errors="replace")
         assert "Traceback" not in log, f"{name} failed on the server side:\n{log[-3000:]}"
 

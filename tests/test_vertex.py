@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ import pytest
 from functions.config import ServiceSettings
 from functions.runners import make_runner
 from functions.vertex import RunnerError, VertexRunner, label_value
+from tests.local_server import QuietHandler, local_server
 
 JOB_NAME = "projects/p/locations/r/customJobs/123"
 IMAGE = "europe-west1-docker.pkg.dev/p/diamonds/training:1"
@@ -28,13 +27,15 @@ class FakeVertex:
     url: str
     requests: list[dict] = field(default_factory=list)
     error: tuple[int, dict] | None = None
+    state: str = "JOB_STATE_RUNNING"
+    job_error: str = ""
 
 
 @pytest.fixture
 def vertex() -> Iterator[FakeVertex]:
     fake = FakeVertex(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"null")
@@ -47,6 +48,14 @@ def vertex() -> Iterator[FakeVertex]:
             else:
                 self.answer(404, {"error": {"code": 404, "message": "no such method"}})
 
+        def do_GET(self) -> None:
+            fake.requests.append({"method": "GET", "path": self.path})
+            if "/customJobs/" in self.path:
+                error = {"code": 3, "message": fake.job_error} if fake.job_error else {}
+                self.answer(200, {"name": JOB_NAME, "state": fake.state, "error": error})
+            else:
+                self.answer(404, {"error": {"code": 404, "message": "no such method"}})
+
         def answer(self, status: int, payload: dict) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
@@ -55,19 +64,9 @@ def vertex() -> Iterator[FakeVertex]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with local_server(Handler) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def settings(endpoint: str = "", **overrides: str) -> ServiceSettings:
@@ -232,3 +231,52 @@ def test_retrain_with_an_unconfigured_vertex_runner_is_a_clear_503(tmp_path, mon
     answer = create_app("retrain", main).test_client().post("/v1/retrain", json={}, headers=auth)
     assert answer.status_code == 503
     assert "DIAMONDS_GCP_PROJECT" in answer.get_json()["detail"]
+
+
+def test_a_job_that_ended_without_finishing_its_run_is_reported(vertex: FakeVertex) -> None:
+    runner = VertexRunner(settings(vertex.url))
+    job = {"runner": "vertex", "job": JOB_NAME, "state": "JOB_STATE_QUEUED"}
+    assert runner.ended(job) is None
+    vertex.state, vertex.job_error = "JOB_STATE_FAILED", "Image not found:\n  gcr.io/x"
+    ended = runner.ended(job)
+    assert ended == f"Vertex AI job {JOB_NAME} ended JOB_STATE_FAILED: Image not found: gcr.io/x"
+    assert vertex.requests[-1]["path"].split("?")[0] == f"/v1/{JOB_NAME}"
+    assert runner.ended({"runner": "local", "pid": 1}) is None
+    assert VertexRunner(settings("http://127.0.0.1:9")).ended(job) is None
+
+
+def test_vertex_runs_go_through_the_single_flight_rule(vertex: FakeVertex, tmp_path: Path) -> None:
+    from functions.instance import Instance
+    from functions.retraining import request_training
+    from tests.test_database import stone
+
+    instance = Instance(
+        settings(
+            vertex.url,
+            data_root=(tmp_path / "data").as_uri(),
+            models_root=(tmp_path / "models").as_uri(),
+            database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        )
+    )
+    instance.inventory.create_many([stone(0.3 + i / 100) for i in range(20)], source="api")
+
+    def ask(reason: str) -> dict:
+        return request_training(instance, trigger="api", reason=reason, caller="key:abc")
+
+    first = ask("first")
+    assert first["job"]["job"] == JOB_NAME and first["running"] is None
+    second, third = ask("second"), ask("third")
+    assert second["running"] == third["running"] == first["run_id"]
+    assert third["coalesced"] and second["run_id"] == third["run_id"]
+    created = [r for r in vertex.requests if r["method"] == "POST"]
+    assert len(created) == 1
+
+    vertex.state, vertex.job_error = "JOB_STATE_FAILED", "quota exceeded"
+    fourth = ask("fourth")
+    assert fourth["run_id"] == second["run_id"] and fourth["running"] is None
+    assert len([r for r in vertex.requests if r["method"] == "POST"]) == 2
+    failed = instance.registry.run(first["run_id"])
+    assert failed["status"] == "failed" and "quota exceeded" in failed["error"]
+    assert failed["reason"] == "first" and failed["requested_by"] == "key:abc"
+    follow_up = instance.schedule.run(fourth["run_id"])
+    assert [r["reason"] for r in follow_up["requests"]] == ["second", "third", "fourth"]

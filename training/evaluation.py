@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from training.features import feature_matrix
 from training.model import ModelParams, PriceModel, kfold_indices
+from training.registry import row_fingerprints
 from training.schema import FEATURES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CARAT_BANDS: tuple[tuple[float, float], ...] = (
     (0.0, 0.5),
@@ -38,6 +44,21 @@ def metrics(
         result["coverage"] = float(np.mean((price >= low) & (price <= high)) * 100)
         result["median_relative_width"] = float(np.median((high - low) / predicted) * 100)
     return result
+
+
+def fresh_error(
+    model: PriceModel, seen: set[str], records: pd.DataFrame
+) -> tuple[float | None, int]:
+    """The MAPE (%) of `model` on the priced records it was not trained on (their fingerprints
+    are not in `seen`) and would price (inside its domain), and how many stones that is: the
+    model's accuracy on fresh appraisals."""
+    fresh = np.array([f not in seen for f in row_fingerprints(records)], dtype=bool)
+    X = feature_matrix(records)[fresh]
+    price = records["price"].to_numpy(dtype=float)[fresh]
+    priced = np.array([not problems for problems in model.out_of_domain(X)], dtype=bool)
+    if not priced.any():
+        return None, 0
+    return metrics(price[priced], model.predict(X[priced]))["mape"], int(priced.sum())
 
 
 def by_carat_band(

@@ -10,8 +10,10 @@ from training.validation import ValidationResult
 
 
 def quarantine_keys(name: str) -> tuple[str, str]:
-    """The keys of a source file's rejected rows and its JSON report."""
-    stem = PurePosixPath(name).stem or "unnamed"
+    """The keys of a source file's rejected rows and its JSON report; a relative `name` keeps
+    its folders (sub/a.csv → quarantine/sub/a.*)."""
+    path = PurePosixPath(name)
+    stem = (path.parent / (path.stem or "unnamed")).as_posix()
     return f"quarantine/{stem}.rejected.csv", f"quarantine/{stem}.report.json"
 
 
