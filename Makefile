@@ -5,8 +5,11 @@ BIN    := $(VENV)/bin
 
 .PHONY: run test lint format bench clean
 
-run: $(VENV)/.installed-local        ## the whole local stack on the embedded defaults
-	$(BIN)/diamonds serve
+EMULATE_GCP ?=
+RUN_EXTRAS  := $(if $(EMULATE_GCP),emulator,local)
+
+run: $(VENV)/.installed-$(RUN_EXTRAS) ## the whole local stack (EMULATE_GCP=1: GCS emulator + PostgreSQL)
+	$(BIN)/diamonds serve $(if $(EMULATE_GCP),--emulate-gcp)
 
 test: $(VENV)/.installed-dev          ## the full test suite
 	$(BIN)/python -m pytest

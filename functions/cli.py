@@ -1,11 +1,11 @@
-"""The `diamonds` console script: the training commands plus `serve`."""
+"""The `diamonds` console script: the training commands plus `serve` and `ingestions`."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 
-from training.cli import EXIT_OK, build_parser, run
+from training.cli import EXIT_OK, UsageError, build_parser, run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -13,14 +13,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="the whole local stack on the embedded defaults")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve.add_argument(
+        "--emulate-gcp",
+        action="store_true",
+        help="both storage roots on a local GCS emulator, the database on PostgreSQL",
+    )
     serve.set_defaults(handler=_serve)
+    ingestions = commands.add_parser(
+        "ingestions", help="the ingestion ledger: each data file and what became of it"
+    )
+    ingestions.add_argument("--limit", type=int, default=20, help="how many, newest first")
+    ingestions.set_defaults(handler=_ingestions)
     return run(parser, argv)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from functions.serve import serve
+    from functions.serve import PortTaken, serve
 
     if not 0 < args.port < 65536:
-        raise ValueError(f"--port {args.port}: not a TCP port")
-    serve(args.host, args.port)
+        raise UsageError(f"--port {args.port}: not a TCP port")
+    try:
+        serve(args.host, args.port, emulate_gcp=args.emulate_gcp)
+    except PortTaken as exc:
+        raise UsageError(str(exc)) from None
+    return EXIT_OK
+
+
+def _ingestions(args: argparse.Namespace) -> int:
+    from functions.config import ServiceSettings
+    from functions.database import IngestedFiles, make_engine, migrate
+
+    if not 0 < args.limit <= 500:
+        raise UsageError(f"--limit {args.limit}: give 1 to 500")
+    engine = make_engine(ServiceSettings.from_environment().database_url)
+    migrate(engine)
+    rows, _ = IngestedFiles(engine).list(args.limit)
+    if not rows:
+        print("no data file has been ingested yet")
+    for row in rows:
+        mape = row["champion_mape"]
+        error = f"champion MAPE {mape:5.2f}% on {row['champion_scored']}" if mape else "—"
+        counts = (
+            f"read {row['rows_read'] or 0} accepted {row['accepted'] or 0} "
+            f"(new {row['inserted'] or 0}) quarantined {row['rejected'] or 0}"
+        )
+        print(
+            f"{row['received_at'][:19]}  {row['status']:<10} {row['name']}#{row['generation']}  "
+            f"{counts}  {error}  run {row['run_id'] or '—'}"
+            + (f"  error: {row['error']}" if row["error"] else "")
+        )
     return EXIT_OK

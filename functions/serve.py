@@ -1,31 +1,56 @@
 """`diamonds serve`: the whole local stack on the embedded defaults.
 
-Seeds the inventory from the public data set, trains the first champion, then serves every HTTP
-function behind one address, routing paths to functions the way the cloud's load balancer does.
-Each function runs as functions-framework loads it in the cloud (its own module instance).
+Every HTTP function behind one address, routing paths to functions the way the cloud's load
+balancer does; the `ingest` function behind a local Eventarc that watches incoming/ of the DATA
+root; an empty inventory seeded by dropping the public data set into incoming/, which ingests
+it and trains the first model through the very pipeline new appraisals take. Each function runs
+as functions-framework loads it in the cloud (its own module instance).
+
+With `emulate_gcp`, both storage roots are buckets of a local GCS emulator and the database is
+the PostgreSQL server: the gs:// code paths, end to end, with no cloud account.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
 import os
 import secrets
 import signal
-from collections.abc import Callable, Iterable
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from functions.config import ServiceSettings
 from functions.instance import Instance
+from training.config import LOCAL_HOME
 
 MAIN = Path(__file__).with_name("main.py")
+HTTP_FUNCTIONS = ("inventory", "pricing", "models", "retrain")
 ROUTES = (
     ("/v1/diamonds", "inventory"),
     ("/v1/price", "pricing"),
     ("/v1/models", "models"),
     ("/v1/runs", "models"),
+    ("/v1/ingestions", "models"),
     ("/v1/retrain", "retrain"),
 )
 DEFAULT_FUNCTION = "pricing"
 """Serves /healthz, /v1/openapi.json, /v1/docs and the 404s, as in the cloud."""
+SEED_KEY = "incoming/public-diamonds.csv"
+EMULATED_BUCKETS = {
+    "DIAMONDS_DATA_ROOT": "diamonds-data",
+    "DIAMONDS_MODELS_ROOT": "diamonds-models",
+}
+EMULATED_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/diamonds"
+LOCAL_CHAMPION_TTL = "1"
+"""Locally champion.json is a file read: look for a new champion every second."""
+
+log = logging.getLogger("diamonds.serve")
 
 
 def function_for(path: str) -> str:
@@ -45,38 +70,66 @@ class Gateway:
         return self.apps[function_for(environ.get("PATH_INFO", ""))](environ, start_response)
 
 
-def prepare(instance: Instance, log: Callable[[str], None] = print) -> None:
-    """Seed an empty inventory from the public data set and train a first champion."""
-    inventory = instance.inventory
-    if inventory.count() == 0:
-        from training.datasets import public_diamonds_path
-        from training.quarantine import write_quarantine
-        from training.validation import read_records
+class PortTaken(OSError):
+    """The address to serve on is in use."""
 
-        path = public_diamonds_path()
-        data = path.read_bytes()
-        result = read_records(data)
-        source = {"uri": path.as_uri(), "bytes": len(data)}
-        write_quarantine(instance.data, "seed-public-diamonds.csv", source, result)
-        records = result.accepted.drop(columns="line").astype(
-            {c: str for c in ("cut", "color", "clarity")}
-        )
-        rows = records.to_dict("records")
-        for start in range(0, len(rows), 5000):
-            inventory.create_many(rows[start : start + 5000], source="seed")
-        log(f"inventory seeded: {len(rows):,} stones ({len(result.rejected)} quarantined)")
-    if instance.registry.champion() is None:
-        from training.job import TrainingRun
 
-        data, rows = inventory.priced_records_csv()
-        instance.data.write("snapshots/seed.csv", data)
-        log(f"training the first model on {rows:,} stones…")
-        TrainingRun(
-            instance.data,
-            instance.registry.storage,
-            trigger="serve",
-            log=lambda line: log("  " + line),
-        ).run([instance.data.url_for("snapshots/seed.csv")])
+def check_port(host: str, port: int) -> None:
+    """Fail before anything starts if the address cannot be served on."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortTaken(f"cannot serve on {host}:{port}: {exc.strerror}") from None
+
+
+def seed(instance: Instance, say: Callable[[str], None]) -> None:
+    """An empty inventory that never ingested anything is seeded with the public data set,
+    dropped into incoming/ like any data file."""
+    if instance.inventory.count() or instance.ledger.list(1)[0] or instance.data.exists(SEED_KEY):
+        return
+    from training.datasets import public_diamonds_path
+
+    instance.data.write(SEED_KEY, public_diamonds_path().read_bytes())
+    say(
+        f"seeding: the public data set went into {SEED_KEY}; it is being ingested and the "
+        "first model trained on it (about a minute)"
+    )
+
+
+def watch_champion(instance: Instance, say: Callable[[str], None], stop: threading.Event) -> None:
+    """Say so whenever a new model starts serving."""
+    serving = None
+    while not stop.wait(1.0):
+        try:
+            champion = instance.registry.champion()
+            if champion and champion["version"] != serving:
+                serving = champion["version"]
+                metrics = instance.registry.metadata(serving)["metrics"]["cross_validation"]
+                say(f"model {serving} is the champion (CV MAPE {metrics['mape']:.2f}%)")
+        except Exception as exc:
+            log.warning("could not read the champion: %s", exc)
+
+
+@contextmanager
+def emulated_gcp(home: Path) -> Iterator[str]:
+    """Both storage roots on a GCS emulator keeping its objects under `home`, the database on
+    the PostgreSQL server (DIAMONDS_DATABASE_URL, or the local server's `diamonds` database)."""
+    from functions.database import create_database
+    from functions.gcs_emulator import GCSEmulator
+
+    emulator = GCSEmulator(home / "gcs").start()
+    try:
+        for variable, bucket in EMULATED_BUCKETS.items():
+            emulator.ensure_bucket(bucket)
+            os.environ[variable] = f"gs://{bucket}"
+        os.environ["STORAGE_EMULATOR_HOST"] = emulator.url
+        os.environ.setdefault("DIAMONDS_DATABASE_URL", EMULATED_DATABASE)
+        create_database(os.environ["DIAMONDS_DATABASE_URL"])
+        yield emulator.url
+    finally:
+        emulator.stop()
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -84,34 +137,81 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def serve(host: str = "127.0.0.1", port: int = 8080) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8080, emulate_gcp: bool = False) -> None:
     from functions_framework import create_app
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import make_server, run_simple
 
-    if not os.environ.get("DIAMONDS_API_KEYS"):
-        os.environ["DIAMONDS_API_KEYS"] = secrets.token_urlsafe(24)
-    settings = ServiceSettings.from_environment()
-    prepare(Instance(settings))
-    apps = {
-        name: create_app(name, str(MAIN)) for name in ("inventory", "pricing", "models", "retrain")
-    }
-    url = f"http://{host}:{port}"
-    print(
-        f"\ndiamonds is serving at {url}\n"
-        f"  docs      {url}/v1/docs\n"
-        f"  write key {settings.keys(write=True)[0]}\n"
-        f"  try       curl -s '{url}/v1/price?carat=1.01&cut=Ideal&color=E&clarity=VS1"
-        "&depth=61.5&table=57&x=6.44&y=6.47&z=3.97&explain=true'\n"
-        "Ctrl-C stops everything.\n",
-        flush=True,
-    )
-    for stop in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop, _interrupt)
-    try:
-        run_simple(host, port, Gateway(apps), threaded=True)
-    except KeyboardInterrupt:
-        print("stopping", flush=True)
-    finally:
-        from functions.runners import stop_children
+    from functions.eventarc import Watcher
+    from functions.retraining import resume
+    from functions.runners import stop_children
 
-        stop_children()
+    check_port(host, port)
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    _show_service_logs()
+    os.environ.setdefault("DIAMONDS_CHAMPION_TTL_SECONDS", LOCAL_CHAMPION_TTL)
+    stop = threading.Event()
+    with ExitStack() as stack:
+        storage_line = ""
+        if emulate_gcp:
+            emulator = stack.enter_context(emulated_gcp(LOCAL_HOME.resolve()))
+            storage_line = f"  storage   GCS emulator: STORAGE_EMULATOR_HOST={emulator}\n"
+        key = os.environ.get("DIAMONDS_API_KEYS") or secrets.token_urlsafe(24)
+        os.environ["DIAMONDS_API_KEYS"] = key
+        settings = ServiceSettings.from_environment()
+        instance = Instance(settings)
+        apps = {name: create_app(name, str(MAIN)) for name in HTTP_FUNCTIONS}
+        ingest = make_server("127.0.0.1", 0, create_app("ingest", str(MAIN)), threaded=True)
+        threading.Thread(target=ingest.serve_forever, name="ingest", daemon=True).start()
+        stack.callback(ingest.shutdown)
+        state = LOCAL_HOME / "eventarc" / f"{_digest(settings.data_root)}.json"
+        watcher = Watcher(instance.data, f"http://127.0.0.1:{ingest.server_port}/", state)
+        stack.callback(watcher.stop)
+        watcher.start()
+        seed(instance, say)
+        resume(instance)
+        threading.Thread(
+            target=watch_champion, args=(instance, say, stop), name="champion", daemon=True
+        ).start()
+        stack.callback(stop.set)
+        stack.callback(stop_children)
+        writers = settings.keys(write=True)
+        write_key = writers[0] if writers else "(none: DIAMONDS_API_KEYS holds no write key)"
+        url = f"http://{host}:{port}"
+        say(
+            f"\ndiamonds is serving at {url}\n"
+            f"  docs      {url}/v1/docs\n"
+            f"  data      {settings.data_root}/incoming/ (drop CSV files here to ingest them)\n"
+            f"{storage_line}"
+            f"  database  {_without_password(settings.database_url)}\n"
+            f"  write key {write_key}\n"
+            f"  try       curl -s '{url}/v1/price?carat=1.01&cut=Ideal&color=E&clarity=VS1"
+            "&depth=61.5&table=57&x=6.44&y=6.47&z=3.97&explain=true'\n"
+            "Ctrl-C stops everything.\n"
+        )
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _interrupt)
+        with contextlib.suppress(KeyboardInterrupt):
+            run_simple(host, port, Gateway(apps), threaded=True)
+        say("stopping")
+
+
+def _without_password(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _show_service_logs() -> None:
+    """The services' own log lines (ingestion, training runs) go to the console."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("diamonds")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import requests
 from functions.serve import function_for
 
 from .service_fixtures import free_port
+from .test_api import STONE
 
 
 @pytest.mark.parametrize(
@@ -26,6 +30,7 @@ from .service_fixtures import free_port
         ("/v1/diamonds/7", "inventory"),
         ("/v1/models/v1/promote", "models"),
         ("/v1/runs/r1", "models"),
+        ("/v1/ingestions", "models"),
         ("/v1/retrain", "retrain"),
         ("/v1/openapi.json", "pricing"),
         ("/healthz", "pricing"),
@@ -37,56 +42,149 @@ def test_paths_go_to_the_function_the_cloud_routes_them_to(path: str, function: 
     assert function_for(path) == function
 
 
-@pytest.mark.slow
-def test_serve_seeds_trains_serves_and_stops_everything(tmp_path: Path) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIAMONDS_")}
-    console = Path(sys.executable).with_name("diamonds")
-    server = subprocess.Popen(
-        [str(console), "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
+def start_serve(cwd: Path, port: int, *args: str, env: dict | None = None) -> subprocess.Popen:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DIAMONDS_")}
+    environment.pop("STORAGE_EMULATOR_HOST", None)
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("diamonds")), "serve", "--port", str(port), *args],
+        cwd=cwd,
+        env={**environment, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def read_until(server: subprocess.Popen, output: list[str], text: str, seconds: float) -> str:
+    """Read the server's output until a line holds `text`; all of it so far."""
+    found = threading.Event()
+
+    def read() -> None:
+        for line in server.stdout:
+            output.append(line)
+            if text in line:
+                found.set()
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert found.wait(seconds), f"no {text!r} in:\n{''.join(output)}"
+    return "".join(output)
+
+
+def follow(server: subprocess.Popen, output: list[str]) -> None:
+    """Keep reading the server's output, so that it never blocks on a full pipe."""
+    threading.Thread(target=lambda: output.extend(server.stdout), daemon=True).start()
+
+
+def until(condition, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=60) == 0
+
+
+@pytest.mark.slow
+def test_serve_seeds_through_ingestion_trains_serves_and_stops_everything(tmp_path: Path) -> None:
+    port = free_port()
+    server = start_serve(tmp_path, port)
     url = f"http://127.0.0.1:{port}"
     output: list[str] = []
     try:
-        deadline = time.monotonic() + 300
-        while not any("Ctrl-C stops everything" in line for line in output):
-            assert server.poll() is None and time.monotonic() < deadline, "".join(output)
-            output.append(server.stdout.readline())
-        text = "".join(output)
-        assert "inventory seeded: 53,738 stones (202 quarantined)" in text
-        assert "[gate] promoted" in text
+        text = read_until(server, output, "is the champion", 600)
+        assert "seeding: the public data set went into incoming/public-diamonds.csv" in text
+        assert "53940 rows read, 53738 accepted (53738 new" in text
+        assert "202 quarantined" in text
         key = re.search(r"write key (\S+)", text).group(1)
+        follow(server, output)
 
-        stone = {
-            "carat": 1.01,
-            "cut": "Ideal",
-            "color": "E",
-            "clarity": "VS1",
-            "depth": 61.5,
-            "table": 57,
-            "x": 6.44,
-            "y": 6.47,
-            "z": 3.97,
-        }
-        priced = requests.post(f"{url}/v1/price?comparables=3", json=stone, timeout=30).json()
+        priced = requests.post(f"{url}/v1/price?comparables=3", json=STONE, timeout=30).json()
         assert 4000 < priced["price"] < 12000 and len(priced["comparables"]) == 3
         assert requests.get(f"{url}/v1/diamonds?limit=1", timeout=30).json()["total"] == 53738
+        (seed,) = requests.get(f"{url}/v1/ingestions", timeout=30).json()["items"]
+        assert seed["status"] == "done" and seed["name"] == "incoming/public-diamonds.csv"
+        until(lambda: requests.get(f"{url}/v1/runs", timeout=30).json()["running"] is None)
         started = requests.post(
             f"{url}/v1/retrain", json={}, headers={"Authorization": f"Bearer {key}"}, timeout=60
-        )
-        assert started.status_code == 202
-        trainer = started.json()["job"]["pid"]
+        ).json()
+        trainer, status_url = started["job"]["pid"], url + started["status_url"]
+        until(lambda: requests.get(status_url, timeout=30).json()["status"] == "running")
         assert (tmp_path / ".diamonds" / "diamonds.db").is_file()
     finally:
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=60) == 0
+        stop(server)
     with pytest.raises(ProcessLookupError):
         os.kill(trainer, 0)
+    runs = tmp_path / ".diamonds" / "models" / "runs"
+    run = json.loads((runs / f"{started['run_id']}.json").read_text())
+    assert run["status"] == "failed" and "interrupted" in run["error"]
+
+    restarted = start_serve(tmp_path, port)
+    try:
+        text = read_until(restarted, [], "Ctrl-C stops everything", 120)
+        assert "seeding" not in text
+    finally:
+        stop(restarted)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.gcs
+def test_serve_on_emulated_gcp_ingests_a_dropped_file(tmp_path: Path, postgres_url: str) -> None:
+    port = free_port()
+    server = start_serve(
+        tmp_path, port, "--emulate-gcp", env={"DIAMONDS_DATABASE_URL": postgres_url}
+    )
+    url = f"http://127.0.0.1:{port}"
+    output: list[str] = []
+    try:
+        text = read_until(server, output, "is the champion", 600)
+        assert "data      gs://diamonds-data/incoming/" in text
+        emulator = re.search(r"STORAGE_EMULATOR_HOST=(\S+)", text).group(1)
+        follow(server, output)
+        assert requests.get(f"{url}/v1/diamonds?limit=1", timeout=30).json()["total"] == 53738
+
+        upload = requests.post(
+            f"{emulator}/upload/storage/v1/b/diamonds-data/o",
+            params={"uploadType": "media", "name": "incoming/new.csv"},
+            data=b"carat,cut,color,clarity,depth,table,price,x,y,z\n"
+            b"1.01,Ideal,E,VS1,61.5,57,7001,6.44,6.47,3.97\n",
+            timeout=30,
+        )
+        assert upload.status_code == 200, upload.text
+        deadline = time.monotonic() + 60
+        while True:
+            items = requests.get(f"{url}/v1/ingestions", timeout=30).json()["items"]
+            if items[0]["name"] == "incoming/new.csv" and items[0]["status"] == "done":
+                break
+            assert time.monotonic() < deadline, items
+            time.sleep(0.5)
+        assert items[0]["generation"] == upload.json()["generation"]
+        assert items[0]["inserted"] == 1 and items[0]["run_id"]
+        assert requests.get(f"{url}/v1/diamonds?limit=1", timeout=30).json()["total"] == 53739
+        champion = requests.get(f"{url}/v1/models", timeout=30).json()["champion"]
+        assert requests.post(f"{url}/v1/price", json=STONE, timeout=30).json()["model_version"]
+        assert champion
+    finally:
+        stop(server)
+
+
+def test_a_taken_port_fails_first_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = start_serve(tmp_path, port)
+        output, _ = server.communicate(timeout=120)
+    assert server.returncode == 2
+    assert output.strip().splitlines() == [
+        f"diamonds: error: cannot serve on 127.0.0.1:{port}: Address already in use"
+    ]
+    assert not (tmp_path / ".diamonds").exists()
 
 
 @pytest.mark.parametrize(
