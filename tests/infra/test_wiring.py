@@ -1,8 +1,7 @@
 """Static checks of the Terraform in infra/: it parses, and it is wired to what the code reads.
 
-No terraform binary and no network are needed: every .tf file is parsed with python-hcl2 and
-the wiring (function environment, event trigger, routing, network exposure, IAM) is asserted
-on the parsed configuration.
+The wiring (function environment, event trigger, routing, network exposure, IAM) is asserted
+on the configuration as tests/infra/terraform_config.py parses it.
 """
 
 from __future__ import annotations
@@ -10,141 +9,36 @@ from __future__ import annotations
 import os
 import re
 import sys
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-INFRA = REPO / "infra"
-TF_FILES = sorted(p for p in INFRA.rglob("*.tf") if ".terraform" not in p.parts)
-MODULE_DIRS = sorted({p.parent for p in TF_FILES})
+from tests.infra.terraform_config import (
+    INFRA,
+    MODULE_DIRS,
+    REPO,
+    ROOT,
+    TF_FILES,
+    attr,
+    blocks,
+    content,
+    dynamic,
+    expr,
+    module_config,
+    parse,
+    ref,
+    walk,
+)
 
 ENTRY_POINTS = {"inventory", "pricing", "models", "retrain", "ingest"}
 HTTP_ENTRY_POINTS = ENTRY_POINTS - {"ingest"}
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-
-# --- parsing -------------------------------------------------------------------------------
-# python-hcl2 has changed its output over releases (and checkov ships a fork under the same
-# import name): attributes may be wrapped in one-element lists, and strings and block labels
-# may keep their quotes. Probe once, then read every file through the same accessors.
-
-
-def _probe() -> tuple[bool, bool]:
-    parsed = hcl2.loads('a = "x"\n')["a"]
-    wrapped = isinstance(parsed, list)
-    value = parsed[0] if wrapped else parsed
-    return wrapped, value == '"x"'
-
-
-WRAPPED, QUOTED = _probe()
-META_KEYS = {
-    "__start_line__",
-    "__end_line__",
-    "__is_block__",
-    "__comments__",
-    "__inline_comments__",
-}
-
-
-def _unquote(value: Any) -> Any:
-    if isinstance(value, str) and QUOTED and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    if isinstance(value, dict):
-        return {_unquote(k): _unquote(v) for k, v in value.items() if k not in META_KEYS}
-    if isinstance(value, list):
-        return [_unquote(v) for v in value]
-    return value
-
-
-def attr(body: dict, name: str, default: Any = KeyError) -> Any:
-    """The value of attribute `name` of a block body."""
-    if name not in body:
-        if default is KeyError:
-            raise KeyError(name)
-        return default
-    value = body[name]
-    return value[0] if WRAPPED else value
-
-
-def blocks(body: dict, name: str) -> list[dict]:
-    """The nested blocks called `name` of a block body (dynamic blocks not included)."""
-    return list(body.get(name, []))
-
-
-def dynamic(body: dict, name: str) -> dict:
-    """The body of `dynamic "<name>"`."""
-    for block in blocks(body, "dynamic"):
-        if name in block:
-            return block[name]
-    raise KeyError(f"dynamic {name}")
-
-
-def content(dynamic_body: dict) -> dict:
-    return blocks(dynamic_body, "content")[0]
-
-
-@cache
-def parse(path: Path) -> dict:
-    with path.open(encoding="utf-8") as handle:
-        return _unquote(hcl2.load(handle))
-
-
-def module_config(directory: Path) -> dict[str, Any]:
-    """All top-level blocks of a module, merged across its .tf files."""
-    merged: dict[str, Any] = {
-        "resource": {},
-        "data": {},
-        "module": {},
-        "variable": {},
-        "output": {},
-        "locals": {},
-    }
-    for path in sorted(directory.glob("*.tf")):
-        parsed = parse(path)
-        for kind in ("resource", "data"):
-            for entry in parsed.get(kind, []):
-                for rtype, named in entry.items():
-                    for name, body in named.items():
-                        merged[kind][f"{rtype}.{name}"] = body
-        for kind in ("module", "variable", "output"):
-            for entry in parsed.get(kind, []):
-                merged[kind].update(entry)
-        for entry in parsed.get("locals", []):
-            merged["locals"].update({k: attr(entry, k) for k in entry})
-    return merged
-
-
-ROOT = module_config(INFRA)
 FUNCTION_MODULE = module_config(INFRA / "modules" / "function")
 DATABASE_MODULE = module_config(INFRA / "modules" / "database")
 FRONT_DOOR_MODULE = module_config(INFRA / "modules" / "front_door")
-
-
-def ref(expression: str) -> str:
-    """A reference as python-hcl2 renders it: "${...}"."""
-    return "${" + expression + "}"
-
-
-def expr(value: Any) -> str:
-    """An expression in one canonical spelling (parsers differ in spacing, quotes and null)."""
-    text = re.sub(r"\s+", "", str(value)).replace("'", '"')
-    return re.sub(r"\bNone\b", "null", text)
-
-
-def walk(node: Any):
-    """Every (key, value) pair anywhere in a parsed tree."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield key, value
-            yield from walk(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from walk(item)
 
 
 # --- the names the code reads ---------------------------------------------------------------
