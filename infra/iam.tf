@@ -12,7 +12,7 @@ resource "google_service_account" "function" {
   display_name = "Function ${each.key}"
   description  = "Runtime identity of the ${each.key} function."
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_service_account" "trainer" {
@@ -21,7 +21,7 @@ resource "google_service_account" "trainer" {
   display_name = "Vertex AI training job"
   description  = "Runs python -m training: reads data, writes quarantine/, models/, champion.json and runs/."
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_service_account" "builder" {
@@ -30,7 +30,7 @@ resource "google_service_account" "builder" {
   display_name = "Cloud Build for the functions"
   description  = "Builds the functions' images from the source archive."
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_service_account" "eventarc" {
@@ -39,13 +39,13 @@ resource "google_service_account" "eventarc" {
   display_name = "Eventarc trigger of ingest"
   description  = "Identity Eventarc uses to deliver data-bucket events to the ingest function."
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 data "google_storage_project_service_account" "this" {
   project = var.project_id
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 locals {
@@ -62,11 +62,11 @@ locals {
     retrain_runs_write      = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["retrain"], prefixes = ["runs/"] }
     retrain_staging_write   = { bucket = google_storage_bucket.vertex_staging.name, role = "roles/storage.objectUser", member = local.fn["retrain"], prefixes = null }
 
-    ingest_data_read      = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectViewer", member = local.fn["ingest"], prefixes = null }
-    ingest_data_write     = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = ["quarantine/", "snapshots/"] }
-    ingest_models_read    = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectViewer", member = local.fn["ingest"], prefixes = null }
-    ingest_runs_write     = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = ["runs/"] }
-    ingest_staging_write  = { bucket = google_storage_bucket.vertex_staging.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = null }
+    ingest_data_read     = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectViewer", member = local.fn["ingest"], prefixes = null }
+    ingest_data_write    = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = ["quarantine/", "snapshots/"] }
+    ingest_models_read   = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectViewer", member = local.fn["ingest"], prefixes = null }
+    ingest_runs_write    = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = ["runs/"] }
+    ingest_staging_write = { bucket = google_storage_bucket.vertex_staging.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = null }
 
     trainer_data_read     = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectViewer", member = google_service_account.trainer.member, prefixes = null }
     trainer_quarantine    = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = google_service_account.trainer.member, prefixes = ["quarantine/"] }
@@ -146,4 +146,22 @@ resource "google_project_iam_member" "storage_agent_publisher" {
   project = var.project_id
   role    = "roles/pubsub.publisher"
   member  = "serviceAccount:${data.google_storage_project_service_account.this.email_address}"
+}
+
+# Grants take typically 2 minutes, sometimes 7 or more, to take effect (IAM access change
+# propagation). The functions' builds, their first revisions and the ingest trigger use them
+# the moment they exist: the functions wait for this.
+resource "time_sleep" "grants_propagated" {
+  create_duration = "120s"
+
+  depends_on = [
+    google_storage_bucket_iam_member.this,
+    google_project_iam_member.launcher_vertex,
+    google_service_account_iam_member.launcher_acts_as_trainer,
+    google_project_iam_member.builder,
+    google_artifact_registry_repository_iam_member.builder,
+    google_storage_bucket_iam_member.builder_source,
+    google_project_iam_member.eventarc_receiver,
+    google_project_iam_member.storage_agent_publisher,
+  ]
 }

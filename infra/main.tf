@@ -142,6 +142,20 @@ resource "google_project_service" "this" {
   disable_on_destroy = false
 }
 
+# An API answers 403 SERVICE_DISABLED for a while after it is enabled ("If you enabled this
+# API recently, wait a few minutes for the action to propagate to our systems and retry"):
+# everything that calls one waits for this, directly or through its module. A newly added API
+# waits again.
+resource "time_sleep" "apis_ready" {
+  create_duration = "120s"
+
+  triggers = {
+    services = join(",", sort(tolist(local.services)))
+  }
+
+  depends_on = [google_project_service.this]
+}
+
 # Training images are tagged with the git commit they were built from and never re-tagged.
 resource "google_artifact_registry_repository" "training" {
   # checkov:skip=CKV_GCP_84:Images hold no data and no secrets (open-source code and libraries); Google-managed encryption at rest suffices and a customer key would add key administration without reducing a risk.
@@ -176,7 +190,7 @@ resource "google_artifact_registry_repository" "training" {
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 # Cloud Build writes the functions' images here (it moves their tags, so tags are mutable).
@@ -209,7 +223,7 @@ resource "google_artifact_registry_repository" "functions" {
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_secret_manager_secret" "api_keys" {
@@ -225,7 +239,7 @@ resource "google_secret_manager_secret" "api_keys" {
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 # The first key, for the team's web app; partners' keys are added by operators
@@ -252,7 +266,7 @@ module "network" {
   region     = var.region
   name       = var.name
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 module "database" {
@@ -300,16 +314,12 @@ module "function" {
 
   invoker_members = each.value.event_trigger == null ? { public = "allUsers" } : { eventarc = google_service_account.eventarc.member }
 
+  # Grants in effect; the secret versions the functions read at "latest" exist (the
+  # database URL's waits for Cloud SQL, 10-15 minutes).
   depends_on = [
-    google_storage_bucket_iam_member.this,
-    google_project_iam_member.launcher_vertex,
-    google_service_account_iam_member.launcher_acts_as_trainer,
-    google_project_iam_member.builder,
-    google_artifact_registry_repository_iam_member.builder,
-    google_storage_bucket_iam_member.builder_source,
-    google_project_iam_member.eventarc_receiver,
-    google_project_iam_member.storage_agent_publisher,
+    time_sleep.grants_propagated,
     google_secret_manager_secret_version.first_api_key,
+    module.database,
   ]
 }
 
@@ -324,6 +334,8 @@ module "front_door" {
   default_backend       = "pricing"
   domain                = var.api_domain
   rate_limit_per_minute = var.rate_limit_per_minute
+
+  depends_on = [time_sleep.apis_ready]
 }
 
 module "monitoring" {
@@ -339,5 +351,5 @@ module "monitoring" {
   billing_account_id    = var.billing_account_id
   monthly_budget_usd    = var.monthly_budget_usd
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
