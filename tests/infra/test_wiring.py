@@ -290,7 +290,8 @@ def test_front_door_uses_serverless_negs_cloud_armor_and_tls() -> None:
     resources = FRONT_DOOR_MODULE["resource"]
     neg = resources["google_compute_region_network_endpoint_group.this"]
     assert attr(neg, "network_endpoint_type") == "SERVERLESS"
-    assert attr(blocks(neg, "cloud_function")[0], "function") == ref("each.value")
+    assert attr(blocks(neg, "cloud_run")[0], "service") == ref("each.value")
+    assert not blocks(neg, "cloud_function"), "the cloud_function type is for 1st gen functions"
     backend = resources["google_compute_backend_service.this"]
     assert attr(backend, "security_policy") == ref("google_compute_security_policy.this.id")
     assert attr(backend, "load_balancing_scheme") == "EXTERNAL_MANAGED"

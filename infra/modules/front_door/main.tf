@@ -103,6 +103,8 @@ resource "google_compute_security_policy" "this" {
   }
 }
 
+# A 2nd gen function is served by the Cloud Run service of the same name, and serverless
+# NEGs reach it as Cloud Run (the cloud_function type is for 1st gen functions).
 resource "google_compute_region_network_endpoint_group" "this" {
   for_each = var.backends
 
@@ -111,8 +113,8 @@ resource "google_compute_region_network_endpoint_group" "this" {
   region                = var.region
   network_endpoint_type = "SERVERLESS"
 
-  cloud_function {
-    function = each.value
+  cloud_run {
+    service = each.value
   }
 }
 
