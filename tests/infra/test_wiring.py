@@ -286,6 +286,14 @@ def test_front_door_routes_every_path_to_its_function() -> None:
     assert "event_trigger==null" in expr(attr(call, "backends")), "ingest must not be behind the LB"
 
 
+def test_a_new_domain_gets_a_certificate_of_another_name() -> None:
+    """create_before_destroy makes the new certificate first: with a fixed name it would
+    collide with the one it replaces."""
+    certificate = FRONT_DOOR_MODULE["resource"]["google_compute_managed_ssl_certificate.this"]
+    assert attr(blocks(certificate, "lifecycle")[0], "create_before_destroy") is True
+    assert "local.domain" in attr(certificate, "name")
+
+
 def test_front_door_uses_serverless_negs_cloud_armor_and_tls() -> None:
     resources = FRONT_DOOR_MODULE["resource"]
     neg = resources["google_compute_region_network_endpoint_group.this"]

@@ -14,9 +14,11 @@ locals {
   domain = coalesce(var.domain, "${replace(google_compute_global_address.this.address, ".", "-")}.sslip.io")
 }
 
+# A domain change replaces the certificate, and the new one is made before the old one is
+# removed (the proxy cannot be left without one): each domain's certificate has its own name.
 resource "google_compute_managed_ssl_certificate" "this" {
   project = var.project_id
-  name    = "${var.name}-api-cert"
+  name    = "${var.name}-api-${substr(sha256(local.domain), 0, 8)}"
 
   managed {
     domains = [local.domain]
