@@ -286,6 +286,19 @@ def test_front_door_routes_every_path_to_its_function() -> None:
     assert "event_trigger==null" in expr(attr(call, "backends")), "ingest must not be behind the LB"
 
 
+def test_plain_http_is_redirected_to_https_and_reaches_no_backend() -> None:
+    resources = FRONT_DOOR_MODULE["resource"]
+    rule = resources["google_compute_global_forwarding_rule.http"]
+    assert attr(rule, "port_range") == "80"
+    assert attr(rule, "ip_address") == ref("google_compute_global_address.this.id")
+    proxy = resources["google_compute_target_http_proxy.https_redirect"]
+    assert attr(rule, "target") == ref("google_compute_target_http_proxy.https_redirect.id")
+    assert attr(proxy, "url_map") == ref("google_compute_url_map.https_redirect.id")
+    url_map = resources["google_compute_url_map.https_redirect"]
+    assert attr(blocks(url_map, "default_url_redirect")[0], "https_redirect") is True
+    assert "default_service" not in url_map and not blocks(url_map, "path_matcher")
+
+
 def test_a_new_domain_gets_a_certificate_of_another_name() -> None:
     """create_before_destroy makes the new certificate first: with a fixed name it would
     collide with the one it replaces."""
