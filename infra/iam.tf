@@ -113,7 +113,11 @@ resource "google_service_account_iam_member" "launcher_acts_as_trainer" {
   member             = local.fn[each.key]
 }
 
-# Cloud Build: write build logs, push to the functions' repository, read the source.
+# Cloud Build, for the functions (and for the training image when an operator builds it with
+# Cloud Build): the roles Google lists for a custom build service account. Logs; pushes to both
+# image repositories; object admin on the functions' sources only: our archive bucket and the
+# gcf-v2-sources/gcf-v2-uploads buckets into which Cloud Functions copies each archive before
+# the build reads it there.
 resource "google_project_iam_member" "builder" {
   project = var.project_id
   role    = "roles/logging.logWriter"
@@ -121,17 +125,28 @@ resource "google_project_iam_member" "builder" {
 }
 
 resource "google_artifact_registry_repository_iam_member" "builder" {
+  for_each = {
+    functions = google_artifact_registry_repository.functions.name
+    training  = google_artifact_registry_repository.training.name
+  }
+
   project    = var.project_id
   location   = var.region
-  repository = google_artifact_registry_repository.functions.name
+  repository = each.value
   role       = "roles/artifactregistry.writer"
   member     = google_service_account.builder.member
 }
 
-resource "google_storage_bucket_iam_member" "builder_source" {
-  bucket = google_storage_bucket.function_source.name
-  role   = "roles/storage.objectViewer"
-  member = google_service_account.builder.member
+resource "google_project_iam_member" "builder_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectAdmin"
+  member  = google_service_account.builder.member
+
+  condition {
+    title       = "function sources only"
+    description = "The source archive bucket and the gcf-v2-* buckets Cloud Functions copies it to."
+    expression  = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-\") || resource.name == \"projects/_/buckets/${google_storage_bucket.function_source.name}\" || resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.function_source.name}/\")"
+  }
 }
 
 # Eventarc: the trigger's identity receives events (and, in modules/function, may invoke
@@ -160,7 +175,7 @@ resource "time_sleep" "grants_propagated" {
     google_service_account_iam_member.launcher_acts_as_trainer,
     google_project_iam_member.builder,
     google_artifact_registry_repository_iam_member.builder,
-    google_storage_bucket_iam_member.builder_source,
+    google_project_iam_member.builder_sources,
     google_project_iam_member.eventarc_receiver,
     google_project_iam_member.storage_agent_publisher,
   ]

@@ -33,6 +33,16 @@ output "training_image" {
   value       = local.training_image
 }
 
+output "builder_service_account" {
+  description = "Resource name (projects/P/serviceAccounts/EMAIL) of the build account, for gcloud builds submit --service-account."
+  value       = google_service_account.builder.id
+}
+
+output "function_source_bucket" {
+  description = "Bucket of the functions' source archives; also the staging place of operators' Cloud Build sources."
+  value       = google_storage_bucket.function_source.name
+}
+
 output "functions" {
   description = "Deployed functions: entry point => function name."
   value       = { for key, fn in module.function : key => fn.name }

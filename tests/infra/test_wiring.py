@@ -448,6 +448,33 @@ def test_only_launchers_may_act_as_the_training_account() -> None:
     )
 
 
+def test_build_account_holds_the_roles_google_lists_for_a_custom_build_account() -> None:
+    """Logs Writer, Artifact Registry Writer and Storage Object Admin; Cloud Functions copies
+    the source archive into its own gcf-v2-sources-* bucket, from which the build reads it."""
+    resources = ROOT["resource"]
+    builder = ref("google_service_account.builder.member")
+    logs = resources["google_project_iam_member.builder"]
+    assert (attr(logs, "role"), attr(logs, "member")) == ("roles/logging.logWriter", builder)
+    registry = resources["google_artifact_registry_repository_iam_member.builder"]
+    assert attr(registry, "role") == "roles/artifactregistry.writer"
+    assert set(attr(registry, "for_each")) == {"functions", "training"}
+    sources = resources["google_project_iam_member.builder_sources"]
+    assert (attr(sources, "role"), attr(sources, "member")) == (
+        "roles/storage.objectAdmin",
+        builder,
+    )
+    condition = attr(blocks(sources, "condition")[0], "expression")
+    assert "projects/_/buckets/gcf-v2-" in condition
+    assert "google_storage_bucket.function_source.name" in condition
+    fn = FUNCTION_MODULE["resource"]["google_cloudfunctions2_function.this"]
+    assert attr(blocks(fn, "build_config")[0], "service_account") == ref(
+        "var.build_service_account"
+    )
+    assert attr(function_call(), "build_service_account") == ref(
+        "google_service_account.builder.id"
+    )
+
+
 def test_pricing_only_reads_models() -> None:
     grants = [
         g

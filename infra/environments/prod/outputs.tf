@@ -23,6 +23,16 @@ output "training_image_repository" {
   value       = module.diamonds.training_image_repository
 }
 
+output "builder_service_account" {
+  description = "Build account for gcloud builds submit --service-account."
+  value       = module.diamonds.builder_service_account
+}
+
+output "function_source_bucket" {
+  description = "Staging bucket for gcloud builds submit --gcs-source-staging-dir."
+  value       = module.diamonds.function_source_bucket
+}
+
 output "functions" {
   description = "Entry point => deployed function name."
   value       = module.diamonds.functions
