@@ -349,7 +349,7 @@ module "monitoring" {
   error_ratio_threshold = var.pricing_error_ratio_threshold
   latency_threshold_ms  = var.pricing_latency_threshold_ms
   billing_account_id    = var.billing_account_id
-  monthly_budget_usd    = var.monthly_budget_usd
+  monthly_budget        = var.monthly_budget
 
   depends_on = [time_sleep.apis_ready]
 }

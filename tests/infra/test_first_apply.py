@@ -157,3 +157,12 @@ def test_functions_wait_for_their_grants_to_propagate(wait: Node, path: tuple[st
             continue  # needs the function first; nothing calls it before the apply ends
         assert grant in dependencies(*wait), f"{grant} is not waited for"
     assert waits_for(FUNCTION, wait)
+
+
+def test_budget_is_in_the_billing_accounts_currency() -> None:
+    """The Budget API refuses a currency other than the billing account's; left out, it is
+    filled in from the account (and read back, so a second plan shows no change)."""
+    budget = body_of(("monitoring",), "google_billing_budget.this")
+    specified = blocks(blocks(budget, "amount")[0], "specified_amount")[0]
+    assert "currency_code" not in specified
+    assert "var.monthly_budget" in attr(specified, "units")

@@ -135,10 +135,11 @@ resource "google_billing_budget" "this" {
     projects = ["projects/${var.project_number}"]
   }
 
+  # No currency_code: the Budget API refuses any but the billing account's own, and fills it
+  # in from the account (the provider reads it back, so a second plan shows no change).
   amount {
     specified_amount {
-      currency_code = "USD"
-      units         = tostring(var.monthly_budget_usd)
+      units = tostring(var.monthly_budget)
     }
   }
 

@@ -38,7 +38,7 @@ variable "billing_account_id" {
   type        = string
 }
 
-variable "monthly_budget_usd" {
-  description = "Monthly budget amount in USD."
+variable "monthly_budget" {
+  description = "Monthly budget amount in the billing account's currency."
   type        = number
 }
