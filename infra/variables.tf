@@ -70,7 +70,7 @@ variable "gate_tolerance" {
 }
 
 variable "log_level" {
-  description = "Log level of the functions and the training job (DEBUG, INFO, WARNING, ERROR)."
+  description = "Log level of the functions (DEBUG, INFO, WARNING, ERROR). The training job reads no log level: it prints its result or its error (stdout, stderr)."
   type        = string
   default     = "INFO"
 

@@ -133,6 +133,16 @@ def walk(node: Any) -> Iterator[tuple[Any, Any]]:
             yield from walk(item)
 
 
+def listed_names(expression: Any) -> list[str]:
+    """Names listed by a function's env or secrets: a list literal, or concat(local.x, [...])."""
+    if isinstance(expression, list):
+        return expression
+    names = re.findall(r'"(DIAMONDS_[A-Z0-9_]+)"', expr(expression))
+    for local_name in re.findall(r"local\.(\w+)", expression):
+        names += ROOT["locals"][local_name]
+    return names
+
+
 def strings(node: Any) -> Iterator[str]:
     """Every string anywhere in a parsed tree (expressions are strings too)."""
     if isinstance(node, str):

@@ -10,7 +10,6 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,6 +24,7 @@ from tests.infra.terraform_config import (
     content,
     dynamic,
     expr,
+    listed_names,
     module_config,
     parse,
     ref,
@@ -158,16 +158,6 @@ def test_environment_and_secrets_reach_the_function_resource() -> None:
     assert attr(grant, "role") == "roles/secretmanager.secretAccessor"
 
 
-def _names(expression: Any) -> list[str]:
-    """Names listed by a function's env or secrets: a list literal, or concat(local.x, [...])."""
-    if isinstance(expression, list):
-        return expression
-    names = re.findall(r'"(DIAMONDS_[A-Z0-9_]+)"', expr(expression))
-    for local_name in re.findall(r"local\.(\w+)", expression):
-        names += ROOT["locals"][local_name]
-    return names
-
-
 def test_every_environment_name_is_a_setting_the_code_reads(settings_names: set[str]) -> None:
     environment = ROOT["locals"]["environment"]
     secrets = ROOT["locals"]["secrets"]
@@ -175,8 +165,8 @@ def test_every_environment_name_is_a_setting_the_code_reads(settings_names: set[
     assert set(environment) <= settings_names, set(environment) - settings_names
     assert set(secrets) <= settings_names, set(secrets) - settings_names
     for name, fn in functions().items():
-        env = _names(fn["env"])
-        secret_env = _names(fn["secrets"])
+        env = listed_names(fn["env"])
+        secret_env = listed_names(fn["secrets"])
         assert env, name
         assert set(env) <= set(environment), f"{name}: {set(env) - set(environment)}"
         assert set(secret_env) <= set(secrets), f"{name}: {set(secret_env) - set(secrets)}"
@@ -216,7 +206,7 @@ def test_only_the_launching_functions_get_the_training_settings() -> None:
         "DIAMONDS_VERTEX_SERVICE_ACCOUNT",
     }
     for name, fn in functions().items():
-        has = launching <= set(_names(fn["env"]))
+        has = launching <= set(listed_names(fn["env"]))
         assert has == (name in {"retrain", "ingest"}), name
 
 
