@@ -116,6 +116,18 @@ def test_readme_lists_every_input_and_output(directory: Path) -> None:
             assert f"| `{name}` |" in readme, f"{directory}/README.md does not list {kind} {name}"
 
 
+def test_each_environment_keeps_its_state_in_a_bucket_of_its_own_project() -> None:
+    """The state holds the database password and the first API key: prod's must not sit in
+    the dev project. The bucket is named at init; bootstrap makes one per environment."""
+    for environment in ("dev", "prod"):
+        terraform = parse(INFRA / "environments" / environment / "backend.tf")["terraform"][0]
+        backend = blocks(terraform, "backend")[0]["gcs"]
+        assert "bucket" not in backend, "a bucket written here would be shared"
+        assert attr(backend, "prefix") == f"diamonds/{environment}"
+    bootstrap = (INFRA / "bootstrap" / "README.md").read_text(encoding="utf-8")
+    assert "terraform workspace new dev" in bootstrap
+
+
 # --- functions ------------------------------------------------------------------------------
 
 
