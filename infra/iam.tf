@@ -51,6 +51,10 @@ data "google_storage_project_service_account" "this" {
 locals {
   fn = { for key, sa in google_service_account.function : key => sa.member }
 
+  # What a function that starts training writes in the MODELS root: run records, and the
+  # single-flight schedule (the run in progress and the follow-up run queued behind it).
+  run_records = ["runs/", "schedule.json"]
+
   # bucket access: key => (bucket, role, member, object prefixes or null for the whole bucket)
   bucket_grants = {
     pricing_models_read = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectViewer", member = local.fn["pricing"], prefixes = null }
@@ -59,13 +63,13 @@ locals {
 
     retrain_snapshots_write = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = local.fn["retrain"], prefixes = ["snapshots/"] }
     retrain_models_read     = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectViewer", member = local.fn["retrain"], prefixes = null }
-    retrain_runs_write      = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["retrain"], prefixes = ["runs/"] }
+    retrain_runs_write      = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["retrain"], prefixes = local.run_records }
     retrain_staging_write   = { bucket = google_storage_bucket.vertex_staging.name, role = "roles/storage.objectUser", member = local.fn["retrain"], prefixes = null }
 
     ingest_data_read     = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectViewer", member = local.fn["ingest"], prefixes = null }
     ingest_data_write    = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = ["quarantine/", "snapshots/"] }
     ingest_models_read   = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectViewer", member = local.fn["ingest"], prefixes = null }
-    ingest_runs_write    = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = ["runs/"] }
+    ingest_runs_write    = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = local.run_records }
     ingest_staging_write = { bucket = google_storage_bucket.vertex_staging.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = null }
 
     trainer_data_read     = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectViewer", member = google_service_account.trainer.member, prefixes = null }
@@ -178,5 +182,6 @@ resource "time_sleep" "grants_propagated" {
     google_project_iam_member.builder_sources,
     google_project_iam_member.eventarc_receiver,
     google_project_iam_member.storage_agent_publisher,
+    google_pubsub_topic_iam_member.dead_letter_publisher,
   ]
 }

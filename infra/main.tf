@@ -26,6 +26,12 @@ locals {
     "vpcaccess.googleapis.com",
   ])
 
+  # The longest an event-driven function may run. A delivery of a file holds it for longer
+  # (DIAMONDS_INGEST_LEASE_SECONDS): only a delivery whose instance died leaves a lease that
+  # runs out, and the file is then taken over by a retry.
+  ingest_timeout_seconds = 540
+  ingest_lease_seconds   = local.ingest_timeout_seconds + 60
+
   training_image = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.training.repository_id}/training:${var.training_image_tag}"
 
   # Every plain environment variable a function may receive. Each function below lists
@@ -42,6 +48,7 @@ locals {
     DIAMONDS_VERTEX_STAGING_BUCKET  = "gs://${google_storage_bucket.vertex_staging.name}"
     DIAMONDS_GATE_TOLERANCE         = tostring(var.gate_tolerance)
     DIAMONDS_LOG_LEVEL              = var.log_level
+    DIAMONDS_INGEST_LEASE_SECONDS   = tostring(local.ingest_lease_seconds)
   }
 
   # Environment variables whose values come from Secret Manager: name => secret id.
@@ -98,10 +105,10 @@ locals {
     ingest = {
       description = "Validates a CSV dropped in incoming/, quarantines rejects, upserts the inventory, launches training"
       memory      = "1Gi"
-      timeout     = 540
+      timeout     = local.ingest_timeout_seconds
       concurrency = 1
       ingress     = "ALLOW_INTERNAL_ONLY"
-      env         = concat(local.common_env, local.launching_env, ["DIAMONDS_DATA_ROOT", "DIAMONDS_MODELS_ROOT"])
+      env         = concat(local.common_env, local.launching_env, ["DIAMONDS_DATA_ROOT", "DIAMONDS_MODELS_ROOT", "DIAMONDS_INGEST_LEASE_SECONDS"])
       secrets     = ["DIAMONDS_DATABASE_URL"]
       # Cloud Storage events filter on the bucket only; ingest ignores objects outside
       # incoming/ (its own writes to quarantine/ and snapshots/ arrive here too).
@@ -341,15 +348,16 @@ module "front_door" {
 module "monitoring" {
   source = "./modules/monitoring"
 
-  project_id            = var.project_id
-  project_number        = data.google_project.this.number
-  name                  = var.name
-  alert_emails          = var.alert_emails
-  pricing_service_name  = module.function["pricing"].name
-  error_ratio_threshold = var.pricing_error_ratio_threshold
-  latency_threshold_ms  = var.pricing_latency_threshold_ms
-  billing_account_id    = var.billing_account_id
-  monthly_budget        = var.monthly_budget
+  project_id               = var.project_id
+  project_number           = data.google_project.this.number
+  name                     = var.name
+  alert_emails             = var.alert_emails
+  pricing_service_name     = module.function["pricing"].name
+  error_ratio_threshold    = var.pricing_error_ratio_threshold
+  latency_threshold_ms     = var.pricing_latency_threshold_ms
+  dead_letter_subscription = google_pubsub_subscription.ingest_dead_letter.name
+  billing_account_id       = var.billing_account_id
+  monthly_budget           = var.monthly_budget
 
   depends_on = [time_sleep.apis_ready]
 }

@@ -274,6 +274,61 @@ def test_event_delivery_identity_can_invoke_ingest_and_storage_can_publish() -> 
     assert "google_storage_project_service_account" in attr(publisher, "member")
 
 
+def test_a_delivery_holds_its_file_for_longer_than_ingest_may_run() -> None:
+    """Eventarc may deliver a file again while ingest still handles it (409 until the lease
+    ends): the lease must outlast the function's timeout, so only a dead delivery loses it."""
+    locals_ = ROOT["locals"]
+    timeout = locals_["ingest_timeout_seconds"]
+    assert isinstance(timeout, int) and timeout <= 540, "event-driven functions run 540 s at most"
+    assert functions()["ingest"]["timeout"] == ref("local.ingest_timeout_seconds")
+    margin = re.fullmatch(
+        r"\$\{local\.ingest_timeout_seconds\+(\d+)\}", expr(locals_["ingest_lease_seconds"])
+    )
+    assert margin and int(margin.group(1)) >= 30
+    lease = locals_["environment"]["DIAMONDS_INGEST_LEASE_SECONDS"]
+    assert lease == ref("tostring(local.ingest_lease_seconds)")
+    assert "DIAMONDS_INGEST_LEASE_SECONDS" in listed_names(functions()["ingest"]["env"])
+
+
+def test_an_event_that_keeps_failing_is_dead_lettered_and_kept() -> None:
+    """Eventarc's subscription drops a message after 24 hours of retries; the dead-letter topic
+    keeps it 7 days and an alert says so. Terraform cannot configure Eventarc's subscription:
+    the ingest_dead_letter_commands output attaches the topic to it."""
+    resources = ROOT["resource"]
+    topic = resources["google_pubsub_topic.ingest_dead_letter"]
+    subscription = resources["google_pubsub_subscription.ingest_dead_letter"]
+    assert attr(subscription, "topic") == ref("google_pubsub_topic.ingest_dead_letter.id")
+    assert attr(subscription, "message_retention_duration") == "604800s"
+    assert attr(blocks(subscription, "expiration_policy")[0], "ttl") == ""
+    assert attr(topic, "message_retention_duration") == "604800s"
+    publisher = resources["google_pubsub_topic_iam_member.dead_letter_publisher"]
+    assert attr(publisher, "role") == "roles/pubsub.publisher"
+    assert "gcp-sa-pubsub.iam.gserviceaccount.com" in ROOT["locals"]["pubsub_agent"]
+    assert 5 <= ROOT["locals"]["ingest_max_delivery_attempts"] <= 100
+    commands = attr(ROOT["output"]["ingest_dead_letter_commands"], "value")
+    for part in (
+        'module.function["ingest"].event_trigger',
+        "transport.pubsub.subscription",
+        "roles/pubsub.subscriber",
+        "google_pubsub_topic.ingest_dead_letter.id",
+        "local.ingest_max_delivery_attempts",
+    ):
+        assert part in commands, part
+    monitoring = ROOT["module"]["monitoring"]
+    assert attr(monitoring, "dead_letter_subscription") == ref(
+        "google_pubsub_subscription.ingest_dead_letter.name"
+    )
+
+
+def test_launchers_may_write_run_records_and_the_training_schedule() -> None:
+    grants = ROOT["locals"]["bucket_grants"]
+    for launcher in ("retrain", "ingest"):
+        grant = grants[f"{launcher}_runs_write"]
+        assert grant["bucket"] == ref("google_storage_bucket.models.name")
+        assert grant["prefixes"] == ref("local.run_records")
+    assert ROOT["locals"]["run_records"] == ["runs/", "schedule.json"]
+
+
 # --- the front door -------------------------------------------------------------------------
 
 

@@ -52,3 +52,13 @@ output "api_keys_secret" {
   description = "Secret holding the API keys."
   value       = module.diamonds.api_keys_secret
 }
+
+output "ingest_dead_letter_commands" {
+  description = "Run after an apply that creates or replaces the ingest trigger: terraform output -raw ingest_dead_letter_commands | sh"
+  value       = module.diamonds.ingest_dead_letter_commands
+}
+
+output "ingest_dead_letter_subscription" {
+  description = "Ingest events that failed every delivery attempt, kept 7 days."
+  value       = module.diamonds.ingest_dead_letter_subscription
+}
