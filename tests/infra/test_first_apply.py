@@ -166,3 +166,17 @@ def test_budget_is_in_the_billing_accounts_currency() -> None:
     specified = blocks(blocks(budget, "amount")[0], "specified_amount")[0]
     assert "currency_code" not in specified
     assert "var.monthly_budget" in attr(specified, "units")
+
+
+def test_provider_lock_files_are_the_documented_first_step() -> None:
+    """The lock files could not be made where the tree was written (no registry access):
+    making and committing them for the team's platforms is step 1 of infra/README.md."""
+    assert "terraform providers lock" in README
+    for platform in ("linux_amd64", "darwin_arm64", "darwin_amd64", "windows_amd64"):
+        assert f"-platform={platform}" in README
+    for lock in INFRA.rglob(".terraform.lock.hcl"):
+        text = lock.read_text(encoding="utf-8")
+        google = re.search(
+            r'provider "registry.terraform.io/hashicorp/google" \{\s+version\s+=\s+"([^"]+)"', text
+        )
+        assert google and google.group(1).startswith("6.50."), lock
