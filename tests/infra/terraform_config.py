@@ -213,6 +213,11 @@ def _edges(path: tuple[str, ...], node: Any, seen_locals: frozenset[str]) -> set
     return found
 
 
+def referenced(path: tuple[str, ...], expression: Any) -> set[Node]:
+    """The resources and data sources an expression in module `path` refers to."""
+    return _edges(path, expression, frozenset())
+
+
 @cache
 def dependencies(path: tuple[str, ...], address: str) -> frozenset[Node]:
     """The nodes a resource or data source waits for directly: its references, its

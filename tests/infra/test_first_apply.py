@@ -22,8 +22,7 @@ from tests.infra.terraform_config import (
     declared,
     dependencies,
     every_node,
-    module_config,
-    module_dir,
+    referenced,
     waits_for,
 )
 
@@ -109,23 +108,6 @@ def secret_versions() -> dict[Node, Node]:
     return versions
 
 
-def secret_of(expression: str) -> Node:
-    """The secret resource a `local.secrets` value names (directly or as a module output)."""
-    direct = re.fullmatch(r"\$\{(google_secret_manager_secret\.\w+)\.secret_id\}", expression)
-    if direct:
-        return ((), direct.group(1))
-    output = re.fullmatch(r"\$\{module\.(\w+)\.(\w+)\}", expression)
-    assert output, expression
-    value = attr(module_config(module_dir((output.group(1),)))["output"][output.group(2)], "value")
-    return secret_of_module(output.group(1), value)
-
-
-def secret_of_module(module: str, value: str) -> Node:
-    inner = re.fullmatch(r"\$\{(google_secret_manager_secret\.\w+)\.secret_id\}", value)
-    assert inner, value
-    return ((module,), inner.group(1))
-
-
 def test_every_secret_read_at_latest_has_a_version_before_the_functions() -> None:
     """Cloud Run refuses a revision whose secret has no version yet ("Secret .../versions/latest
     was not found"); the database URL's version waits for Cloud SQL, 10-15 minutes."""
@@ -136,7 +118,11 @@ def test_every_secret_read_at_latest_has_a_version_before_the_functions() -> Non
     assert attr(body, "version") == "latest"
     versions = secret_versions()
     for name, expression in ROOT["locals"]["secrets"].items():
-        secret = secret_of(expression)
+        [secret] = [
+            node
+            for node in referenced((), expression)
+            if node[1].startswith("google_secret_manager_secret.")
+        ]
         assert secret in versions, f"{name}: Terraform writes no version of {secret}"
         assert waits_for(FUNCTION, versions[secret]), f"the functions can start before {name}"
 
