@@ -76,6 +76,7 @@ class VertexRunner:
             "env": [
                 {"name": "DIAMONDS_DATA_ROOT", "value": settings.data_root},
                 {"name": "DIAMONDS_MODELS_ROOT", "value": settings.models_root},
+                {"name": "DIAMONDS_GATE_TOLERANCE", "value": str(settings.gate_tolerance)},
             ],
         }
         spec: dict[str, Any] = {

@@ -13,6 +13,8 @@ resource "google_project_iam_audit_config" "storage" {
   audit_log_config {
     log_type = "DATA_WRITE"
   }
+
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_project_iam_audit_config" "secretmanager" {
@@ -30,4 +32,6 @@ resource "google_project_iam_audit_config" "secretmanager" {
   audit_log_config {
     log_type = "DATA_WRITE"
   }
+
+  depends_on = [time_sleep.apis_ready]
 }

@@ -12,7 +12,7 @@ resource "google_service_account" "function" {
   display_name = "Function ${each.key}"
   description  = "Runtime identity of the ${each.key} function."
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_service_account" "trainer" {
@@ -21,7 +21,7 @@ resource "google_service_account" "trainer" {
   display_name = "Vertex AI training job"
   description  = "Runs python -m training: reads data, writes quarantine/, models/, champion.json and runs/."
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_service_account" "builder" {
@@ -30,7 +30,7 @@ resource "google_service_account" "builder" {
   display_name = "Cloud Build for the functions"
   description  = "Builds the functions' images from the source archive."
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_service_account" "eventarc" {
@@ -39,17 +39,21 @@ resource "google_service_account" "eventarc" {
   display_name = "Eventarc trigger of ingest"
   description  = "Identity Eventarc uses to deliver data-bucket events to the ingest function."
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 data "google_storage_project_service_account" "this" {
   project = var.project_id
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 locals {
   fn = { for key, sa in google_service_account.function : key => sa.member }
+
+  # What a function that starts training writes in the MODELS root: run records, and the
+  # single-flight schedule (the run in progress and the follow-up run queued behind it).
+  run_records = ["runs/", "schedule.json"]
 
   # bucket access: key => (bucket, role, member, object prefixes or null for the whole bucket)
   bucket_grants = {
@@ -59,14 +63,14 @@ locals {
 
     retrain_snapshots_write = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = local.fn["retrain"], prefixes = ["snapshots/"] }
     retrain_models_read     = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectViewer", member = local.fn["retrain"], prefixes = null }
-    retrain_runs_write      = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["retrain"], prefixes = ["runs/"] }
+    retrain_runs_write      = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["retrain"], prefixes = local.run_records }
     retrain_staging_write   = { bucket = google_storage_bucket.vertex_staging.name, role = "roles/storage.objectUser", member = local.fn["retrain"], prefixes = null }
 
-    ingest_data_read      = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectViewer", member = local.fn["ingest"], prefixes = null }
-    ingest_data_write     = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = ["quarantine/", "snapshots/"] }
-    ingest_models_read    = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectViewer", member = local.fn["ingest"], prefixes = null }
-    ingest_runs_write     = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = ["runs/"] }
-    ingest_staging_write  = { bucket = google_storage_bucket.vertex_staging.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = null }
+    ingest_data_read     = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectViewer", member = local.fn["ingest"], prefixes = null }
+    ingest_data_write    = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = ["quarantine/", "snapshots/"] }
+    ingest_models_read   = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectViewer", member = local.fn["ingest"], prefixes = null }
+    ingest_runs_write    = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = local.run_records }
+    ingest_staging_write = { bucket = google_storage_bucket.vertex_staging.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = null }
 
     trainer_data_read     = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectViewer", member = google_service_account.trainer.member, prefixes = null }
     trainer_quarantine    = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = google_service_account.trainer.member, prefixes = ["quarantine/"] }
@@ -113,7 +117,11 @@ resource "google_service_account_iam_member" "launcher_acts_as_trainer" {
   member             = local.fn[each.key]
 }
 
-# Cloud Build: write build logs, push to the functions' repository, read the source.
+# Cloud Build, for the functions (and for the training image when an operator builds it with
+# Cloud Build): the roles Google lists for a custom build service account. Logs; pushes to both
+# image repositories; object admin on the functions' sources only: our archive bucket and the
+# gcf-v2-sources/gcf-v2-uploads buckets into which Cloud Functions copies each archive before
+# the build reads it there.
 resource "google_project_iam_member" "builder" {
   project = var.project_id
   role    = "roles/logging.logWriter"
@@ -121,17 +129,28 @@ resource "google_project_iam_member" "builder" {
 }
 
 resource "google_artifact_registry_repository_iam_member" "builder" {
+  for_each = {
+    functions = google_artifact_registry_repository.functions.name
+    training  = google_artifact_registry_repository.training.name
+  }
+
   project    = var.project_id
   location   = var.region
-  repository = google_artifact_registry_repository.functions.name
+  repository = each.value
   role       = "roles/artifactregistry.writer"
   member     = google_service_account.builder.member
 }
 
-resource "google_storage_bucket_iam_member" "builder_source" {
-  bucket = google_storage_bucket.function_source.name
-  role   = "roles/storage.objectViewer"
-  member = google_service_account.builder.member
+resource "google_project_iam_member" "builder_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectAdmin"
+  member  = google_service_account.builder.member
+
+  condition {
+    title       = "function sources only"
+    description = "The source archive bucket and the gcf-v2-* buckets Cloud Functions copies it to."
+    expression  = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-\") || resource.name == \"projects/_/buckets/${google_storage_bucket.function_source.name}\" || resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.function_source.name}/\")"
+  }
 }
 
 # Eventarc: the trigger's identity receives events (and, in modules/function, may invoke
@@ -146,4 +165,23 @@ resource "google_project_iam_member" "storage_agent_publisher" {
   project = var.project_id
   role    = "roles/pubsub.publisher"
   member  = "serviceAccount:${data.google_storage_project_service_account.this.email_address}"
+}
+
+# Grants take typically 2 minutes, sometimes 7 or more, to take effect (IAM access change
+# propagation). The functions' builds, their first revisions and the ingest trigger use them
+# the moment they exist: the functions wait for this.
+resource "time_sleep" "grants_propagated" {
+  create_duration = "120s"
+
+  depends_on = [
+    google_storage_bucket_iam_member.this,
+    google_project_iam_member.launcher_vertex,
+    google_service_account_iam_member.launcher_acts_as_trainer,
+    google_project_iam_member.builder,
+    google_artifact_registry_repository_iam_member.builder,
+    google_project_iam_member.builder_sources,
+    google_project_iam_member.eventarc_receiver,
+    google_project_iam_member.storage_agent_publisher,
+    google_pubsub_topic_iam_member.dead_letter_publisher,
+  ]
 }

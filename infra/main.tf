@@ -26,6 +26,12 @@ locals {
     "vpcaccess.googleapis.com",
   ])
 
+  # The longest an event-driven function may run. A delivery of a file holds it for longer
+  # (DIAMONDS_INGEST_LEASE_SECONDS): only a delivery whose instance died leaves a lease that
+  # runs out, and the file is then taken over by a retry.
+  ingest_timeout_seconds = 540
+  ingest_lease_seconds   = local.ingest_timeout_seconds + 60
+
   training_image = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.training.repository_id}/training:${var.training_image_tag}"
 
   # Every plain environment variable a function may receive. Each function below lists
@@ -42,6 +48,7 @@ locals {
     DIAMONDS_VERTEX_STAGING_BUCKET  = "gs://${google_storage_bucket.vertex_staging.name}"
     DIAMONDS_GATE_TOLERANCE         = tostring(var.gate_tolerance)
     DIAMONDS_LOG_LEVEL              = var.log_level
+    DIAMONDS_INGEST_LEASE_SECONDS   = tostring(local.ingest_lease_seconds)
   }
 
   # Environment variables whose values come from Secret Manager: name => secret id.
@@ -98,10 +105,10 @@ locals {
     ingest = {
       description = "Validates a CSV dropped in incoming/, quarantines rejects, upserts the inventory, launches training"
       memory      = "1Gi"
-      timeout     = 540
+      timeout     = local.ingest_timeout_seconds
       concurrency = 1
       ingress     = "ALLOW_INTERNAL_ONLY"
-      env         = concat(local.common_env, local.launching_env, ["DIAMONDS_DATA_ROOT", "DIAMONDS_MODELS_ROOT"])
+      env         = concat(local.common_env, local.launching_env, ["DIAMONDS_DATA_ROOT", "DIAMONDS_MODELS_ROOT", "DIAMONDS_INGEST_LEASE_SECONDS"])
       secrets     = ["DIAMONDS_DATABASE_URL"]
       # Cloud Storage events filter on the bucket only; ingest ignores objects outside
       # incoming/ (its own writes to quarantine/ and snapshots/ arrive here too).
@@ -142,6 +149,20 @@ resource "google_project_service" "this" {
   disable_on_destroy = false
 }
 
+# An API answers 403 SERVICE_DISABLED for a while after it is enabled ("If you enabled this
+# API recently, wait a few minutes for the action to propagate to our systems and retry"):
+# everything that calls one waits for this, directly or through its module. A newly added API
+# waits again.
+resource "time_sleep" "apis_ready" {
+  create_duration = "120s"
+
+  triggers = {
+    services = join(",", sort(tolist(local.services)))
+  }
+
+  depends_on = [google_project_service.this]
+}
+
 # Training images are tagged with the git commit they were built from and never re-tagged.
 resource "google_artifact_registry_repository" "training" {
   # checkov:skip=CKV_GCP_84:Images hold no data and no secrets (open-source code and libraries); Google-managed encryption at rest suffices and a customer key would add key administration without reducing a risk.
@@ -176,7 +197,7 @@ resource "google_artifact_registry_repository" "training" {
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 # Cloud Build writes the functions' images here (it moves their tags, so tags are mutable).
@@ -209,7 +230,7 @@ resource "google_artifact_registry_repository" "functions" {
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_secret_manager_secret" "api_keys" {
@@ -225,7 +246,7 @@ resource "google_secret_manager_secret" "api_keys" {
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 # The first key, for the team's web app; partners' keys are added by operators
@@ -252,7 +273,7 @@ module "network" {
   region     = var.region
   name       = var.name
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 module "database" {
@@ -300,16 +321,12 @@ module "function" {
 
   invoker_members = each.value.event_trigger == null ? { public = "allUsers" } : { eventarc = google_service_account.eventarc.member }
 
+  # Grants in effect; the secret versions the functions read at "latest" exist (the
+  # database URL's waits for Cloud SQL, 10-15 minutes).
   depends_on = [
-    google_storage_bucket_iam_member.this,
-    google_project_iam_member.launcher_vertex,
-    google_service_account_iam_member.launcher_acts_as_trainer,
-    google_project_iam_member.builder,
-    google_artifact_registry_repository_iam_member.builder,
-    google_storage_bucket_iam_member.builder_source,
-    google_project_iam_member.eventarc_receiver,
-    google_project_iam_member.storage_agent_publisher,
+    time_sleep.grants_propagated,
     google_secret_manager_secret_version.first_api_key,
+    module.database,
   ]
 }
 
@@ -324,20 +341,23 @@ module "front_door" {
   default_backend       = "pricing"
   domain                = var.api_domain
   rate_limit_per_minute = var.rate_limit_per_minute
+
+  depends_on = [time_sleep.apis_ready]
 }
 
 module "monitoring" {
   source = "./modules/monitoring"
 
-  project_id            = var.project_id
-  project_number        = data.google_project.this.number
-  name                  = var.name
-  alert_emails          = var.alert_emails
-  pricing_service_name  = module.function["pricing"].name
-  error_ratio_threshold = var.pricing_error_ratio_threshold
-  latency_threshold_ms  = var.pricing_latency_threshold_ms
-  billing_account_id    = var.billing_account_id
-  monthly_budget_usd    = var.monthly_budget_usd
+  project_id               = var.project_id
+  project_number           = data.google_project.this.number
+  name                     = var.name
+  alert_emails             = var.alert_emails
+  pricing_service_name     = module.function["pricing"].name
+  error_ratio_threshold    = var.pricing_error_ratio_threshold
+  latency_threshold_ms     = var.pricing_latency_threshold_ms
+  dead_letter_subscription = google_pubsub_subscription.ingest_dead_letter.name
+  billing_account_id       = var.billing_account_id
+  monthly_budget           = var.monthly_budget
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }

@@ -33,6 +33,16 @@ output "training_image" {
   value       = local.training_image
 }
 
+output "builder_service_account" {
+  description = "Resource name (projects/P/serviceAccounts/EMAIL) of the build account, for gcloud builds submit --service-account."
+  value       = google_service_account.builder.id
+}
+
+output "function_source_bucket" {
+  description = "Bucket of the functions' source archives; also the staging place of operators' Cloud Build sources."
+  value       = google_storage_bucket.function_source.name
+}
+
 output "functions" {
   description = "Deployed functions: entry point => function name."
   value       = { for key, fn in module.function : key => fn.name }
@@ -68,4 +78,18 @@ output "database_url_secret" {
 output "api_keys_secret" {
   description = "Secret Manager secret holding DIAMONDS_API_KEYS (comma-separated bearer keys)."
   value       = google_secret_manager_secret.api_keys.secret_id
+}
+
+output "ingest_dead_letter_commands" {
+  description = "gcloud commands that attach the dead-letter topic to the subscription Eventarc made for ingest; run them after an apply that creates or replaces the ingest trigger (running them again changes nothing)."
+  value       = <<-EOT
+    SUB=$(gcloud eventarc triggers describe ${module.function["ingest"].event_trigger} --format='value(transport.pubsub.subscription)')
+    gcloud pubsub subscriptions add-iam-policy-binding "$SUB" --member=${local.pubsub_agent} --role=roles/pubsub.subscriber
+    gcloud pubsub subscriptions update "$SUB" --dead-letter-topic=${google_pubsub_topic.ingest_dead_letter.id} --max-delivery-attempts=${local.ingest_max_delivery_attempts} --ack-deadline=600
+  EOT
+}
+
+output "ingest_dead_letter_subscription" {
+  description = "Subscription keeping, for 7 days, the ingest events that failed every delivery attempt."
+  value       = google_pubsub_subscription.ingest_dead_letter.name
 }

@@ -69,7 +69,7 @@ resource "google_storage_bucket" "data" {
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 # MODELS root: models/<version>/ (artifacts + metadata.json), champion.json (replaced by
@@ -112,7 +112,7 @@ resource "google_storage_bucket" "models" {
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 # Scratch space of Vertex AI custom jobs (base output directory); nothing here is kept.
@@ -150,7 +150,7 @@ resource "google_storage_bucket" "vertex_staging" {
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }
 
 # Source archives of the functions, content-addressed (source.tf). Terraform uploads a
@@ -189,5 +189,5 @@ resource "google_storage_bucket" "function_source" {
     }
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [time_sleep.apis_ready]
 }

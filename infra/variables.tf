@@ -30,8 +30,8 @@ variable "billing_account_id" {
   type        = string
 }
 
-variable "monthly_budget_usd" {
-  description = "Monthly budget in USD; e-mails go out at 50%, 90% and 100% of actual spend and at 100% of forecast spend."
+variable "monthly_budget" {
+  description = "Monthly budget in the billing account's currency (the Budget API accepts no other); e-mails go out at 50%, 90% and 100% of actual spend and at 100% of forecast spend."
   type        = number
   default     = 150
 }
@@ -70,7 +70,7 @@ variable "gate_tolerance" {
 }
 
 variable "log_level" {
-  description = "Log level of the functions and the training job (DEBUG, INFO, WARNING, ERROR)."
+  description = "Log level of the functions (DEBUG, INFO, WARNING, ERROR). The training job reads no log level: it prints its result or its error (stdout, stderr)."
   type        = string
   default     = "INFO"
 

@@ -112,6 +112,7 @@ def test_submits_the_training_job(vertex: FakeVertex) -> None:
     assert container["env"] == [
         {"name": "DIAMONDS_DATA_ROOT", "value": "gs://data"},
         {"name": "DIAMONDS_MODELS_ROOT", "value": "gs://models"},
+        {"name": "DIAMONDS_GATE_TOLERANCE", "value": "0.02"},
     ]
 
 

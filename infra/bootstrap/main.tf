@@ -1,7 +1,8 @@
-# The bucket that holds the Terraform state of every environment (prefix diamonds/<env>).
-# Applied once, with local state, before anything else; see infra/README.md.
-# The state contains secrets (the database password inside DIAMONDS_DATABASE_URL, the
-# first API key), so only the people and pipelines that run Terraform may read it.
+# The bucket that holds the Terraform state of one environment, in that environment's own
+# project: applied once per environment, with local state in a workspace named after it,
+# before anything else (infra/README.md). The state contains secrets (the database password
+# inside DIAMONDS_DATABASE_URL, the first API key), so prod's state never sits in the dev
+# project, and only the people and pipelines that run Terraform may read it.
 
 resource "google_storage_bucket" "state" {
   # checkov:skip=CKV_GCP_62:Reads and writes of the state are recorded by Cloud Audit Logs of the project; a usage-log bucket would add nothing.

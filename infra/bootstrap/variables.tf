@@ -1,5 +1,5 @@
 variable "project_id" {
-  description = "Project that holds the Terraform state bucket (the prod project, or a separate operations project)."
+  description = "The environment's own project (the one its Terraform deploys into): its state and the secrets in it stay there."
   type        = string
 }
 

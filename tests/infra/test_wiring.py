@@ -1,8 +1,7 @@
 """Static checks of the Terraform in infra/: it parses, and it is wired to what the code reads.
 
-No terraform binary and no network are needed: every .tf file is parsed with python-hcl2 and
-the wiring (function environment, event trigger, routing, network exposure, IAM) is asserted
-on the parsed configuration.
+The wiring (function environment, event trigger, routing, network exposure, IAM) is asserted
+on the configuration as tests/infra/terraform_config.py parses it.
 """
 
 from __future__ import annotations
@@ -10,141 +9,36 @@ from __future__ import annotations
 import os
 import re
 import sys
-from functools import cache
 from pathlib import Path
-from typing import Any
 
-import hcl2
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-INFRA = REPO / "infra"
-TF_FILES = sorted(p for p in INFRA.rglob("*.tf") if ".terraform" not in p.parts)
-MODULE_DIRS = sorted({p.parent for p in TF_FILES})
+from tests.infra.terraform_config import (
+    INFRA,
+    MODULE_DIRS,
+    REPO,
+    ROOT,
+    TF_FILES,
+    attr,
+    blocks,
+    content,
+    dynamic,
+    expr,
+    listed_names,
+    module_config,
+    parse,
+    ref,
+    walk,
+)
 
 ENTRY_POINTS = {"inventory", "pricing", "models", "retrain", "ingest"}
 HTTP_ENTRY_POINTS = ENTRY_POINTS - {"ingest"}
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-
-# --- parsing -------------------------------------------------------------------------------
-# python-hcl2 has changed its output over releases (and checkov ships a fork under the same
-# import name): attributes may be wrapped in one-element lists, and strings and block labels
-# may keep their quotes. Probe once, then read every file through the same accessors.
-
-
-def _probe() -> tuple[bool, bool]:
-    parsed = hcl2.loads('a = "x"\n')["a"]
-    wrapped = isinstance(parsed, list)
-    value = parsed[0] if wrapped else parsed
-    return wrapped, value == '"x"'
-
-
-WRAPPED, QUOTED = _probe()
-META_KEYS = {
-    "__start_line__",
-    "__end_line__",
-    "__is_block__",
-    "__comments__",
-    "__inline_comments__",
-}
-
-
-def _unquote(value: Any) -> Any:
-    if isinstance(value, str) and QUOTED and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    if isinstance(value, dict):
-        return {_unquote(k): _unquote(v) for k, v in value.items() if k not in META_KEYS}
-    if isinstance(value, list):
-        return [_unquote(v) for v in value]
-    return value
-
-
-def attr(body: dict, name: str, default: Any = KeyError) -> Any:
-    """The value of attribute `name` of a block body."""
-    if name not in body:
-        if default is KeyError:
-            raise KeyError(name)
-        return default
-    value = body[name]
-    return value[0] if WRAPPED else value
-
-
-def blocks(body: dict, name: str) -> list[dict]:
-    """The nested blocks called `name` of a block body (dynamic blocks not included)."""
-    return list(body.get(name, []))
-
-
-def dynamic(body: dict, name: str) -> dict:
-    """The body of `dynamic "<name>"`."""
-    for block in blocks(body, "dynamic"):
-        if name in block:
-            return block[name]
-    raise KeyError(f"dynamic {name}")
-
-
-def content(dynamic_body: dict) -> dict:
-    return blocks(dynamic_body, "content")[0]
-
-
-@cache
-def parse(path: Path) -> dict:
-    with path.open(encoding="utf-8") as handle:
-        return _unquote(hcl2.load(handle))
-
-
-def module_config(directory: Path) -> dict[str, Any]:
-    """All top-level blocks of a module, merged across its .tf files."""
-    merged: dict[str, Any] = {
-        "resource": {},
-        "data": {},
-        "module": {},
-        "variable": {},
-        "output": {},
-        "locals": {},
-    }
-    for path in sorted(directory.glob("*.tf")):
-        parsed = parse(path)
-        for kind in ("resource", "data"):
-            for entry in parsed.get(kind, []):
-                for rtype, named in entry.items():
-                    for name, body in named.items():
-                        merged[kind][f"{rtype}.{name}"] = body
-        for kind in ("module", "variable", "output"):
-            for entry in parsed.get(kind, []):
-                merged[kind].update(entry)
-        for entry in parsed.get("locals", []):
-            merged["locals"].update({k: attr(entry, k) for k in entry})
-    return merged
-
-
-ROOT = module_config(INFRA)
 FUNCTION_MODULE = module_config(INFRA / "modules" / "function")
 DATABASE_MODULE = module_config(INFRA / "modules" / "database")
 FRONT_DOOR_MODULE = module_config(INFRA / "modules" / "front_door")
-
-
-def ref(expression: str) -> str:
-    """A reference as python-hcl2 renders it: "${...}"."""
-    return "${" + expression + "}"
-
-
-def expr(value: Any) -> str:
-    """An expression in one canonical spelling (parsers differ in spacing, quotes and null)."""
-    text = re.sub(r"\s+", "", str(value)).replace("'", '"')
-    return re.sub(r"\bNone\b", "null", text)
-
-
-def walk(node: Any):
-    """Every (key, value) pair anywhere in a parsed tree."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield key, value
-            yield from walk(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from walk(item)
 
 
 # --- the names the code reads ---------------------------------------------------------------
@@ -185,15 +79,27 @@ def test_variables_are_typed_and_described_and_outputs_described(directory: Path
         )
 
 
+# The versions tools/tfcheck.py checked the tree against; the lock files record the exact
+# builds (infra/README.md: terraform providers lock).
+PINS = {
+    "google": "~> 6.50.0",
+    "random": "~> 3.7.2",
+    "archive": "~> 2.7.1",
+    "time": "~> 0.13.1",
+}
+
+
 @pytest.mark.parametrize("directory", MODULE_DIRS, ids=lambda p: str(p.relative_to(REPO)))
-def test_google_provider_is_pinned_to_v6(directory: Path) -> None:
+def test_providers_are_pinned_to_the_versions_checked(directory: Path) -> None:
     versions = directory / "versions.tf"
     assert versions.exists(), f"{directory} has no versions.tf"
     terraform = parse(versions)["terraform"][0]
     providers = blocks(terraform, "required_providers")[0]
-    google = attr(providers, "google")
-    assert google["source"] == "hashicorp/google"
-    assert re.fullmatch(r">= ?6\.\d+, ?< ?7\.0", google["version"]), google["version"]
+    assert "google" in providers
+    for name in providers:
+        provider = attr(providers, name)
+        assert provider["source"] == f"hashicorp/{name}"
+        assert re.sub(r"\s", "", provider["version"]) == re.sub(r"\s", "", PINS[name]), name
     assert attr(terraform, "required_version").startswith(">=")
 
 
@@ -208,6 +114,18 @@ def test_readme_lists_every_input_and_output(directory: Path) -> None:
     for kind in ("variable", "output"):
         for name in config[kind]:
             assert f"| `{name}` |" in readme, f"{directory}/README.md does not list {kind} {name}"
+
+
+def test_each_environment_keeps_its_state_in_a_bucket_of_its_own_project() -> None:
+    """The state holds the database password and the first API key: prod's must not sit in
+    the dev project. The bucket is named at init; bootstrap makes one per environment."""
+    for environment in ("dev", "prod"):
+        terraform = parse(INFRA / "environments" / environment / "backend.tf")["terraform"][0]
+        backend = blocks(terraform, "backend")[0]["gcs"]
+        assert "bucket" not in backend, "a bucket written here would be shared"
+        assert attr(backend, "prefix") == f"diamonds/{environment}"
+    bootstrap = (INFRA / "bootstrap" / "README.md").read_text(encoding="utf-8")
+    assert "terraform workspace new dev" in bootstrap
 
 
 # --- functions ------------------------------------------------------------------------------
@@ -264,16 +182,6 @@ def test_environment_and_secrets_reach_the_function_resource() -> None:
     assert attr(grant, "role") == "roles/secretmanager.secretAccessor"
 
 
-def _names(expression: Any) -> list[str]:
-    """Names listed by a function's env or secrets: a list literal, or concat(local.x, [...])."""
-    if isinstance(expression, list):
-        return expression
-    names = re.findall(r'"(DIAMONDS_[A-Z0-9_]+)"', expr(expression))
-    for local_name in re.findall(r"local\.(\w+)", expression):
-        names += ROOT["locals"][local_name]
-    return names
-
-
 def test_every_environment_name_is_a_setting_the_code_reads(settings_names: set[str]) -> None:
     environment = ROOT["locals"]["environment"]
     secrets = ROOT["locals"]["secrets"]
@@ -281,8 +189,8 @@ def test_every_environment_name_is_a_setting_the_code_reads(settings_names: set[
     assert set(environment) <= settings_names, set(environment) - settings_names
     assert set(secrets) <= settings_names, set(secrets) - settings_names
     for name, fn in functions().items():
-        env = _names(fn["env"])
-        secret_env = _names(fn["secrets"])
+        env = listed_names(fn["env"])
+        secret_env = listed_names(fn["secrets"])
         assert env, name
         assert set(env) <= set(environment), f"{name}: {set(env) - set(environment)}"
         assert set(secret_env) <= set(secrets), f"{name}: {set(secret_env) - set(secrets)}"
@@ -322,7 +230,7 @@ def test_only_the_launching_functions_get_the_training_settings() -> None:
         "DIAMONDS_VERTEX_SERVICE_ACCOUNT",
     }
     for name, fn in functions().items():
-        has = launching <= set(_names(fn["env"]))
+        has = launching <= set(listed_names(fn["env"]))
         assert has == (name in {"retrain", "ingest"}), name
 
 
@@ -366,6 +274,61 @@ def test_event_delivery_identity_can_invoke_ingest_and_storage_can_publish() -> 
     assert "google_storage_project_service_account" in attr(publisher, "member")
 
 
+def test_a_delivery_holds_its_file_for_longer_than_ingest_may_run() -> None:
+    """Eventarc may deliver a file again while ingest still handles it (409 until the lease
+    ends): the lease must outlast the function's timeout, so only a dead delivery loses it."""
+    locals_ = ROOT["locals"]
+    timeout = locals_["ingest_timeout_seconds"]
+    assert isinstance(timeout, int) and timeout <= 540, "event-driven functions run 540 s at most"
+    assert functions()["ingest"]["timeout"] == ref("local.ingest_timeout_seconds")
+    margin = re.fullmatch(
+        r"\$\{local\.ingest_timeout_seconds\+(\d+)\}", expr(locals_["ingest_lease_seconds"])
+    )
+    assert margin and int(margin.group(1)) >= 30
+    lease = locals_["environment"]["DIAMONDS_INGEST_LEASE_SECONDS"]
+    assert lease == ref("tostring(local.ingest_lease_seconds)")
+    assert "DIAMONDS_INGEST_LEASE_SECONDS" in listed_names(functions()["ingest"]["env"])
+
+
+def test_an_event_that_keeps_failing_is_dead_lettered_and_kept() -> None:
+    """Eventarc's subscription drops a message after 24 hours of retries; the dead-letter topic
+    keeps it 7 days and an alert says so. Terraform cannot configure Eventarc's subscription:
+    the ingest_dead_letter_commands output attaches the topic to it."""
+    resources = ROOT["resource"]
+    topic = resources["google_pubsub_topic.ingest_dead_letter"]
+    subscription = resources["google_pubsub_subscription.ingest_dead_letter"]
+    assert attr(subscription, "topic") == ref("google_pubsub_topic.ingest_dead_letter.id")
+    assert attr(subscription, "message_retention_duration") == "604800s"
+    assert attr(blocks(subscription, "expiration_policy")[0], "ttl") == ""
+    assert attr(topic, "message_retention_duration") == "604800s"
+    publisher = resources["google_pubsub_topic_iam_member.dead_letter_publisher"]
+    assert attr(publisher, "role") == "roles/pubsub.publisher"
+    assert "gcp-sa-pubsub.iam.gserviceaccount.com" in ROOT["locals"]["pubsub_agent"]
+    assert 5 <= ROOT["locals"]["ingest_max_delivery_attempts"] <= 100
+    commands = attr(ROOT["output"]["ingest_dead_letter_commands"], "value")
+    for part in (
+        'module.function["ingest"].event_trigger',
+        "transport.pubsub.subscription",
+        "roles/pubsub.subscriber",
+        "google_pubsub_topic.ingest_dead_letter.id",
+        "local.ingest_max_delivery_attempts",
+    ):
+        assert part in commands, part
+    monitoring = ROOT["module"]["monitoring"]
+    assert attr(monitoring, "dead_letter_subscription") == ref(
+        "google_pubsub_subscription.ingest_dead_letter.name"
+    )
+
+
+def test_launchers_may_write_run_records_and_the_training_schedule() -> None:
+    grants = ROOT["locals"]["bucket_grants"]
+    for launcher in ("retrain", "ingest"):
+        grant = grants[f"{launcher}_runs_write"]
+        assert grant["bucket"] == ref("google_storage_bucket.models.name")
+        assert grant["prefixes"] == ref("local.run_records")
+    assert ROOT["locals"]["run_records"] == ["runs/", "schedule.json"]
+
+
 # --- the front door -------------------------------------------------------------------------
 
 
@@ -392,11 +355,33 @@ def test_front_door_routes_every_path_to_its_function() -> None:
     assert "event_trigger==null" in expr(attr(call, "backends")), "ingest must not be behind the LB"
 
 
+def test_plain_http_is_redirected_to_https_and_reaches_no_backend() -> None:
+    resources = FRONT_DOOR_MODULE["resource"]
+    rule = resources["google_compute_global_forwarding_rule.http"]
+    assert attr(rule, "port_range") == "80"
+    assert attr(rule, "ip_address") == ref("google_compute_global_address.this.id")
+    proxy = resources["google_compute_target_http_proxy.https_redirect"]
+    assert attr(rule, "target") == ref("google_compute_target_http_proxy.https_redirect.id")
+    assert attr(proxy, "url_map") == ref("google_compute_url_map.https_redirect.id")
+    url_map = resources["google_compute_url_map.https_redirect"]
+    assert attr(blocks(url_map, "default_url_redirect")[0], "https_redirect") is True
+    assert "default_service" not in url_map and not blocks(url_map, "path_matcher")
+
+
+def test_a_new_domain_gets_a_certificate_of_another_name() -> None:
+    """create_before_destroy makes the new certificate first: with a fixed name it would
+    collide with the one it replaces."""
+    certificate = FRONT_DOOR_MODULE["resource"]["google_compute_managed_ssl_certificate.this"]
+    assert attr(blocks(certificate, "lifecycle")[0], "create_before_destroy") is True
+    assert "local.domain" in attr(certificate, "name")
+
+
 def test_front_door_uses_serverless_negs_cloud_armor_and_tls() -> None:
     resources = FRONT_DOOR_MODULE["resource"]
     neg = resources["google_compute_region_network_endpoint_group.this"]
     assert attr(neg, "network_endpoint_type") == "SERVERLESS"
-    assert attr(blocks(neg, "cloud_function")[0], "function") == ref("each.value")
+    assert attr(blocks(neg, "cloud_run")[0], "service") == ref("each.value")
+    assert not blocks(neg, "cloud_function"), "the cloud_function type is for 1st gen functions"
     backend = resources["google_compute_backend_service.this"]
     assert attr(backend, "security_policy") == ref("google_compute_security_policy.this.id")
     assert attr(backend, "load_balancing_scheme") == "EXTERNAL_MANAGED"
@@ -529,6 +514,33 @@ def test_only_launchers_may_act_as_the_training_account() -> None:
     assert (
         attr(resources["google_project_iam_member.launcher_vertex"], "role")
         == "roles/aiplatform.user"
+    )
+
+
+def test_build_account_holds_the_roles_google_lists_for_a_custom_build_account() -> None:
+    """Logs Writer, Artifact Registry Writer and Storage Object Admin; Cloud Functions copies
+    the source archive into its own gcf-v2-sources-* bucket, from which the build reads it."""
+    resources = ROOT["resource"]
+    builder = ref("google_service_account.builder.member")
+    logs = resources["google_project_iam_member.builder"]
+    assert (attr(logs, "role"), attr(logs, "member")) == ("roles/logging.logWriter", builder)
+    registry = resources["google_artifact_registry_repository_iam_member.builder"]
+    assert attr(registry, "role") == "roles/artifactregistry.writer"
+    assert set(attr(registry, "for_each")) == {"functions", "training"}
+    sources = resources["google_project_iam_member.builder_sources"]
+    assert (attr(sources, "role"), attr(sources, "member")) == (
+        "roles/storage.objectAdmin",
+        builder,
+    )
+    condition = attr(blocks(sources, "condition")[0], "expression")
+    assert "projects/_/buckets/gcf-v2-" in condition
+    assert "google_storage_bucket.function_source.name" in condition
+    fn = FUNCTION_MODULE["resource"]["google_cloudfunctions2_function.this"]
+    assert attr(blocks(fn, "build_config")[0], "service_account") == ref(
+        "var.build_service_account"
+    )
+    assert attr(function_call(), "build_service_account") == ref(
+        "google_service_account.builder.id"
     )
 
 

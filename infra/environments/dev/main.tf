@@ -20,7 +20,7 @@ module "diamonds" {
   alert_emails       = var.alert_emails
   api_domain         = var.api_domain
   training_image_tag = var.training_image_tag
-  monthly_budget_usd = 100
+  monthly_budget     = 100
   log_level          = "DEBUG"
 
   database_tier              = "db-g1-small"

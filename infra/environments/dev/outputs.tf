@@ -23,6 +23,16 @@ output "training_image_repository" {
   value       = module.diamonds.training_image_repository
 }
 
+output "builder_service_account" {
+  description = "Build account for gcloud builds submit --service-account."
+  value       = module.diamonds.builder_service_account
+}
+
+output "function_source_bucket" {
+  description = "Staging bucket for gcloud builds submit --gcs-source-staging-dir."
+  value       = module.diamonds.function_source_bucket
+}
+
 output "functions" {
   description = "Entry point => deployed function name."
   value       = module.diamonds.functions
@@ -41,4 +51,14 @@ output "database_connection_name" {
 output "api_keys_secret" {
   description = "Secret holding the API keys."
   value       = module.diamonds.api_keys_secret
+}
+
+output "ingest_dead_letter_commands" {
+  description = "Run after an apply that creates or replaces the ingest trigger: terraform output -raw ingest_dead_letter_commands | sh"
+  value       = module.diamonds.ingest_dead_letter_commands
+}
+
+output "ingest_dead_letter_subscription" {
+  description = "Ingest events that failed every delivery attempt, kept 7 days."
+  value       = module.diamonds.ingest_dead_letter_subscription
 }

@@ -4,15 +4,19 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0, < 7.0"
+      version = "~> 6.50.0"
     }
     random = {
       source  = "hashicorp/random"
-      version = ">= 3.6, < 4.0"
+      version = "~> 3.7.2"
     }
     archive = {
       source  = "hashicorp/archive"
-      version = ">= 2.4, < 3.0"
+      version = "~> 2.7.1"
+    }
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.13.1"
     }
   }
 }

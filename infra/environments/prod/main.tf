@@ -21,7 +21,7 @@ module "diamonds" {
   alert_emails       = var.alert_emails
   api_domain         = var.api_domain
   training_image_tag = var.training_image_tag
-  monthly_budget_usd = 400
+  monthly_budget     = 400
   log_level          = "INFO"
 
   database_tier              = "db-custom-1-3840"

@@ -1,6 +1,6 @@
 # The one public entry point: a global external Application Load Balancer with a
 # Google-managed certificate, Cloud Armor in front of every backend, and one serverless
-# network endpoint group per HTTP function. The functions themselves accept traffic only
+# network endpoint group per HTTP function; plain HTTP on the same address is redirected. The functions themselves accept traffic only
 # from the load balancer and internal sources (ingress ALLOW_INTERNAL_AND_GCLB).
 
 resource "google_compute_global_address" "this" {
@@ -14,9 +14,11 @@ locals {
   domain = coalesce(var.domain, "${replace(google_compute_global_address.this.address, ".", "-")}.sslip.io")
 }
 
+# A domain change replaces the certificate, and the new one is made before the old one is
+# removed (the proxy cannot be left without one): each domain's certificate has its own name.
 resource "google_compute_managed_ssl_certificate" "this" {
   project = var.project_id
-  name    = "${var.name}-api-cert"
+  name    = "${var.name}-api-${substr(sha256(local.domain), 0, 8)}"
 
   managed {
     domains = [local.domain]
@@ -103,6 +105,8 @@ resource "google_compute_security_policy" "this" {
   }
 }
 
+# A 2nd gen function is served by the Cloud Run service of the same name, and serverless
+# NEGs reach it as Cloud Run (the cloud_function type is for 1st gen functions).
 resource "google_compute_region_network_endpoint_group" "this" {
   for_each = var.backends
 
@@ -111,8 +115,8 @@ resource "google_compute_region_network_endpoint_group" "this" {
   region                = var.region
   network_endpoint_type = "SERVERLESS"
 
-  cloud_function {
-    function = each.value
+  cloud_run {
+    service = each.value
   }
 }
 
@@ -176,4 +180,33 @@ resource "google_compute_global_forwarding_rule" "https" {
   port_range            = "443"
   load_balancing_scheme = "EXTERNAL_MANAGED"
   target                = google_compute_target_https_proxy.this.id
+}
+
+# Port 80 on the same address answers every request with a redirect to HTTPS and reaches no
+# backend (it shares the forwarding-rule price of the first five rules).
+resource "google_compute_url_map" "https_redirect" {
+  project = var.project_id
+  name    = "${var.name}-api-https-redirect"
+
+  default_url_redirect {
+    https_redirect         = true
+    redirect_response_code = "MOVED_PERMANENTLY_DEFAULT"
+    strip_query            = false
+  }
+}
+
+resource "google_compute_target_http_proxy" "https_redirect" {
+  project = var.project_id
+  name    = "${var.name}-api-https-redirect"
+  url_map = google_compute_url_map.https_redirect.id
+}
+
+resource "google_compute_global_forwarding_rule" "http" {
+  project               = var.project_id
+  name                  = "${var.name}-api-http"
+  ip_address            = google_compute_global_address.this.id
+  ip_protocol           = "TCP"
+  port_range            = "80"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  target                = google_compute_target_http_proxy.https_redirect.id
 }

@@ -11,6 +11,18 @@ resource "google_secret_manager_secret_iam_member" "this" {
   member    = "serviceAccount:${var.service_account_email}"
 }
 
+# IAM grants take typically 2 minutes, sometimes 7 or more, to take effect; a change of the
+# secrets waits again.
+resource "time_sleep" "secret_grants_propagated" {
+  create_duration = "120s"
+
+  triggers = {
+    secrets = jsonencode(var.secret_environment_variables)
+  }
+
+  depends_on = [google_secret_manager_secret_iam_member.this]
+}
+
 resource "google_cloudfunctions2_function" "this" {
   project     = var.project_id
   location    = var.region
@@ -79,7 +91,7 @@ resource "google_cloudfunctions2_function" "this" {
   }
 
   # A revision that cannot read its secrets fails to start: grant first, deploy second.
-  depends_on = [google_secret_manager_secret_iam_member.this]
+  depends_on = [time_sleep.secret_grants_propagated]
 }
 
 # A 2nd gen function is served by a Cloud Run service of the same name; invocation is

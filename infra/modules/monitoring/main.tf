@@ -127,6 +127,41 @@ resource "google_monitoring_alert_policy" "training_failed" {
   }
 }
 
+# An ingest event that failed every delivery attempt: its file was not ingested, or not to
+# the end (the ledger, GET /v1/ingestions, says how far it got).
+resource "google_monitoring_alert_policy" "ingest_dead_letter" {
+  project               = var.project_id
+  display_name          = "${var.name}: an upload could not be ingested"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = local.channels
+
+  conditions {
+    display_name = "messages in the ingest dead-letter subscription"
+
+    condition_threshold {
+      filter          = "resource.type = \"pubsub_subscription\" AND resource.labels.subscription_id = \"${var.dead_letter_subscription}\" AND metric.type = \"pubsub.googleapis.com/subscription/num_undelivered_messages\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period   = "300s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "An upload's event was delivered to ingest for about 15 hours without success and was dead-lettered. Read it from the ${var.dead_letter_subscription} subscription (bucket, object name, generation), check the ingest function's logs and GET /v1/ingestions, fix the cause, then upload the file again. Runbook: docs/operations.md."
+  }
+}
+
 resource "google_billing_budget" "this" {
   billing_account = var.billing_account_id
   display_name    = "${var.name} monthly budget"
@@ -135,10 +170,11 @@ resource "google_billing_budget" "this" {
     projects = ["projects/${var.project_number}"]
   }
 
+  # No currency_code: the Budget API refuses any but the billing account's own, and fills it
+  # in from the account (the provider reads it back, so a second plan shows no change).
   amount {
     specified_amount {
-      currency_code = "USD"
-      units         = tostring(var.monthly_budget_usd)
+      units = tostring(var.monthly_budget)
     }
   }
 

@@ -33,12 +33,17 @@ variable "latency_threshold_ms" {
   type        = number
 }
 
+variable "dead_letter_subscription" {
+  description = "Name of the Pub/Sub subscription of the ingest dead-letter topic."
+  type        = string
+}
+
 variable "billing_account_id" {
   description = "Billing account on which the budget is created."
   type        = string
 }
 
-variable "monthly_budget_usd" {
-  description = "Monthly budget amount in USD."
+variable "monthly_budget" {
+  description = "Monthly budget amount in the billing account's currency."
   type        = number
 }
