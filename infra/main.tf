@@ -133,6 +133,7 @@ locals {
     "/v1/models/*"     = "models"
     "/v1/runs"         = "models"
     "/v1/runs/*"       = "models"
+    "/v1/ingestions"   = "models"
     "/v1/retrain"      = "retrain"
   }
 }

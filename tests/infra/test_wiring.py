@@ -344,6 +344,7 @@ def test_front_door_routes_every_path_to_its_function() -> None:
         "/v1/models": "models",
         "/v1/models/*": "models",
         "/v1/runs/*": "models",
+        "/v1/ingestions": "models",
         "/v1/retrain": "retrain",
     }
     for path, target in expected.items():
