@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,13 +40,18 @@ IMPOSSIBLE = {"carat": "2", "x": "8.1", "y": "58.9", "z": "4.98"}
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory, trained_models: Path, customer_csv: bytes):
+def desk_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("desk")
+
+
+@pytest.fixture(scope="module")
+def desk(desk_root: Path, trained_models: Path, customer_csv: bytes):
     """`diamonds serve` on a prepared root, so that it skips its seeding: two model versions
     and the customer's valid stones in the inventory. Yields the page's URL."""
     from functions.database import Inventory, make_engine, migrate
     from training.validation import read_records
 
-    root = tmp_path_factory.mktemp("desk")
+    root = desk_root
     shutil.copytree(trained_models, root / "models")
     TrainingRun(
         open_storage((root / "data").as_uri()),
@@ -387,7 +393,29 @@ def test_a_retrain_is_followed_until_it_ends(page, desk: str) -> None:
     )
     assert "Gate" in run.inner_text() and "Version" in run.inner_text()
     page.locator("#models-table tbody tr").nth(versions).wait_for()
-    ledger = page.locator("#ingestions")
-    assert ledger.locator("table").count() == 1 or "no ledger" in ledger.inner_text()
     assert_accessible(page, "models after a retrain")
     screenshots(page, "models")
+
+
+def test_a_file_dropped_into_incoming_shows_in_the_ledger(
+    page, desk: str, desk_root: Path, customer_csv: bytes
+) -> None:
+    """Stones the inventory already holds: the file is recorded, and nothing is retrained."""
+    lines = customer_csv.splitlines()
+    (desk_root / "data" / "incoming").mkdir(parents=True, exist_ok=True)
+    (desk_root / "data" / "incoming" / "again.csv").write_bytes(b"\n".join(lines[:31]) + b"\n")
+    deadline = time.monotonic() + 60
+    while True:
+        items = requests.get(desk + "/v1/ingestions", timeout=30).json()["items"]
+        if items and items[0]["status"] not in ("processing",):
+            break
+        assert time.monotonic() < deadline, items
+        time.sleep(0.5)
+    assert items[0]["status"] == "done" and items[0]["inserted"] == 0, items[0]
+
+    page.get_by_role("link", name="Models").click()
+    row = page.locator("#ingestions tbody tr", has_text="incoming/again.csv")
+    row.wait_for()
+    cells = row.locator("td").all_inner_texts()
+    assert cells[1] == "done" and cells[3] == "30", cells
+    assert_accessible(page, "models with the ledger")

@@ -117,9 +117,9 @@ export function initModels() {
   async function latestRun() {
     if (following) return;
     try {
-      const { runs } = await call("GET", "/v1/runs");
-      if (!runs.length || following) return;
-      const runId = runs.at(-1);
+      const { runs, running, queued } = await call("GET", "/v1/runs");
+      const runId = running || queued || runs.at(-1);
+      if (!runId || following) return;
       const run = await call("GET", `/v1/runs/${encodeURIComponent(runId)}`);
       if (following) return;
       if (ENDED.has(run.status)) showRun(run, "The latest run.");
@@ -138,9 +138,10 @@ export function initModels() {
       try {
         const reason = retrain.elements.namedItem("reason").value.trim();
         const started = await call("POST", "/v1/retrain", reason ? { reason } : {});
+        const behind = started.running ? `; it starts when run ${started.running} ends` : "";
         const note = started.coalesced
-          ? `A run was already going: this request joins the one run that follows it${started.running ? ` (after ${started.running})` : ""}.`
-          : `Training on ${number(started.rows)} stones.`;
+          ? `A follow-up run had already been asked for: this request joins it${behind}.`
+          : `Training on ${number(started.rows)} stones${behind}.`;
         follow(started.run_id, note);
       } catch (error) {
         following = null;
