@@ -45,6 +45,7 @@ def _path(rule: str) -> tuple[str, list[dict]]:
 
 @cache
 def _schema(kind: Any) -> dict:
+    """Shared between calls: copy before changing it."""
     if kind is dict:
         return {"type": "object"}
     return TypeAdapter(kind).json_schema(ref_template="#/components/schemas/{model}")
@@ -88,7 +89,7 @@ def document(routes: list[Route]) -> dict:
         if parameters:
             operation["parameters"] = parameters
         if route.body is not None:
-            body_schema = _schema(route.body)
+            body_schema = dict(_schema(route.body))
             schemas.update(body_schema.pop("$defs", {}))
             operation["requestBody"] = {
                 "required": True,
@@ -98,8 +99,8 @@ def document(routes: list[Route]) -> dict:
             if model is None:
                 operation["responses"][str(status)] = {"description": "no content"}
                 continue
-            schema = _schema(model)
-            schemas.update(schema.pop("$defs", {}) if "$defs" in schema else {})
+            schema = dict(_schema(model))
+            schemas.update(schema.pop("$defs", {}))
             media = "application/problem+json" if status >= 400 else "application/json"
             operation["responses"][str(status)] = {
                 "description": "error" if status >= 400 else "success",

@@ -40,7 +40,7 @@ ROUTES = (
     ("/v1/retrain", "retrain"),
 )
 DEFAULT_FUNCTION = "pricing"
-"""Serves /healthz, /v1/openapi.json, /v1/docs and the 404s, as in the cloud."""
+"""Serves /healthz, /v1/openapi.json, /v1/docs, the pricing desk (/) and the 404s, as in GCP."""
 SEED_KEY = "incoming/public-diamonds.csv"
 EMULATED_BUCKETS = {
     "DIAMONDS_DATA_ROOT": "diamonds-data",

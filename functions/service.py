@@ -18,6 +18,7 @@ from functions.routes import (
     pricing_routes,
     retrain_routes,
 )
+from functions.web import web_routes
 
 FUNCTIONS = {
     "inventory": inventory_routes,
@@ -38,6 +39,8 @@ def http_function(instance: Instance, name: str) -> Callable[[Request], Response
     def handle(request: Request) -> Response:
         if not routers:
             own = FUNCTIONS[name](instance) + common_routes(all_routes(instance))
+            if name == "pricing":  # the function behind every path the API does not claim
+                own += web_routes()
             routers.append(Router(own, lambda: instance.settings))
         return routers[0](request)
 

@@ -2,13 +2,13 @@
 # run by hand). Its root holds what the Python runtime expects:
 #   main.py            a copy of functions/main.py (the entry points)
 #   requirements.txt   a copy of functions/requirements.txt
-#   functions/         the package, with its data files (OpenAPI, HTML, migrations)
+#   functions/         the package, with its data files (OpenAPI, HTML, migrations, the web page)
 #   training/          the package the functions import (record schema, model loading)
 # Byte-code caches and anything else in those folders are left out by the patterns.
 
 locals {
   repo_root       = "${path.module}/.."
-  package_pattern = "**/*.{py,json,html,ini,mako}"
+  package_pattern = "**/*.{py,json,html,ini,mako,js,css,svg}"
 
   function_source_files = merge(
     { for f in fileset("${local.repo_root}/functions", local.package_pattern) : "functions/${f}" => "${local.repo_root}/functions/${f}" },

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.database_fixtures",
     "tests.service_fixtures",
     "tests.ingestion_fixtures",
+    "tests.browser_fixtures",
 ]

@@ -3,7 +3,9 @@ response is a 5xx and every response matches its documented schema."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +48,21 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory, trained_models: Path) -
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+def test_the_document_is_whole_on_every_request() -> None:
+    """Each function instance builds the document per request from cached schemas: a second
+    request must not find them emptied by the first."""
+    from functions.config import ServiceSettings
+    from functions.instance import Instance
+    from functions.openapi import document
+    from functions.service import all_routes
+
+    routes = all_routes(Instance(ServiceSettings()))
+    first = document(routes)
+    assert document(routes) == first
+    named = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(first)))
+    assert named <= set(first["components"]["schemas"])
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
