@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench image clean
 
 run: $(VENV)/.installed-local        ## the whole local stack on the embedded defaults
 	$(BIN)/diamonds serve
@@ -19,6 +19,9 @@ format: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev        ## the figures: accuracy on the customer's file
 	$(BIN)/python benchmarks/accuracy.py ../shared/data/diamonds.csv
+
+image:                               ## the training image, with buildah (training/image/build.sh)
+	training/image/build.sh $(IMAGE)
 
 $(VENV)/.installed-%: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
