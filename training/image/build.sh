@@ -71,6 +71,9 @@ if [[ -f $ca_bundle ]]; then
   volumes=(--volume "$ca_bundle:$ca_bundle:ro")
 fi
 
-buildah bud --isolation chroot --pull=never --layers "${volumes[@]}" \
-  --build-arg BASE="$base" --build-arg SOURCE="$source" --build-arg REVISION="$revision" \
+# Labels as options, not build arguments: buildah 1.28's layer cache would keep the LABEL step
+# of an earlier build when only a build argument differs.
+buildah bud --isolation chroot --pull=never --layers "${volumes[@]}" --build-arg BASE="$base" \
+  --label org.opencontainers.image.source="$source" \
+  --label org.opencontainers.image.revision="$revision" \
   --file "$repo/training/Dockerfile" --tag "$image" "$repo"
