@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench image clean
 
 EMULATE_GCP ?=
 RUN_EXTRAS  := $(if $(EMULATE_GCP),emulator,local)
@@ -22,6 +22,9 @@ format: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev        ## the figures: accuracy on the customer's file
 	$(BIN)/python benchmarks/accuracy.py ../shared/data/diamonds.csv
+
+image:                               ## the training image, with buildah (training/image/build.sh)
+	training/image/build.sh $(IMAGE)
 
 $(VENV)/.installed-%: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -339,7 +339,7 @@ def _counts_line(result: ValidationResult) -> str:
 
 def _library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for name in ("numpy", "pandas", "lightgbm", "scikit-learn"):
+    for name in ("numpy", "pandas", "lightgbm"):
         try:
             versions[name] = package_metadata.version(name)
         except package_metadata.PackageNotFoundError:
