@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 from training.cli import EXIT_OK, UsageError, build_parser, run
 
@@ -17,6 +18,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--emulate-gcp",
         action="store_true",
         help="both storage roots on a local GCS emulator, the database on PostgreSQL",
+    )
+    serve.add_argument(
+        "--seed",
+        type=Path,
+        metavar="CSV",
+        help="the data file an empty inventory is seeded with (default: the public data set)",
     )
     serve.set_defaults(handler=_serve)
     ingestions = commands.add_parser(
@@ -32,8 +39,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port}: not a TCP port")
+    if args.seed is not None and not args.seed.is_file():
+        raise UsageError(f"--seed {args.seed}: no such file")
     try:
-        serve(args.host, args.port, emulate_gcp=args.emulate_gcp)
+        serve(args.host, args.port, emulate_gcp=args.emulate_gcp, seed_file=args.seed)
     except PortTaken as exc:
         raise UsageError(str(exc)) from None
     return EXIT_OK

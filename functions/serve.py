@@ -84,17 +84,21 @@ def check_port(host: str, port: int) -> None:
             raise PortTaken(f"cannot serve on {host}:{port}: {exc.strerror}") from None
 
 
-def seed(instance: Instance, say: Callable[[str], None]) -> None:
-    """An empty inventory that never ingested anything is seeded with the public data set,
-    dropped into incoming/ like any data file."""
+def seed(instance: Instance, say: Callable[[str], None], source: Path | None = None) -> None:
+    """An empty inventory that never ingested anything is seeded with a data file (by default
+    the public data set), dropped into incoming/ like any data file."""
     if instance.inventory.count() or instance.ledger.list(1)[0] or instance.data.exists(SEED_KEY):
         return
-    from training.datasets import public_diamonds_path
+    if source is None:
+        from training.datasets import public_diamonds_path
 
-    instance.data.write(SEED_KEY, public_diamonds_path().read_bytes())
+        source, what = public_diamonds_path(), "the public data set"
+    else:
+        what = source.name
+    instance.data.write(SEED_KEY, source.read_bytes())
     say(
-        f"seeding: the public data set went into {SEED_KEY}; it is being ingested and the "
-        "first model trained on it (about a minute)"
+        f"seeding: {what} went into {SEED_KEY}; it is being ingested and the first model "
+        "trained on it (about a minute)"
     )
 
 
@@ -137,7 +141,12 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def serve(host: str = "127.0.0.1", port: int = 8080, emulate_gcp: bool = False) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    emulate_gcp: bool = False,
+    seed_file: Path | None = None,
+) -> None:
     from functions_framework import create_app
     from werkzeug.serving import make_server, run_simple
 
@@ -170,7 +179,7 @@ def serve(host: str = "127.0.0.1", port: int = 8080, emulate_gcp: bool = False) 
         watcher = Watcher(instance.data, f"http://127.0.0.1:{ingest.server_port}/", state)
         stack.callback(watcher.stop)
         watcher.start()
-        seed(instance, say)
+        seed(instance, say, seed_file)
         resume(instance)
         threading.Thread(
             target=watch_champion, args=(instance, say, stop), name="champion", daemon=True
@@ -185,6 +194,7 @@ def serve(host: str = "127.0.0.1", port: int = 8080, emulate_gcp: bool = False) 
             f"  docs      {url}/v1/docs\n"
             f"  data      {settings.data_root}/incoming/ (drop CSV files here to ingest them)\n"
             f"{storage_line}"
+            f"  ingest    http://127.0.0.1:{ingest.server_port}/ (where the watcher delivers)\n"
             f"  database  {_without_password(settings.database_url)}\n"
             f"  write key {write_key}\n"
             f"  try       curl -s '{url}/v1/price?carat=1.01&cut=Ideal&color=E&clarity=VS1"

@@ -64,6 +64,10 @@ def test_a_good_file_is_ingested_and_a_new_model_promoted(pipeline: Stack, fresh
     assert run["rows"] == count + 1500 and run["snapshot"] and set(run["stages"]) >= {"fit"}
     assert run["gate"]["decision"] == "promoted", run["gate"]
     assert champion(pipeline) == run["version"] != before
+    reaped = time.monotonic() + 20
+    while os.path.exists(f"/proc/{run['job']['pid']}"):  # a zombie is still listed there
+        assert time.monotonic() < reaped, "the finished training process was not reaped"
+        time.sleep(0.2)
 
     again = deliver(pipeline, obj)
     assert again.status_code == 200 and inventory_count(pipeline) == count + 1500

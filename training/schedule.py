@@ -13,6 +13,7 @@ takes the follow-up, if one is queued, and trains it too; a follow-up left waiti
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import threading
@@ -316,7 +317,7 @@ class Schedule:
     # -- looking --------------------------------------------------------------------------------
     def reconcile(self) -> dict:
         """The state after failing a current run whose lease lapsed."""
-        return self._update(lambda state, now: json.loads(json.dumps(state)))
+        return self._update(lambda state, now: copy.deepcopy(state))
 
     def run(self, run_id: str) -> dict:
         """A run's record; a run still waiting for its turn has none yet and is described from
