@@ -104,12 +104,18 @@ def test_a_run_that_stops_beating_is_failed_and_the_slot_freed(
     )
     assert schedule.state()["current"] is None
     assert not schedule.heartbeat(first.run["run_id"])
-    with pytest.raises(SlotLost):
-        schedule.begin(first.run["run_id"], {"pid": 1})
 
     resumed = ask(schedule, "s3")
     assert resumed.action == "start" and resumed.run["run_id"] == follow_up.run["run_id"]
     assert [r["snapshot"] for r in resumed.run["requests"]] == ["s2", "s3"]
+
+
+def test_a_job_started_by_hand_takes_a_free_slot_and_no_other(schedule: Schedule) -> None:
+    entry = schedule.begin("r-by-hand", {"pid": 3}, {"trigger": "cli", "inputs": ["a.csv"]})
+    assert entry["inputs"] == ["a.csv"] and schedule.state()["current"]["run_id"] == "r-by-hand"
+    with pytest.raises(SlotLost):
+        schedule.begin("r-other", {"pid": 4})
+    assert schedule.finish("r-by-hand") is None
 
 
 def test_a_job_that_never_starts_fails_after_its_grace(schedule: Schedule, clock: Clock) -> None:

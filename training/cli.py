@@ -149,14 +149,14 @@ def _train(args: argparse.Namespace) -> int:
     schedule = Schedule(Registry(models))
     job = {"host": socket.gethostname(), "pid": os.getpid()}
     inputs = list(args.files)
+    request = {
+        "trigger": args.trigger,
+        "inputs": inputs,
+        "requested_by": f"cli:{getpass.getuser()}@{job['host']}",
+    }
     if args.run_id is not None:
-        entry = schedule.begin(args.run_id, job)
+        entry = schedule.begin(args.run_id, job, request)
     else:
-        request = {
-            "trigger": args.trigger,
-            "inputs": inputs,
-            "requested_by": f"cli:{getpass.getuser()}@{job['host']}",
-        }
         entry = _wait_for_slot(schedule, request, job)
     asked_for = entry["run_id"]
     training = {"run_id": asked_for}

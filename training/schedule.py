@@ -223,15 +223,20 @@ class Schedule:
         return None
 
     # -- training -----------------------------------------------------------------------------
-    def begin(self, run_id: str, job: dict) -> dict:
+    def begin(self, run_id: str, job: dict, request: dict | None = None) -> dict:
         """The training process of `run_id` starts: renew its lease, note its process.
 
-        Returns the run's entry; raises SlotLost if the run no longer holds the slot.
+        A run started without asking the schedule (a job launched by hand) takes the slot if
+        it is free, with `request` as what asked for it. Returns the run's entry; raises
+        SlotLost if another run holds the slot.
         """
 
         def change(state: dict, now: float) -> dict | None:
             current = state["current"]
-            if current is None or current["run_id"] != run_id:
+            if current is None:
+                current = state["current"] = {"run_id": run_id, "queued_at": now_utc()}
+                current.update(request or {})
+            elif current["run_id"] != run_id:
                 return None
             current["job"] = {**(current.get("job") or {}), **job}
             current.update(lease_until=now + self.lease, heartbeat_at=now)
@@ -239,7 +244,7 @@ class Schedule:
 
         entry = self._update(change)
         if entry is None:
-            raise SlotLost(f"run {run_id} does not hold the training slot")
+            raise SlotLost(f"run {run_id} cannot train: another run holds the training slot")
         return entry
 
     def acquire(self, request: dict, job: dict) -> dict | None:
