@@ -79,7 +79,9 @@ class LocalRunner:
     """Runs `python -m training` as a child process (the container's entrypoint, uncontained).
 
     A thread waits for each child, so that a finished process is reaped at once and a process
-    that dies mid-run is reported to `on_end` without waiting for its lease to lapse.
+    that dies mid-run is reported to `on_end` without waiting for its lease to lapse. The child
+    shares the machine with the functions, so LightGBM's OpenMP threads sleep rather than spin
+    while they wait (OMP_WAIT_POLICY, unless set).
     """
 
     start_grace = 120.0
@@ -92,6 +94,7 @@ class LocalRunner:
         if _stopping.is_set():
             raise RunnerError("the local stack is stopping: no training starts now")
         env = {
+            "OMP_WAIT_POLICY": "PASSIVE",
             **os.environ,
             "DIAMONDS_DATA_ROOT": self.settings.data_root,
             "DIAMONDS_MODELS_ROOT": self.settings.models_root,
