@@ -148,7 +148,7 @@ def serve(
     seed_file: Path | None = None,
 ) -> None:
     from functions_framework import create_app
-    from werkzeug.serving import make_server, run_simple
+    from werkzeug.serving import make_server
 
     from functions.eventarc import Watcher
     from functions.retraining import resume
@@ -186,6 +186,8 @@ def serve(
         ).start()
         stack.callback(stop.set)
         stack.callback(stop_children)
+        gateway = make_server(host, port, Gateway(apps), threaded=True)
+        stack.callback(gateway.server_close)
         writers = settings.keys(write=True)
         write_key = writers[0] if writers else "(none: DIAMONDS_API_KEYS holds no write key)"
         url = f"http://{host}:{port}"
@@ -204,7 +206,7 @@ def serve(
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _interrupt)
         with contextlib.suppress(KeyboardInterrupt):
-            run_simple(host, port, Gateway(apps), threaded=True)
+            gateway.serve_forever()
         say("stopping")
 
 

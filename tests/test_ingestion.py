@@ -204,7 +204,7 @@ def test_a_body_that_is_no_event_at_all_is_a_client_error(pipeline: Stack) -> No
     answer = requests.post(
         f"http://127.0.0.1:{pipeline.ports['ingest']}/", data=b"hello", timeout=30
     )
-    assert answer.status_code == 400 and "Traceback" not in answer.text
+    assert 400 <= answer.status_code < 500 and "Traceback" not in answer.text
 
 
 def test_a_replaced_generation_is_skipped(pipeline: Stack) -> None:
