@@ -256,6 +256,17 @@ def test_python_m_training_is_the_container_entrypoint(customer_file, roots) -> 
     assert done.returncode == 2 and "the file is empty" in done.stderr
 
 
+def test_a_scheduled_run_keeps_the_champions_recipe(customer_file, roots, registry) -> None:
+    tuned = ["--param", "n_estimators=30", "--param", "max_depth=5"]
+    assert train(customer_file, roots, *tuned) == 0
+    command = ["train", str(customer_file), "--data-root", roots["data"]]
+    command += ["--models-root", roots["models"], "--run-id", "r-scheduled"]
+    assert main(command) == 0
+    params = registry.metadata(registry.versions()[-1])["params"]
+    assert (params["n_estimators"], params["max_depth"], params["calibration_folds"]) == (30, 5, 3)
+    assert registry.run("r-scheduled")["status"] == "succeeded"
+
+
 @pytest.mark.gcs
 def test_training_with_both_roots_on_cloud_storage(customer_file, gcs_bucket) -> None:
     roots = {"data": f"gs://{gcs_bucket}/data", "models": f"gs://{gcs_bucket}"}

@@ -40,7 +40,13 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("files", nargs="+", metavar="FILE_OR_URI", help="CSV data file(s)")
     train.add_argument("--data-root", help="DATA root URI (default: $DIAMONDS_DATA_ROOT)")
-    train.add_argument("--run-id", help="identifier of this run (default: generated)")
+    train.add_argument(
+        "--run-id",
+        help=(
+            "the run to train, as the schedule named it for its job (default: a new run); such "
+            "a run trains with the champion's parameters unless --param is given"
+        ),
+    )
     train.add_argument(
         "--param",
         action="append",
@@ -129,7 +135,9 @@ def _settings(args: argparse.Namespace):
 
 def _train(args: argparse.Namespace) -> int:
     """Train when the MODELS root's training slot is ours (DESIGN: single-flight), then train
-    any follow-up run that was queued meanwhile, in this same process."""
+    any follow-up run that was queued meanwhile, in this same process. A run asked for by
+    ingestion or the API keeps the champion's recipe: its parameters, so a tuned model stays
+    tuned."""
     import getpass
     import os
     import signal
@@ -147,6 +155,8 @@ def _train(args: argparse.Namespace) -> int:
     data, models = open_storage(settings.data_root), open_storage(settings.models_root)
     signal.signal(signal.SIGTERM, _interrupt)
     schedule = Schedule(Registry(models))
+    if args.run_id is not None and not args.param:
+        params = schedule.registry.champion_params() or params
     job = {"host": socket.gethostname(), "pid": os.getpid()}
     inputs = list(args.files)
     request = {

@@ -8,13 +8,14 @@ MODELS root layout (DESIGN.md):
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from training.model import MODEL_FILE, PriceModel, sha256
+from training.model import MODEL_FILE, ModelParams, PriceModel, sha256
 from training.schema import COLUMNS
 from training.storage import NotFound, Storage
 
@@ -121,6 +122,17 @@ class Registry:
             return json.loads(self.storage.read(CHAMPION))
         except NotFound:
             return None
+
+    def champion_params(self) -> ModelParams | None:
+        """The parameters the champion was trained with (None: no champion yet); parameters
+        this code does not know are left out."""
+        champion = self.champion()
+        if champion is None:
+            return None
+        recorded = self.metadata(champion["version"]).get("params", {})
+        known = {f.name for f in dataclasses.fields(ModelParams)}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()}
+        return ModelParams(**{k: v for k, v in values.items() if k in known})
 
     def champion_with_token(self) -> tuple[dict | None, str | None]:
         try:
