@@ -24,11 +24,12 @@ from .service_fixtures import TARGETS, Stack, start_stack, stop_stack
 
 CONFIGS = [
     pytest.param(("sqlite", "folder"), id="sqlite-folder"),
-    pytest.param(("postgresql", "folder"), id="postgresql-folder", marks=pytest.mark.postgres),
     pytest.param(
         ("postgresql", "gcs"), id="postgresql-gcs", marks=[pytest.mark.postgres, pytest.mark.gcs]
     ),
 ]
+"""The local defaults, and the cloud's parts (PostgreSQL as Cloud SQL, the GCS emulator): each
+storage backend and each database, in the pairs they are deployed in."""
 LEASE_SECONDS = 3
 
 
