@@ -102,6 +102,24 @@ def seed(instance: Instance, say: Callable[[str], None], source: Path | None = N
     )
 
 
+def train_first_champion(instance: Instance, say: Callable[[str], None]) -> None:
+    """Stones but no champion (the models root was emptied, or a run died before its first
+    model): the stack asks for a run rather than serving nothing until the next file."""
+    from functions.retraining import request_training
+
+    stones = instance.inventory.count()
+    schedule = instance.schedule.state()
+    if not stones or instance.registry.champion() or schedule["current"] or schedule["next"]:
+        return
+    request_training(
+        instance,
+        trigger="serve",
+        reason=f"the inventory holds {stones} stones and no model serves",
+        caller="diamonds serve",
+    )
+    say(f"no model serves: training the first one on the inventory's {stones} stones")
+
+
 def watch_champion(instance: Instance, say: Callable[[str], None], stop: threading.Event) -> None:
     """Say so whenever a new model starts serving."""
     serving = None
@@ -181,6 +199,7 @@ def serve(
         watcher.start()
         seed(instance, say, seed_file)
         resume(instance)
+        train_first_champion(instance, say)
         threading.Thread(
             target=watch_champion, args=(instance, say, stop), name="champion", daemon=True
         ).start()

@@ -123,10 +123,12 @@ def test_serve_seeds_through_ingestion_trains_serves_and_stops_everything(tmp_pa
     run = json.loads((runs / f"{started['run_id']}.json").read_text())
     assert run["status"] == "failed" and "interrupted" in run["error"]
 
+    (tmp_path / ".diamonds" / "models" / "champion.json").unlink()
     restarted = start_serve(tmp_path, port)
     try:
-        text = read_until(restarted, [], "Ctrl-C stops everything", 120)
+        text = read_until(restarted, [], "is the champion", 600)
         assert "seeding" not in text
+        assert "no model serves: training the first one on the inventory's 53738 stones" in text
     finally:
         stop(restarted)
 
