@@ -10,7 +10,7 @@
 
     python benchmarks/pipeline.py                  # SQLite, a local folder
     DIAMONDS_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench \\
-        python benchmarks/pipeline.py --emulate-gcp # PostgreSQL, the GCS emulator
+        python benchmarks/pipeline.py --emulate-gcp # an empty PostgreSQL database, GCS emulator
 """
 
 from __future__ import annotations
@@ -119,6 +119,8 @@ class Stack:
 def storage_of(stack: Stack):
     from training.storage import open_storage
 
+    if "STORAGE_EMULATOR_HOST=" in "".join(stack.output):
+        os.environ["STORAGE_EMULATOR_HOST"] = stack.said(r"STORAGE_EMULATOR_HOST=(\S+)")
     return open_storage(stack.said(r"data +(\S+)/incoming/"))
 
 
@@ -281,6 +283,8 @@ def main() -> None:
         stack = Stack(Path(home), args.emulate_gcp, seed)
         try:
             stack.wait(stack.banner.is_set)
+            if "seeding:" not in "".join(stack.output):
+                raise SystemExit("the benchmark needs an empty inventory: use a new database")
             stack.wait(lambda: stack.get("/v1/models")["champion"], every=0.5)
             stack.idle()
             print(f"seeded with {len(rest):,} public stones; the first champion trained on them")
