@@ -26,6 +26,7 @@ from training.job import TrainingRun
 from training.storage import open_storage
 
 from .service_fixtures import KEY, free_port, wait_until_healthy
+from .test_spreadsheet import inert_rows
 from .training_fixtures import CUSTOMER_FILE, FAST
 
 pytestmark = pytest.mark.browser
@@ -242,6 +243,36 @@ def test_a_file_of_stones_comes_back_priced(page, tmp_path: Path) -> None:
         assert row["model_version"] and not row["error"]
     summary = page.locator("#file-result").inner_text()
     assert "5 of 6 stones priced" in summary and "1 refused" in summary
+
+
+def test_a_priced_file_shows_hostile_cells_as_text(page, tmp_path: Path) -> None:
+    """Cells a spreadsheet would run as formulas come back with a leading apostrophe."""
+    stone = "1.01,Ideal,E,VS1,61.5,57,6.44,6.47,3.97"
+    skus = ['"=HYPERLINK(""http://x""&A1)"', "=cmd|calc!A0", "@SUM(1)", "+1", "-2+3"]
+    skus += ['"\t=1+2"', '"\r=1+2"', "-1"]
+    upload = tmp_path / "hostile.csv"
+    upload.write_text(
+        "=sku,carat,cut,color,clarity,depth,table,x,y,z\n"
+        + "".join(f"{sku},{stone}\n" for sku in skus),
+        newline="",
+    )
+    page.get_by_label("CSV file").set_input_files(upload)
+    page.get_by_role("button", name="Price the file").click()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download hostile-priced.csv").click()
+
+    rows = inert_rows(download.value.path().read_bytes())
+    assert [row["'=sku"] for row in rows] == [
+        '\'=HYPERLINK("http://x"&A1)',
+        "'=cmd|calc!A0",
+        "'@SUM(1)",
+        "'+1",
+        "'-2+3",
+        "'\t=1+2",
+        "'\r=1+2",
+        "-1",
+    ]
+    assert all(float(row["price"]) > 0 and not row["error"] for row in rows)
 
 
 def test_pricing_a_stone_shows_its_price_range_and_factors(page) -> None:
