@@ -9,12 +9,8 @@ Screenshots (desktop and phone width) go to tests/artifacts/web/ (git-ignored).
 from __future__ import annotations
 
 import csv
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +21,7 @@ import requests
 from training.job import TrainingRun
 from training.storage import open_storage
 
-from .service_fixtures import KEY, free_port, wait_until_healthy
+from .service_fixtures import KEY, serving
 from .test_spreadsheet import inert_rows
 from .training_fixtures import CUSTOMER_FILE, FAST
 
@@ -49,9 +45,6 @@ def desk_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def desk(desk_root: Path, trained_models: Path, customer_csv: bytes):
     """`diamonds serve` on a prepared root, so that it skips its seeding: two model versions
     and the customer's valid stones in the inventory. Yields the page's URL."""
-    from functions.database import Inventory, make_engine, migrate
-    from training.validation import read_records
-
     root = desk_root
     shutil.copytree(trained_models, root / "models")
     TrainingRun(
@@ -60,42 +53,10 @@ def desk(desk_root: Path, trained_models: Path, customer_csv: bytes):
         params=FAST,
         log=lambda line: None,
     ).run([str(CUSTOMER_FILE)])
-    database_url = f"sqlite:///{root / 'diamonds.db'}"
-    engine = make_engine(database_url)
-    migrate(engine)
-    accepted = read_records(customer_csv).accepted.drop(columns="line")
-    records = accepted.astype({c: str for c in ("cut", "color", "clarity")}).to_dict("records")
-    Inventory(engine).create_many(records, source="seed")
-    engine.dispose()
-
-    port = free_port()
-    env = {
-        **os.environ,
-        "DIAMONDS_DATA_ROOT": (root / "data").as_uri(),
-        "DIAMONDS_MODELS_ROOT": (root / "models").as_uri(),
-        "DIAMONDS_DATABASE_URL": database_url,
-        "DIAMONDS_API_KEYS": KEY,
-        "DIAMONDS_CHAMPION_TTL_SECONDS": "0",
-    }
-    log = root / "serve.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("diamonds")), "serve", "--port", str(port)],
-            cwd=root,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_healthy(port, seconds=120)
+    with serving(root, customer_csv, {"DIAMONDS_API_KEYS": KEY}) as served:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         print(f"\nscreenshots of the pricing desk: {ARTIFACTS}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
-    text = log.read_text(errors="replace")
-    assert "Traceback" not in text, text[-3000:]
+        yield served.url
 
 
 @pytest.fixture()
