@@ -21,6 +21,8 @@ from functions.serve import function_for
 from .service_fixtures import free_port
 from .test_api import STONE
 
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
 
 @pytest.mark.parametrize(
     ("path", "function"),
@@ -148,14 +150,21 @@ def test_serve_on_emulated_gcp_ingests_a_dropped_file(tmp_path: Path, postgres_u
         follow(server, output)
         assert requests.get(f"{url}/v1/diamonds?limit=1", timeout=30).json()["total"] == 53738
 
-        upload = requests.post(
-            f"{emulator}/upload/storage/v1/b/diamonds-data/o",
-            params={"uploadType": "media", "name": "incoming/new.csv"},
-            data=b"carat,cut,color,clarity,depth,table,price,x,y,z\n"
-            b"1.01,Ideal,E,VS1,61.5,57,7001,6.44,6.47,3.97\n",
-            timeout=30,
+        (tmp_path / "new.csv").write_bytes(
+            b"carat,cut,color,clarity,depth,table,price,x,y,z\n"
+            b"1.01,Ideal,E,VS1,61.5,57,7001,6.44,6.47,3.97\n"
         )
-        assert upload.status_code == 200, upload.text
+        (readme_upload,) = re.findall(r"`(curl [^`]*\$STORAGE_EMULATOR_HOST[^`]*)`", README)
+        uploaded = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", readme_upload],
+            cwd=tmp_path,
+            env={**os.environ, "STORAGE_EMULATOR_HOST": emulator},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert uploaded.returncode == 0, uploaded.stderr
+        upload = json.loads(uploaded.stdout)
         deadline = time.monotonic() + 60
         while True:
             items = requests.get(f"{url}/v1/ingestions", timeout=30).json()["items"]
@@ -163,7 +172,7 @@ def test_serve_on_emulated_gcp_ingests_a_dropped_file(tmp_path: Path, postgres_u
                 break
             assert time.monotonic() < deadline, items
             time.sleep(0.5)
-        assert items[0]["generation"] == upload.json()["generation"]
+        assert items[0]["generation"] == upload["generation"]
         assert items[0]["inserted"] == 1 and items[0]["run_id"]
         assert requests.get(f"{url}/v1/diamonds?limit=1", timeout=30).json()["total"] == 53739
         champion = requests.get(f"{url}/v1/models", timeout=30).json()["champion"]
