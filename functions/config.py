@@ -69,7 +69,7 @@ class ServiceSettings(TrainingSettings):
 
     def keys(self, *, write: bool) -> list[str]:
         """The keys allowed to write, or (write=False) to read: read-only keys and write keys."""
-        entries = [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
-        writers = [k for k in entries if not k.startswith(READ_ONLY)]
-        readers = [k.removeprefix(READ_ONLY) for k in entries if k.startswith(READ_ONLY)]
-        return writers if write else writers + readers
+        entries = [k.strip() for k in self.api_keys.get_secret_value().split(",")]
+        writers = [k for k in entries if k and not k.startswith(READ_ONLY)]
+        readers = [k.removeprefix(READ_ONLY).strip() for k in entries if k.startswith(READ_ONLY)]
+        return writers if write else writers + [k for k in readers if k]

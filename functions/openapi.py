@@ -33,6 +33,20 @@ EXAMPLE_STONE = {
     "z": 3.97,
 }
 
+SETUP = (
+    "Each endpoint below has a curl example for a POSIX shell, with API set to this service's "
+    "address (this page's, without /v1/docs) and, for writes, KEY to a write key. VERSION (a "
+    "model version) and RUN_ID (a training run) can be set as follows; python3 reads the JSON."
+)
+_READ = "python3 -c 'import json, sys; print(json.load(sys.stdin){})'"
+SETUP_COMMANDS = "\n".join(
+    f'{name}=$(curl -s "$API{path}" | {_READ.format(field)})'
+    for name, path, field in (
+        ("VERSION", "/v1/models", '["champion"]'),
+        ("RUN_ID", "/v1/runs", '["runs"][-1]'),
+    )
+)
+
 
 def _path(rule: str) -> tuple[str, list[dict]]:
     """werkzeug's /a/<int:id> → OpenAPI's /a/{id}, with the parameter declared."""
@@ -168,11 +182,13 @@ def docs_page(spec: dict) -> str:
 <style>{STYLE}</style></head><body>
 <h1>{TITLE}</h1><p>{html.escape(spec["info"]["description"])}</p>
 <p>The machine-readable document: <a href="/v1/openapi.json">/v1/openapi.json</a> (OpenAPI 3.1).</p>
+<h2 id="examples">Examples</h2><p>{html.escape(SETUP)}</p><pre>{html.escape(SETUP_COMMANDS)}</pre>
 <h2>Endpoints</h2>{"".join(sections)}
 <h2 id="problems">Errors</h2><ul>{problems}</ul></body></html>"""
 
 
 def _curl(method: str, path: str, op: dict) -> str:
+    """The operation as a shell command, using the variables SETUP describes."""
     url = "$API" + path.replace("{id}", "1").replace("{version}", "$VERSION").replace(
         "{run_id}", "$RUN_ID"
     )
@@ -188,5 +204,5 @@ def _curl(method: str, path: str, op: dict) -> str:
         parts.append(f"-H 'Content-Type: application/json' -d '{json.dumps(body)}'")
     if path == "/v1/price" and method == "get":
         url += "?" + "&".join(f"{k}={v}" for k, v in EXAMPLE_STONE.items()).replace(" ", "%20")
-    parts.append(f"'{url}'" if "?" in url else url)
+    parts.append(f'"{url}"')
     return " ".join(parts)

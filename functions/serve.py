@@ -74,14 +74,32 @@ class PortTaken(OSError):
     """The address to serve on is in use."""
 
 
-def check_port(host: str, port: int) -> None:
-    """Fail before anything starts if the address cannot be served on."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise PortTaken(f"cannot serve on {host}:{port}: {exc.strerror}") from None
+def listen(host: str, port: int) -> socket.socket:
+    """The socket to serve on, bound and listening before anything else starts: an address in
+    use stops the start at once, and nothing can take it meanwhile."""
+    from werkzeug.serving import LISTEN_QUEUE, select_address_family
+
+    try:
+        listener = socket.socket(select_address_family(host, port), socket.SOCK_STREAM)
+    except OSError as exc:
+        raise PortTaken(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(LISTEN_QUEUE)
+    except OSError as exc:
+        listener.close()
+        raise PortTaken(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    return listener
+
+
+def write_keys() -> str:
+    """Where the write key comes from: DIAMONDS_API_KEYS pins the keys; without any key there,
+    a write key is generated for this start (and put there for the functions to read)."""
+    if ServiceSettings.from_environment().keys(write=False):
+        return "DIAMONDS_API_KEYS"
+    os.environ["DIAMONDS_API_KEYS"] = secrets.token_urlsafe(24)
+    return "new at each start; DIAMONDS_API_KEYS=KEY pins one"
 
 
 def seed(instance: Instance, say: Callable[[str], None], source: Path | None = None) -> None:
@@ -172,7 +190,7 @@ def serve(
     from functions.retraining import resume
     from functions.runners import stop_children
 
-    check_port(host, port)
+    listener = listen(host, port)
 
     def say(line: str) -> None:
         print(line, flush=True)
@@ -181,12 +199,12 @@ def serve(
     os.environ.setdefault("DIAMONDS_CHAMPION_TTL_SECONDS", LOCAL_CHAMPION_TTL)
     stop = threading.Event()
     with ExitStack() as stack:
+        stack.callback(listener.close)
         storage_line = ""
         if emulate_gcp:
             emulator = stack.enter_context(emulated_gcp(LOCAL_HOME.resolve()))
             storage_line = f"  storage   GCS emulator: STORAGE_EMULATOR_HOST={emulator}\n"
-        key = os.environ.get("DIAMONDS_API_KEYS") or secrets.token_urlsafe(24)
-        os.environ["DIAMONDS_API_KEYS"] = key
+        key_origin = write_keys()
         settings = ServiceSettings.from_environment()
         instance = Instance(settings)
         apps = {name: create_app(name, str(MAIN)) for name in HTTP_FUNCTIONS}
@@ -205,10 +223,14 @@ def serve(
         ).start()
         stack.callback(stop.set)
         stack.callback(stop_children)
-        gateway = make_server(host, port, Gateway(apps), threaded=True)
+        gateway = make_server(host, port, Gateway(apps), threaded=True, fd=listener.fileno())
         stack.callback(gateway.server_close)
         writers = settings.keys(write=True)
-        write_key = writers[0] if writers else "(none: DIAMONDS_API_KEYS holds no write key)"
+        write_key = (
+            f"{writers[0]} ({key_origin})"
+            if writers
+            else "none (DIAMONDS_API_KEYS holds read-only keys only)"
+        )
         url = f"http://{host}:{port}"
         say(
             f"\ndiamonds is serving at {url}\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import signal
 import socket
@@ -169,6 +170,63 @@ def stop_stack(stack: Stack) -> None:
     for name in stack.ports:
         log = (stack.root / f"{name}.log").read_text(errors="replace")
         assert "Traceback" not in log, f"{name} failed on the server side:\n{log[-3000:]}"
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    write_key: str
+    console: str
+    """What it printed by the time it served."""
+
+
+@contextlib.contextmanager
+def serving(root: Path, stones: bytes, env: dict[str, str] | None = None) -> Iterator[Served]:
+    """`diamonds serve` in `root` (its models root at root/models, prepared by the caller), the
+    inventory holding the valid stones of `stones`, so that it skips its seeding. Its log
+    (root/serve.log) must hold no traceback."""
+    from functions.database import Inventory, make_engine, migrate
+    from training.validation import read_records
+
+    database_url = f"sqlite:///{root / 'diamonds.db'}"
+    engine = make_engine(database_url)
+    migrate(engine)
+    accepted = read_records(stones).accepted.drop(columns="line")
+    records = accepted.astype({c: str for c in ("cut", "color", "clarity")}).to_dict("records")
+    Inventory(engine).create_many(records, source="seed")
+    engine.dispose()
+
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DIAMONDS_")}
+    environment.update(
+        {
+            "DIAMONDS_DATA_ROOT": (root / "data").as_uri(),
+            "DIAMONDS_MODELS_ROOT": (root / "models").as_uri(),
+            "DIAMONDS_DATABASE_URL": database_url,
+            "DIAMONDS_CHAMPION_TTL_SECONDS": "0",
+            **(env or {}),
+        }
+    )
+    log = root / "serve.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("diamonds")), "serve", "--port", str(port)],
+            cwd=root,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_healthy(port, seconds=120)
+        console = log.read_text()
+        key = re.search(r"write key (\S+)", console)
+        assert key, console
+        yield Served(f"http://127.0.0.1:{port}", key.group(1), console)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text, text[-3000:]
 
 
 @pytest.fixture(

@@ -55,3 +55,17 @@ def test_other_schemes_are_refused() -> None:
 def test_no_configured_key_means_no_writes() -> None:
     with pytest.raises(Problem):
         authorize(request(""), ServiceSettings(), write=True, public=False)
+
+
+@pytest.mark.parametrize(
+    ("keys", "writers", "readers"),
+    [
+        ("read:abc", [], ["abc"]),
+        (" team-key , read: partner ,,", ["team-key"], ["team-key", "partner"]),
+        ("read:,", [], []),
+        ("a,b,read:c", ["a", "b"], ["a", "b", "c"]),
+    ],
+)
+def test_a_key_list_is_read_as_written(keys: str, writers: list, readers: list) -> None:
+    config = ServiceSettings(api_keys=keys)
+    assert (config.keys(write=True), config.keys(write=False)) == (writers, readers)

@@ -59,7 +59,8 @@ def test_the_docs_page_renders_every_endpoint_offline(
         "GET /v1/runs/{run_id}",
     ):
         assert any(h.replace("\n", " ").strip() == expected for h in headings), headings
-    assert page.locator("pre", has_text="curl").count() == len(headings)
+    assert page.locator("section pre", has_text="curl").count() == len(headings)
+    assert page.locator("#examples + p + pre", has_text="VERSION=").is_visible()
     assert page.locator("#problem-422").is_visible()
     page.screenshot(path=str(tmp_path / "docs.png"))
     assert errors == [] and outside == []

@@ -31,6 +31,7 @@ from .ingestion_fixtures import (
     wait_run,
 )
 from .service_fixtures import KEY, Stack
+from .test_spreadsheet import CUTS_SHOWN, HOSTILE, inert_rows
 
 pytestmark = pytest.mark.slow
 
@@ -137,6 +138,24 @@ def test_rejected_rows_are_quarantined_with_their_reasons(pipeline: Stack, fresh
     assert "price: must be greater than 0" in text and "unknown cut 'Superb'" in text
     assert "describe a stone of about" in text
     wait_idle(pipeline)
+
+
+def test_hostile_cells_are_quarantined_as_text_and_the_file_kept_as_it_came(
+    pipeline: Stack,
+) -> None:
+    wait_idle(pipeline)
+    count = inventory_count(pipeline)
+    obj = drop_file(pipeline, "incoming/hostile.csv", HOSTILE)
+
+    assert deliver(pipeline, obj).status_code == 200
+    row = ledger_row(pipeline, obj)
+    assert (row["rows_read"], row["accepted"], row["rejected"], row["run_id"]) == (9, 0, 9, None)
+    data = open_storage(pipeline.data_root)
+    rows = inert_rows(data.read(f"quarantine/hostile-{obj.generation}.rejected.csv"))
+    assert [row["cut"] for row in rows] == CUTS_SHOWN
+    assert [row["'=remark"] for row in rows][-3:] == ["-1", "'=1+2", "'-2+3"]
+    assert data.read_generation("incoming/hostile.csv", obj.generation) == HOSTILE
+    assert inventory_count(pipeline) == count
 
 
 def test_the_same_event_five_times_at_once_ingests_once(pipeline: Stack, fresh_stones) -> None:

