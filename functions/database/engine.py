@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,14 +82,17 @@ def _sqlite_engine(url: sa.URL) -> Engine:
             "database): use a file, sqlite:///path/to/diamonds.db"
         )
     Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False}, json_serializer=_json)
+    engine = sa.create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        json_serializer=_json,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -96,6 +101,27 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         connection.exec_driver_sql(connection.get_execution_options().get(_SQLITE_BEGIN, "BEGIN"))
 
     return engine
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Put the database in WAL mode (a no-op once it is), waiting as long as the busy timeout.
+
+    The busy timeout (set when the connection opens, before any statement) makes a connection
+    wait for a lock, but not here: the switch reads the database header, then asks for the write
+    lock to rewrite it, and SQLite fails a connection that holds a read lock and wants the write
+    lock at once with "database is locked", as waiting could deadlock. Two processes opening a
+    new database at once meet exactly that. The caller is meant to let go of its read lock (the
+    failed statement did) and try again, which this does.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(0.005)
 
 
 def lock(connection: sa.Connection, key: int) -> None:
