@@ -18,7 +18,8 @@ import pandas as pd
 
 from training.evaluation import metrics
 from training.features import GROUPS
-from training.model import Explanation, PriceModel, kfold_indices
+from training.model import Explanation, PriceModel
+from training.splits import kfold_indices
 
 if TYPE_CHECKING:
     from training.comparison import Fitter, Predictor

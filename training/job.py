@@ -17,10 +17,11 @@ from importlib import metadata as package_metadata
 import numpy as np
 import pandas as pd
 
-from training.evaluation import cross_validate, evaluate_holdout, holdout_split, metrics
+from training.checksums import sha256
+from training.evaluation import cross_validate, evaluate_holdout, metrics
 from training.features import feature_matrix
 from training.gate import Champion, Scores, decide
-from training.model import ModelParams, PriceModel, sha256
+from training.model import ModelParams, PriceModel
 from training.quarantine import write_quarantine
 from training.registry import (
     ROWS_FILE,
@@ -33,6 +34,7 @@ from training.registry import (
 )
 from training.schedule import SlotLost
 from training.schema import COLUMNS
+from training.splits import holdout_split
 from training.storage import NotFound, Storage, split_uri
 from training.validation import UnusableFile, ValidationResult, read_records
 

@@ -9,7 +9,6 @@ Serving needs only NumPy: the fitted trees are compiled into a `Forest` and stor
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
@@ -20,6 +19,7 @@ from training.features import FEATURE_GROUP, GROUPS, linear_terms
 from training.forest import Forest
 from training.geometry import Problem
 from training.schema import CATEGORIES, FEATURES, FIELD_BY_NAME
+from training.splits import kfold_indices
 
 FORMAT = "diamonds-price-model/1"
 MODEL_FILE = "model.json"
@@ -304,13 +304,6 @@ def conformal_offsets(residuals: np.ndarray, coverage: float) -> list[float]:
     return [float(r[k_low]), float(r[k_high])]
 
 
-def kfold_indices(n: int, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Shuffled K-fold splits as (train, test) index arrays."""
-    order = np.random.default_rng(seed).permutation(n)
-    parts = np.array_split(order, folds)
-    return [(np.concatenate(parts[:k] + parts[k + 1 :]), parts[k]) for k in range(folds)]
-
-
 def _labels(x: np.ndarray) -> dict[str, str]:
     value = dict(zip(FEATURES, x, strict=True))
     grade = {name: CATEGORIES[name][int(value[name])] for name in CATEGORIES}
@@ -324,7 +317,3 @@ def _labels(x: np.ndarray) -> dict[str, str]:
             f"{value['x']:g} × {value['y']:g} × {value['z']:g} mm)"
         ),
     }
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -15,7 +15,8 @@ import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from training.model import MODEL_FILE, ModelParams, PriceModel, sha256
+from training.checksums import sha256
+from training.model import MODEL_FILE, ModelParams, PriceModel
 from training.schema import COLUMNS
 from training.storage import NotFound, Storage
 
