@@ -6,10 +6,9 @@ Exit codes: 0 done, 2 unusable input or arguments (one clear message), 1 unexpec
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -272,9 +271,12 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def parse_params(assignments: list[str]) -> ModelParams:
-    """ModelParams from NAME=VALUE strings, each value converted to the field's type."""
+    """ModelParams from NAME=VALUE strings (a list field takes comma-separated values);
+    pydantic converts and checks each value."""
+    from pydantic import ValidationError
+
     defaults = ModelParams()
-    known = {f.name: f for f in fields(ModelParams)}
+    known = [f.name for f in fields(ModelParams)]
     overrides: dict[str, object] = {}
     for assignment in assignments:
         name, _, text = assignment.partition("=")
@@ -282,23 +284,13 @@ def parse_params(assignments: list[str]) -> ModelParams:
             raise UsageError(
                 f"--param {assignment!r}: expected NAME=VALUE with NAME one of {', '.join(known)}"
             )
-        current = getattr(defaults, name)
-        try:
-            if isinstance(current, tuple):
-                value: object = tuple(part.strip() for part in text.split(","))
-            else:
-                value = type(current)(text)
-        except ValueError:
-            raise UsageError(
-                f"--param {name}: {text!r} is not a {type(current).__name__}"
-            ) from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"--param {name}: must be finite")
-        overrides[name] = value
+        is_list = isinstance(getattr(defaults, name), tuple)
+        overrides[name] = [part.strip() for part in text.split(",")] if is_list else text
     try:
-        return replace(defaults, **overrides)
-    except ValueError as exc:
-        raise UsageError(f"--param: {exc}") from None
+        return ModelParams(**overrides)
+    except ValidationError as exc:
+        problems = (f"--param {error['loc'][0]}: {error['msg']}" for error in exc.errors())
+        raise UsageError("; ".join(problems)) from None
 
 
 def _is_identifier(text: str) -> bool:

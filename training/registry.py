@@ -132,8 +132,7 @@ class Registry:
             return None
         recorded = self.metadata(champion["version"]).get("params", {})
         known = {f.name for f in dataclasses.fields(ModelParams)}
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()}
-        return ModelParams(**{k: v for k, v in values.items() if k in known})
+        return ModelParams(**{k: v for k, v in recorded.items() if k in known})
 
     def champion_with_token(self) -> tuple[dict | None, str | None]:
         try:
