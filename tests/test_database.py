@@ -152,7 +152,7 @@ def test_the_switch_to_wal_waits_for_a_writer_on_a_new_database(tmp_path: Path) 
     writer.execute("CREATE TABLE t (x)")
     writer.execute("BEGIN IMMEDIATE")
     writer.execute("INSERT INTO t VALUES (1)")
-    release = threading.Timer(0.3, writer.commit)
+    release = threading.Timer(0.5, writer.commit)
     release.start()
     engine = make_engine(f"sqlite:///{path}")
     try:
