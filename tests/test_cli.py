@@ -142,3 +142,12 @@ def test_a_bad_param_is_named(assignment: str, message: str, capsys, monkeypatch
     assert main(["train", "x.csv", "--param", assignment]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"diamonds: error: {message}") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("version", ["../x", "..", "v1/../../etc", ".hidden"])
+def test_a_version_name_that_names_no_file_is_no_version(
+    version, registered, roots, capsys
+) -> None:
+    for action in ("show", "promote"):
+        assert main(["models", action, version, "--models-root", roots["models"]]) == 2
+        assert capsys.readouterr().err == f"diamonds: error: no model version {version}\n"
