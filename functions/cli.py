@@ -1,16 +1,18 @@
-"""The `diamonds` console script: the training commands plus `serve` and `ingestions`."""
+"""The service's commands of `diamonds`: `serve` and `ingestions`.
+
+The command line is training's (training/cli.py); these join it through the `diamonds.commands`
+entry point declared in pyproject.toml.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
-from training.cli import EXIT_OK, UsageError, build_parser, run
+from training.cli import EXIT_OK, UsageError, say
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser, commands = build_parser()
+def add_commands(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="the whole local stack on the embedded defaults")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on")
@@ -31,7 +33,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ingestions.add_argument("--limit", type=int, default=20, help="how many, newest first")
     ingestions.set_defaults(handler=_ingestions)
-    return run(parser, argv)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -58,7 +59,7 @@ def _ingestions(args: argparse.Namespace) -> int:
     migrate(engine)
     rows, _ = IngestedFiles(engine).list(args.limit)
     if not rows:
-        print("no data file has been ingested yet")
+        say("no data file has been ingested yet")
     for row in rows:
         mape = row["champion_mape"]
         error = f"champion MAPE {mape:5.2f}% on {row['champion_scored']}" if mape else "—"
@@ -66,7 +67,7 @@ def _ingestions(args: argparse.Namespace) -> int:
             f"read {row['rows_read'] or 0} accepted {row['accepted'] or 0} "
             f"(new {row['inserted'] or 0}) quarantined {row['rejected'] or 0}"
         )
-        print(
+        say(
             f"{row['received_at'][:19]}  {row['status']:<10} {row['name']}#{row['generation']}  "
             f"{counts}  {error}  run {row['run_id'] or '—'}"
             + (f"  error: {row['error']}" if row["error"] else "")

@@ -142,7 +142,7 @@ def transient(exc: BaseException) -> bool:
 
 
 def _ingest(instance: Instance, key: str, claim: Claim, where: str) -> Outcome:
-    from training.model import sha256
+    from training.checksums import sha256
     from training.quarantine import write_quarantine
     from training.storage import NotFound
     from training.validation import UnusableFile, read_records

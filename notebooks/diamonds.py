@@ -19,8 +19,8 @@
 # This notebook reads one data file of appraised diamonds, examines its faults, shows how the
 # characteristics of a stone drive its price, compares candidate models by cross-validation,
 # evaluates the chosen one, explains individual prices, and estimates what more appraised stones
-# would be worth. Every number in the text is computed by the cells; all the model, validation
-# and analysis code lives in the `training` package.
+# would be worth. Every number in the text is computed by the cells; the model and validation
+# code lives in the `training` package, the analysis helpers beside this notebook (`analysis.py`).
 #
 # The file is named by the environment variable `DIAMONDS_DATA` (a path relative to the
 # repository root, or absolute); without it, the public diamonds data set embedded in the
@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from training import analysis
+import analysis
 from training.comparison import compare, ours
 from training.datasets import public_diamonds_path
-from training.evaluation import CARAT_BANDS, by_carat_band, evaluate_holdout, holdout_split
+from training.evaluation import CARAT_BANDS, by_carat_band, evaluate_holdout
 from training.features import GROUPS, feature_matrix
 from training.model import ModelParams, PriceModel
 from training.schema import (
@@ -48,6 +48,7 @@ from training.schema import (
     FEATURES,
     WEIGHT_RATIO_RANGE,
 )
+from training.splits import holdout_split
 from training.validation import read_records
 
 plt.rcParams.update(
@@ -517,7 +518,7 @@ say(
 # Trained as the training job does: a model fitted on 80% of the stones (its interval calibrated
 # by split-conformal on cross-fitted residuals, separately for each carat band, because the
 # prices of big stones scatter more), scored on the 20% it never saw
-# (`training.evaluation.holdout_split`, `evaluate_holdout`).
+# (`training.splits.holdout_split`, `training.evaluation.evaluate_holdout`).
 
 # %%
 train, test = holdout_split(len(price), 0.2, 0)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.analysis import (
+from notebooks.analysis import (
     FAULT_KINDS,
     binned_medians,
     carat_adjusted,

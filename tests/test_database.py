@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -139,6 +140,28 @@ def test_sqlite_engine_settings(tmp_path: Path) -> None:
             assert pragma("busy_timeout") > 0
         assert (tmp_path / "new" / "folder" / "diamonds.db").is_file()
     finally:
+        engine.dispose()
+
+
+def test_the_switch_to_wal_waits_for_a_writer_on_a_new_database(tmp_path: Path) -> None:
+    """Another process writes to a database not yet in WAL mode while this one opens it: the
+    switch waits for the writer instead of failing with "database is locked" (what SQLite does
+    at once to a connection that holds a read lock and wants the write lock)."""
+    path = tmp_path / "diamonds.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE t (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (1)")
+    release = threading.Timer(0.5, writer.commit)
+    release.start()
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("SELECT x FROM t").scalar() == 1
+    finally:
+        release.join()
+        writer.close()
         engine.dispose()
 
 

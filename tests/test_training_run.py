@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from functions.cli import main
+from training.cli import main
 from training.registry import ChecksumMismatch, PromotionConflict, Registry
 from training.storage import open_storage
 

@@ -1,15 +1,19 @@
-"""`diamonds train | price | models`: the command line of the training package.
+"""The `diamonds` command line: `train | price | models` here, and the commands other packages
+add through the `diamonds.commands` entry points (the service adds `serve` and `ingestions`,
+functions/cli.py). `python -m training` and the training commands never load those.
 
-Exit codes: 0 done, 2 unusable input or arguments (one clear message), 1 unexpected failure.
+Exit codes: 0 done, 2 unusable input or arguments (one clear message), 1 any other failure (one
+line; DIAMONDS_DEBUG=1 adds the traceback of an unexpected one). Output may go to a reader that
+stops early (`| head`): the command then finishes its work without a word more.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,10 +23,29 @@ if TYPE_CHECKING:
     from training.schedule import Schedule
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+TRAINING_COMMANDS = ("train", "price", "models")
+COMMANDS_GROUP = "diamonds.commands"
+"""Entry points that add commands: each names a function given the subparsers to add to."""
+DEBUG_VARIABLE = "DIAMONDS_DEBUG"
 
 
 class UsageError(Exception):
     """Unusable input or arguments: reported in one line, exit code 2."""
+
+
+def say(text: str) -> None:
+    """Print a line of output. A reader that went away (a closed pipe) stops the output, not
+    the work: what follows is discarded."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _discard_output()
+
+
+def _discard_output() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 class Parser(argparse.ArgumentParser):
@@ -80,10 +103,18 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:
     models.set_defaults(handler=_models)
 
 
-def build_parser(prog: str = "diamonds") -> tuple[Parser, argparse._SubParsersAction]:
+def build_parser(
+    prog: str = "diamonds", *, extended: bool = True
+) -> tuple[Parser, argparse._SubParsersAction]:
+    """The parser of every command; without `extended`, of the training commands alone."""
     parser = Parser(prog=prog, description="Diamond pricing: train, price, manage models.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_training_commands(commands)
+    if extended:
+        from importlib.metadata import entry_points
+
+        for extension in entry_points(group=COMMANDS_GROUP):
+            extension.load()(commands)
     return parser, commands
 
 
@@ -93,32 +124,59 @@ def run(parser: Parser, argv: Sequence[str] | None) -> int:
 
     from training.config import settings_problem
     from training.job import UnusableInput
-    from training.registry import ChecksumMismatch, PromotionConflict, UnknownVersion
+    from training.registry import (
+        ChecksumMismatch,
+        NoChampion,
+        PromotionConflict,
+        UnknownVersion,
+    )
     from training.schedule import SlotLost
+    from training.validation import UnusableFile
 
     try:
         args = parser.parse_args(argv)
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
     except ValidationError as exc:
-        print(f"{parser.prog}: error: {settings_problem(exc)}", file=sys.stderr)
+        _error(parser, settings_problem(exc))
         return EXIT_USAGE
-    except (UsageError, UnusableInput, UnknownVersion, ValueError) as exc:
-        message = str(exc) if not isinstance(exc, UnknownVersion) else f"no model version {exc}"
-        print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    except UnknownVersion as exc:
+        _error(parser, f"no model version {exc}")
         return EXIT_USAGE
-    except (ChecksumMismatch, PromotionConflict, SlotLost) as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+    except (UsageError, UnusableInput, UnusableFile) as exc:
+        _error(parser, str(exc))
+        return EXIT_USAGE
+    except (ChecksumMismatch, PromotionConflict, SlotLost, NoChampion) as exc:
+        _error(parser, str(exc))
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
+    except BrokenPipeError:
+        _discard_output()
+        return EXIT_FAILURE
     except Exception as exc:
-        print(f"{parser.prog}: unexpected failure: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if os.environ.get(DEBUG_VARIABLE):
+            import traceback
+
+            traceback.print_exc()
+        print(
+            f"{parser.prog}: unexpected failure: {type(exc).__name__}: {exc}"
+            f" (set {DEBUG_VARIABLE}=1 for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
 
 
+def _error(parser: Parser, message: str) -> None:
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, _ = build_parser()
+    """`diamonds`: a training command is parsed and run without loading the other packages'
+    commands."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    training_only = bool(argv) and argv[0] in TRAINING_COMMANDS
+    parser, _ = build_parser(extended=not training_only)
     return run(parser, argv)
 
 
@@ -183,11 +241,12 @@ def _train(args: argparse.Namespace) -> int:
                 trigger=entry.get("trigger", args.trigger),
                 request=run_record(entry),
                 cancelled=lost,
+                log=say,
             )
             try:
                 record = run.run(inputs)
                 decision = record["gate"]["decision"]
-                print(f"run {record['run_id']}: model {record['version']} {decision}")
+                say(f"run {record['run_id']}: model {record['version']} {decision}")
             except KeyboardInterrupt:
                 schedule.abandon(entry["run_id"], "interrupted: the training process was stopped")
                 raise
@@ -198,7 +257,7 @@ def _train(args: argparse.Namespace) -> int:
                     print(f"run {entry['run_id']} failed: {exc}", file=sys.stderr)
             entry = schedule.finish(entry["run_id"])
             if entry is not None:
-                print(f"run {entry['run_id']} was queued meanwhile: training it now")
+                say(f"run {entry['run_id']} was queued meanwhile: training it now")
                 inputs = [entry["snapshot"]]
     if failure is not None:
         raise failure
@@ -216,7 +275,7 @@ def _wait_for_slot(schedule: Schedule, request: dict, job: dict) -> dict:
     while (entry := schedule.acquire(request, job)) is None:
         current = (schedule.state()["current"] or {}).get("run_id")
         if current != waiting_for:
-            print(f"waiting for training run {current} to finish…", flush=True)
+            say(f"waiting for training run {current} to finish…")
             waiting_for = current
         time.sleep(WAIT_SECONDS)
     return entry
@@ -236,7 +295,7 @@ def _price(args: argparse.Namespace) -> int:
     if not args.source.is_file():
         raise UsageError(f"--in {args.source}: no such file")
     summary = price_file(registry, args.source.read_bytes(), args.target, explain=args.explain)
-    print(
+    say(
         f"priced {summary['priced']} of {summary['rows']} stones with model {summary['version']}; "
         f"{summary['refused']} refused (see the error column) → {args.target}"
     )
@@ -249,32 +308,34 @@ def _models(args: argparse.Namespace) -> int:
     from training.registry import Registry
     from training.storage import open_storage
 
-    registry = Registry(open_storage(_settings(args).models_root))
+    root = _settings(args).models_root
+    registry = Registry(open_storage(root))
     champion = (registry.champion() or {}).get("version")
     if args.action == "list":
-        for version in registry.versions():
+        versions = registry.versions()
+        if not versions:
+            say(f"no models registered under {root}")
+        for version in versions:
             meta = registry.metadata(version)
             mape = meta["metrics"]["cross_validation"]["mape"]
             mark = "*" if version == champion else " "
-            print(
-                f"{mark} {version}  CV MAPE {mape:5.2f}%  rows {meta['lineage']['rows_accepted']}"
-            )
+            say(f"{mark} {version}  CV MAPE {mape:5.2f}%  rows {meta['lineage']['rows_accepted']}")
     elif args.action == "show":
-        print(
-            json.dumps(
-                {**registry.metadata(args.version), "champion": args.version == champion}, indent=2
-            )
-        )
+        metadata = {**registry.metadata(args.version), "champion": args.version == champion}
+        say(json.dumps(metadata, indent=2))
     else:
         record = registry.promote(args.version, args.reason)
-        print(f"champion is now {record['version']} (was {record['previous']})")
+        say(f"champion is now {record['version']} (was {record['previous']})")
     return EXIT_OK
 
 
 def parse_params(assignments: list[str]) -> ModelParams:
-    """ModelParams from NAME=VALUE strings, each value converted to the field's type."""
+    """ModelParams from NAME=VALUE strings (a list field takes comma-separated values);
+    pydantic converts and checks each value."""
+    from pydantic import ValidationError
+
     defaults = ModelParams()
-    known = {f.name: f for f in fields(ModelParams)}
+    known = [f.name for f in fields(ModelParams)]
     overrides: dict[str, object] = {}
     for assignment in assignments:
         name, _, text = assignment.partition("=")
@@ -282,23 +343,13 @@ def parse_params(assignments: list[str]) -> ModelParams:
             raise UsageError(
                 f"--param {assignment!r}: expected NAME=VALUE with NAME one of {', '.join(known)}"
             )
-        current = getattr(defaults, name)
-        try:
-            if isinstance(current, tuple):
-                value: object = tuple(part.strip() for part in text.split(","))
-            else:
-                value = type(current)(text)
-        except ValueError:
-            raise UsageError(
-                f"--param {name}: {text!r} is not a {type(current).__name__}"
-            ) from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"--param {name}: must be finite")
-        overrides[name] = value
+        is_list = isinstance(getattr(defaults, name), tuple)
+        overrides[name] = [part.strip() for part in text.split(",")] if is_list else text
     try:
-        return replace(defaults, **overrides)
-    except ValueError as exc:
-        raise UsageError(f"--param: {exc}") from None
+        return ModelParams(**overrides)
+    except ValidationError as exc:
+        problems = (f"--param {error['loc'][0]}: {error['msg']}" for error in exc.errors())
+        raise UsageError("; ".join(problems)) from None
 
 
 def _is_identifier(text: str) -> bool:

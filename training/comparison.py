@@ -14,7 +14,8 @@ import numpy as np
 
 from training.evaluation import metrics
 from training.features import linear_terms
-from training.model import ModelParams, PriceModel, kfold_indices
+from training.model import ModelParams, PriceModel
+from training.splits import kfold_indices
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 Fitter = Callable[[np.ndarray, np.ndarray], Predictor]

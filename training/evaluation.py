@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from training.features import feature_matrix
-from training.model import ModelParams, PriceModel, kfold_indices
+from training.model import ModelParams, PriceModel
 from training.registry import row_fingerprints
 from training.schema import FEATURES
+from training.splits import kfold_indices
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -101,12 +102,6 @@ def cross_validate(
         "by_carat": by_carat_band(carat, price, predicted),
     }
     return CrossValidation(summary, np.log(price) - np.log(predicted), predicted)
-
-
-def holdout_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.random.default_rng(seed + 1).permutation(n)
-    cut = max(1, round(n * fraction))
-    return np.sort(order[cut:]), np.sort(order[:cut])
 
 
 def evaluate_holdout(

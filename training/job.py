@@ -17,9 +17,11 @@ from importlib import metadata as package_metadata
 import numpy as np
 import pandas as pd
 
-from training.evaluation import cross_validate, evaluate_holdout, holdout_split, metrics
+from training.checksums import sha256
+from training.evaluation import cross_validate, evaluate_holdout, metrics
 from training.features import feature_matrix
-from training.model import ModelParams, PriceModel, sha256
+from training.gate import Champion, Scores, decide
+from training.model import ModelParams, PriceModel
 from training.quarantine import write_quarantine
 from training.registry import (
     ROWS_FILE,
@@ -32,11 +34,11 @@ from training.registry import (
 )
 from training.schedule import SlotLost
 from training.schema import COLUMNS
+from training.splits import holdout_split
 from training.storage import NotFound, Storage, split_uri
 from training.validation import UnusableFile, ValidationResult, read_records
 
 MIN_ROWS = 50
-MIN_GATE_ROWS = 30
 HOLDOUT_FRACTION = 0.2
 
 
@@ -255,54 +257,54 @@ class TrainingRun:
     ) -> dict:
         """Promote only if not worse than the champion, on rows neither model trained on."""
         current, token = self.registry.champion_with_token()
-        gate: dict = {"tolerance": self.tolerance}
-        if current is None:
-            decision, reason = "promoted", "first model: there was no champion"
-        else:
-            decision, reason = self._compare(
-                current["version"], candidate, X, price, fingerprints, cv, gate
+        scores, champion, held_out_rows = Scores(cv["mape"]), None, 0
+        if current is not None:
+            scores, champion, held_out_rows = self._measure(
+                current["version"], candidate, X, price, fingerprints, cv
             )
-        if decision == "promoted":
+        decision = decide(scores, champion, held_out_rows, self.tolerance)
+        promote, reason = decision.promote, decision.reason
+        if promote:
             try:
                 self.registry.promote(version, reason, expected=token)
             except PromotionConflict as exc:
-                decision, reason = "candidate", f"not promoted: {exc}"
-        gate.update(decision=decision, reason=reason)
-        return gate
+                promote, reason = False, f"not promoted: {exc}"
+        return {
+            "tolerance": self.tolerance,
+            **(decision.compared or {}),
+            "decision": "promoted" if promote else "candidate",
+            "reason": reason,
+        }
 
-    def _compare(
+    def _measure(
         self,
-        champion: str,
+        version: str,
         candidate: PriceModel,
         X: np.ndarray,
         price: np.ndarray,
         fingerprints: list[str],
         cv: dict,
-        gate: dict,
-    ) -> tuple[str, str]:
+    ) -> tuple[Scores, Champion, int]:
+        """The scores of the candidate and of the champion `version` for the gate, and how many
+        held-out stones neither trained on."""
         try:
-            champion_model, champion_meta = self.registry.load(champion)
-            seen = self.registry.training_rows(champion, champion_meta)
+            model, meta = self.registry.load(version)
+            seen = self.registry.training_rows(version, meta)
+            champion_cv = meta["metrics"]["cross_validation"]["mape"]
         except Exception as exc:
-            return "promoted", f"the champion {champion} cannot be used ({exc})"
+            return Scores(cv["mape"]), Champion(version, problem=str(exc)), 0
         unseen = np.array([f not in seen for f in fingerprints], dtype=bool)
-        limit = 1 + self.tolerance
-        if unseen.sum() >= MIN_GATE_ROWS:
-            new = metrics(price[unseen], candidate.predict(X[unseen]))["mape"]
-            old = metrics(price[unseen], champion_model.predict(X[unseen]))["mape"]
-            basis = f"on {int(unseen.sum())} held-out stones neither model trained on"
-        else:
-            new = cv["mape"]
-            old = champion_meta["metrics"]["cross_validation"]["mape"]
-            basis = (
-                f"cross-validated (only {int(unseen.sum())} held-out stones "
-                "were new to the champion)"
+
+        def held_out(model: PriceModel) -> float | None:
+            return (
+                metrics(price[unseen], model.predict(X[unseen]))["mape"] if unseen.any() else None
             )
-        gate.update(candidate_mape=new, champion_mape=old, champion=champion)
-        verdict = f"MAPE {new:.2f}% vs champion {champion} {old:.2f}% {basis}"
-        if new <= old * limit:
-            return "promoted", verdict
-        return "candidate", f"{verdict}: worse by more than {self.tolerance:.0%}"
+
+        return (
+            Scores(cv["mape"], held_out(candidate)),
+            Champion(version, Scores(champion_cv, held_out(model))),
+            int(unseen.sum()),
+        )
 
 
 def _reject_cross_file_duplicates(sources: list[Source], results: list[ValidationResult]) -> None:

@@ -9,17 +9,20 @@ Serving needs only NumPy: the fitted trees are compiled into a `Forest` and stor
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
+from typing import Annotated
 
 import numpy as np
+import pydantic.dataclasses
+from pydantic import AfterValidator, ConfigDict, Field
 
 from training.features import FEATURE_GROUP, GROUPS, linear_terms
 from training.forest import Forest
 from training.geometry import Problem
 from training.schema import CATEGORIES, FEATURES, FIELD_BY_NAME
+from training.splits import kfold_indices
 
 FORMAT = "diamonds-price-model/1"
 MODEL_FILE = "model.json"
@@ -33,42 +36,42 @@ DOMAIN_MARGIN = 0.05
 """How far beyond the training range of a measurement the model still prices (relative)."""
 
 
-@dataclass(frozen=True)
-class ModelParams:
-    """Hyper-parameters, as plain data."""
+def _known_features(names: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [name for name in names if name not in FEATURES]
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not among {', '.join(FEATURES)}")
+    return names
 
-    tree_features: tuple[str, ...] = ("carat", "cut", "color", "clarity", "x", "y")
+
+Count = Annotated[int, Field(ge=1)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+@pydantic.dataclasses.dataclass(frozen=True, config=ConfigDict(extra="forbid", allow_inf_nan=False))
+class ModelParams:
+    """Hyper-parameters, as plain data; pydantic converts and checks each value (a string from
+    the command line included), and an unusable one raises a ValidationError that names it."""
+
+    tree_features: Annotated[
+        tuple[str, ...], Field(min_length=1), AfterValidator(_known_features)
+    ] = ("carat", "cut", "color", "clarity", "x", "y")
     """What the trees see. Depth, table and z are left out: they lower the cross-validated
     error when dropped (they are noisy restatements of x, y and carat)."""
-    n_estimators: int = 150
-    learning_rate: float = 0.12
-    max_depth: int = 7
+    n_estimators: Count = 150
+    learning_rate: Fraction = 0.12
+    max_depth: Count = 7
     """Bounds the work of pricing a batch: every stone walks max_depth steps in every tree."""
-    num_leaves: int = 31
-    min_child_samples: int = 10
-    subsample: float = 0.8
-    colsample_bytree: float = 1.0
-    reg_lambda: float = 1.0
-    huber_delta: float = 0.1
-    ridge: float = 1e-3
-    coverage: float = 0.9
-    calibration_folds: int = 5
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        unknown = set(self.tree_features) - set(FEATURES)
-        if unknown or not self.tree_features:
-            raise ValueError(f"tree_features must be among {', '.join(FEATURES)}")
-        for name in ("n_estimators", "max_depth", "num_leaves", "min_child_samples"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if not 2 <= self.calibration_folds <= 20:
-            raise ValueError("calibration_folds must be between 2 and 20")
-        for name in ("learning_rate", "subsample", "colsample_bytree", "coverage"):
-            if not 0 < getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be in (0, 1]")
-        if self.coverage == 1 or self.huber_delta <= 0 or self.reg_lambda < 0 or self.ridge < 0:
-            raise ValueError("coverage must be below 1; huber_delta > 0; reg_lambda, ridge ≥ 0")
+    num_leaves: Count = 31
+    min_child_samples: Count = 10
+    subsample: Fraction = 0.8
+    colsample_bytree: Fraction = 1.0
+    reg_lambda: NonNegative = 1.0
+    huber_delta: Annotated[float, Field(gt=0)] = 0.1
+    ridge: NonNegative = 1e-3
+    coverage: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    calibration_folds: Annotated[int, Field(ge=2, le=20)] = 5
+    seed: Annotated[int, Field(ge=0)] = 0
 
 
 @dataclass(frozen=True)
@@ -266,8 +269,7 @@ class PriceModel:
         document = json.loads(files[MODEL_FILE])
         if document.get("format") != FORMAT or document.get("features") != list(FEATURES):
             raise ValueError(f"{MODEL_FILE} is not a {FORMAT} model for features {FEATURES}")
-        params = document["params"]
-        model = cls(ModelParams(**{**params, "tree_features": tuple(params["tree_features"])}))
+        model = cls(ModelParams(**document["params"]))
         linear = document["linear"]
         model.intercept = float(linear["intercept"])
         model.coef = np.asarray(linear["coef"], dtype=float)
@@ -304,13 +306,6 @@ def conformal_offsets(residuals: np.ndarray, coverage: float) -> list[float]:
     return [float(r[k_low]), float(r[k_high])]
 
 
-def kfold_indices(n: int, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Shuffled K-fold splits as (train, test) index arrays."""
-    order = np.random.default_rng(seed).permutation(n)
-    parts = np.array_split(order, folds)
-    return [(np.concatenate(parts[:k] + parts[k + 1 :]), parts[k]) for k in range(folds)]
-
-
 def _labels(x: np.ndarray) -> dict[str, str]:
     value = dict(zip(FEATURES, x, strict=True))
     grade = {name: CATEGORIES[name][int(value[name])] for name in CATEGORIES}
@@ -324,7 +319,3 @@ def _labels(x: np.ndarray) -> dict[str, str]:
             f"{value['x']:g} × {value['y']:g} × {value['z']:g} mm)"
         ),
     }
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

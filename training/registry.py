@@ -15,9 +15,10 @@ import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from training.model import MODEL_FILE, ModelParams, PriceModel, sha256
+from training.checksums import sha256
+from training.model import MODEL_FILE, ModelParams, PriceModel
 from training.schema import COLUMNS
-from training.storage import NotFound, Storage
+from training.storage import NotFound, Storage, check_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,10 +90,12 @@ class Registry:
         return sorted(k.split("/")[1] for k in keys if k.endswith(f"/{METADATA}"))
 
     def metadata(self, version: str) -> dict:
+        key = f"models/{version}/{METADATA}"
         try:
-            return json.loads(self.storage.read(f"models/{version}/{METADATA}"))
-        except NotFound:
+            data = self.storage.read(check_key(key))
+        except (NotFound, ValueError):  # ValueError: a name that is no storage key names no version
             raise UnknownVersion(version) from None
+        return json.loads(data)
 
     def artifact(self, version: str, name: str, metadata: dict | None = None) -> bytes:
         """One file of a version, after checking it against its recorded sha256."""
@@ -131,8 +134,7 @@ class Registry:
             return None
         recorded = self.metadata(champion["version"]).get("params", {})
         known = {f.name for f in dataclasses.fields(ModelParams)}
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()}
-        return ModelParams(**{k: v for k, v in values.items() if k in known})
+        return ModelParams(**{k: v for k, v in recorded.items() if k in known})
 
     def champion_with_token(self) -> tuple[dict | None, str | None]:
         try:

@@ -11,7 +11,6 @@ come from event payloads, so every key is validated and can never point outside 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import re
 import secrets
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
+
+from training.checksums import sha256
 
 _LOCK_SUFFIX = ".lock"
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]*[a-z0-9]")
@@ -170,7 +171,7 @@ class LocalStorage:
 
     def read_with_token(self, key: str) -> tuple[bytes, str]:
         data = self.read(key)
-        return data, hashlib.sha256(data).hexdigest()
+        return data, sha256(data)
 
     def write_if_unchanged(self, key: str, data: bytes, token: str | None) -> bool:
         path = self._path(key)

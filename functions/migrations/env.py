@@ -5,7 +5,7 @@ There is no alembic.ini: functions.database.migrate builds the configuration in 
 
 from alembic import context
 
-from functions.database import Base
+from functions.database.tables import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -1,10 +1,11 @@
-"""Analysis helpers for the model-development notebook.
+"""Analysis helpers for the model-development notebook (`import analysis` beside it).
 
 Plain functions on arrays and data frames: carat-controlled grade comparisons, errors by group,
 a learning curve with its power-law extrapolation, and the data behind an explanation's
-waterfall chart. The models, features and metrics themselves come from the rest of `training`;
-nothing here fits a price model of its own. Plotting helpers import matplotlib lazily, so that
-the package never needs it.
+waterfall chart. The models, features and metrics themselves come from `training`; nothing here
+fits a price model of its own. It lives beside the notebook, not in `training`, so that neither
+the functions' source archive nor the training image carries it. Plotting helpers import
+matplotlib lazily.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pandas as pd
 
 from training.evaluation import metrics
 from training.features import GROUPS
-from training.model import Explanation, PriceModel, kfold_indices
+from training.model import Explanation, PriceModel
+from training.splits import kfold_indices
 
 if TYPE_CHECKING:
     from training.comparison import Fitter, Predictor

@@ -1,0 +1,220 @@
+"""The ledger of ingested data files: one row per delivered file, held by one delivery at a
+time (a claim with a lease), recording how far its ingestion went and what it found."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from functions.database.columns import utcnow
+from functions.database.inventory import record_values, write_locked
+from functions.database.repository import Repository, as_dict
+from functions.database.tables import DIAMONDS, INGESTED_FILES
+from training.schema import COLUMNS
+
+FILE_PROCESSING, FILE_DONE, FILE_FAILED = "processing", "done", "failed"
+FILE_REJECTED, FILE_SKIPPED = "rejected", "skipped"
+"""The statuses of an ingested file: being ingested; ingested; failed (a later delivery may try
+again); rejected (unusable as a whole, quarantined); skipped (that generation no longer exists)."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery's hold on a file: only the holder of `token` may write the file's progress."""
+
+    id: int
+    bucket: str
+    name: str
+    generation: str
+    token: str
+    attempt: int
+    stored: bool
+    """An earlier delivery already stored the file's stones (and then failed)."""
+    scored: bool
+    """An earlier delivery already scored the champion on them."""
+
+
+class LostClaim(RuntimeError):
+    """The delivery no longer holds the file: its lease lapsed and another delivery took over."""
+
+
+class IngestedFiles(Repository):
+    """The ledger of data files taken up for ingestion (see IngestedFile).
+
+    Delivery is at least once: `claim` lets exactly one delivery of a file through at a time,
+    for `lease` seconds. A file whose ingestion failed, or whose holder stopped answering (its
+    lease lapsed), may be claimed again, and the new holder carries on from where the file got.
+    """
+
+    @staticmethod
+    def _key(bucket: str, name: str, generation: str | int) -> list[sa.ColumnElement[bool]]:
+        c = INGESTED_FILES.c
+        return [c.bucket == bucket, c.name == name, c.generation == str(generation)]
+
+    @staticmethod
+    def _held(claim: Claim) -> list[sa.ColumnElement[bool]]:
+        c = INGESTED_FILES.c
+        return [c.id == claim.id, c.claim_token == claim.token, c.status == FILE_PROCESSING]
+
+    def claim(self, bucket: str, name: str, generation: str | int, lease: float) -> Claim | None:
+        """Hold the file for `lease` seconds; None if another delivery holds it or it is done
+        (`get` says which)."""
+        now = utcnow()
+        hold = {
+            "status": FILE_PROCESSING,
+            "claim_token": secrets.token_hex(16),
+            "lease_until": now + timedelta(seconds=lease),
+            "finished_at": None,
+        }
+        try:
+            with self._sessions.begin() as session:
+                session.execute(
+                    sa.insert(INGESTED_FILES).values(
+                        bucket=bucket,
+                        name=name,
+                        generation=str(generation),
+                        received_at=now,
+                        attempts=1,
+                        **hold,
+                    )
+                )
+        except IntegrityError:
+            c = INGESTED_FILES.c
+            takeover = (
+                sa.update(INGESTED_FILES)
+                .where(
+                    *self._key(bucket, name, generation),
+                    sa.or_(
+                        c.status == FILE_FAILED,
+                        sa.and_(c.status == FILE_PROCESSING, c.lease_until < now),
+                    ),
+                )
+                .values(**hold, attempts=c.attempts + 1)
+                .returning(c.id)
+            )
+            with self._sessions.begin() as session:
+                if session.execute(takeover).first() is None:
+                    return None
+        row = self.get(bucket, name, generation)
+        assert row is not None
+        return Claim(
+            row["id"],
+            bucket,
+            name,
+            str(generation),
+            hold["claim_token"],
+            row["attempts"],
+            stored=row["stored_at"] is not None,
+            scored=row["scored_at"] is not None,
+        )
+
+    def update(self, claim: Claim, **fields: Any) -> dict[str, Any]:
+        """Record the file's progress while holding it; LostClaim if it is held no more."""
+        return self._update(claim, fields)
+
+    def finish(self, claim: Claim, status: str = FILE_DONE, **fields: Any) -> dict[str, Any]:
+        """Record the outcome and let go of the file. FILE_FAILED lets a later delivery retry."""
+        return self._update(
+            claim, {**fields, "status": status, "finished_at": utcnow(), "lease_until": None}
+        )
+
+    _FIELDS = frozenset(c.name for c in INGESTED_FILES.c) - {
+        *("id", "bucket", "name", "generation", "received_at", "claim_token", "attempts"),
+        *("stored_at", "inserted", "unchanged"),
+    }
+    """What a holder may record; the identity, the claim and the stored counts are set by
+    claim() and store() alone."""
+
+    def _update(self, claim: Claim, fields: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(fields) - self._FIELDS)
+        if unknown:
+            raise ValueError(f"unknown fields: {', '.join(unknown)}")
+        if isinstance(fields.get("error"), str):
+            fields["error"] = fields["error"][:2000]
+        update = (
+            sa.update(INGESTED_FILES)
+            .where(*self._held(claim))
+            .values(**fields)
+            .returning(*INGESTED_FILES.c)
+        )
+        with self._sessions.begin() as session:
+            row = session.execute(update).first()
+        if row is None:
+            raise LostClaim(f"{claim.name}#{claim.generation} is held by another delivery")
+        return as_dict(row)
+
+    def store(self, claim: Claim, records: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+        """Add the file's accepted stones to the inventory and record it, in one transaction.
+
+        A stone identical to one already in the inventory (every characteristic and the price)
+        is counted as unchanged, not stored twice: ingesting the same content again changes
+        nothing. Returns the ledger row (with `inserted` and `unchanged`).
+        """
+        with write_locked(self._sessions) as session:
+            held = session.execute(sa.select(INGESTED_FILES.c.id).where(*self._held(claim))).first()
+            if held is None:
+                raise LostClaim(f"{claim.name}#{claim.generation} is held by another delivery")
+            new = _not_stored(session, [record_values(r) for r in records])
+            if new:
+                now = utcnow()
+                source = f"ingest:{claim.id}"
+                session.execute(
+                    sa.insert(DIAMONDS),
+                    [{**r, "source": source, "created_at": now, "updated_at": now} for r in new],
+                )
+            done = {
+                "stored_at": utcnow(),
+                "inserted": len(new),
+                "unchanged": len(records) - len(new),
+            }
+            update = (
+                sa.update(INGESTED_FILES)
+                .where(INGESTED_FILES.c.id == claim.id)
+                .values(**fields, **done)
+                .returning(*INGESTED_FILES.c)
+            )
+            return as_dict(session.execute(update).one())
+
+    def get(self, bucket: str, name: str, generation: str | int) -> dict[str, Any] | None:
+        query = sa.select(INGESTED_FILES).where(*self._key(bucket, name, generation))
+        with self._sessions() as session:
+            row = session.execute(query).first()
+        return as_dict(row) if row else None
+
+    def list(
+        self, limit: int = 50, cursor: int | None = None
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """One page of the ledger, newest first (ids below `cursor`), and the next cursor."""
+        query = sa.select(*_LEDGER_COLUMNS).order_by(INGESTED_FILES.c.id.desc()).limit(limit + 1)
+        if cursor is not None:
+            query = query.where(INGESTED_FILES.c.id < cursor)
+        with self._sessions() as session:
+            rows = session.execute(query).all()
+        page = [as_dict(row) for row in rows[:limit]]
+        return page, page[-1]["id"] if len(rows) > limit else None
+
+
+_LEDGER_COLUMNS = [
+    c for c in INGESTED_FILES.c if c.name not in ("claim_token", "lease_until", "report")
+]
+"""What the ledger shows: everything but the lease's secret and the full quarantine report."""
+
+
+def _not_stored(session: Session, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records with no identical stone (every column) in the inventory."""
+    if not records:
+        return []
+    carats = [r["carat"] for r in records]
+    existing = session.execute(
+        sa.select(*(DIAMONDS.c[name] for name in COLUMNS)).where(
+            DIAMONDS.c.carat.between(min(carats), max(carats))
+        )
+    )
+    stored = {tuple(row) for row in existing}
+    return [r for r in records if tuple(r[name] for name in COLUMNS) not in stored]

@@ -1,0 +1,120 @@
+"""The tables: the inventory's stones, the prediction log and the ledger of ingested files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from functions.database.columns import Document, Real, UTCDateTime, utcnow
+from training.schema import CATEGORIES, COLUMNS, FEATURES, FIELD_BY_NAME
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _check(name: str) -> sa.CheckConstraint:
+    """The valid values of a record field, as the schema defines them: (low, high] or a grade.
+
+    A NULL passes a CHECK, so the same rule serves the nullable price.
+    """
+    column = sa.column(name)
+    if name in CATEGORIES:
+        rule = column.in_(CATEGORIES[name])
+    else:
+        spec = FIELD_BY_NAME[name]
+        rule = sa.and_(column > spec.low, column <= spec.high)
+    return sa.CheckConstraint(rule, name=f"ck_diamonds_{name}")
+
+
+def _feature_column(name: str) -> sa.Column[Any]:
+    if name in CATEGORIES:
+        return sa.Column(name, sa.String(max(map(len, CATEGORIES[name]))), nullable=False)
+    return sa.Column(name, Real, nullable=False)
+
+
+class Diamond(Base):
+    """A stone in the inventory. Its record fields come from training.schema.FEATURES."""
+
+    __table__ = sa.Table(
+        "diamonds",
+        Base.metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        *(_feature_column(name) for name in FEATURES),
+        sa.Column("price", Real, nullable=True),
+        sa.Column("source", sa.String(1024), nullable=True),
+        sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+        sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+        *(_check(name) for name in COLUMNS),
+        sa.Index("ix_diamonds_comparables", "cut", "color", "clarity", "carat"),
+        sqlite_autoincrement=True,
+    )
+
+    id: Mapped[int]
+    price: Mapped[float | None]
+    source: Mapped[str | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PredictionLogEntry(Base):
+    """One pricing request: who asked, what came back, how long it took."""
+
+    __tablename__ = "prediction_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True, default=utcnow)
+    model_version: Mapped[str | None] = mapped_column(sa.String(128))
+    latency_ms: Mapped[float] = mapped_column(Real)
+    caller: Mapped[str] = mapped_column(sa.String(64))
+    n_stones: Mapped[int | None]
+    status: Mapped[int]
+    request: Mapped[Any | None] = mapped_column(Document)
+    response: Mapped[Any | None] = mapped_column(Document)
+
+
+class IngestedFile(Base):
+    """A data file delivered for ingestion; (bucket, name, generation) identifies one delivery.
+
+    The ledger of the pipeline: who holds the file (a claim token and its lease), how far its
+    ingestion went (stored_at, scored_at, run_id) and what it found.
+    """
+
+    __tablename__ = "ingested_files"
+    __table_args__ = (
+        sa.UniqueConstraint("bucket", "name", "generation", name="uq_ingested_files_object"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[str] = mapped_column(sa.String(255))
+    name: Mapped[str] = mapped_column(sa.String(1024))
+    generation: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rows_read: Mapped[int | None]
+    accepted: Mapped[int | None]
+    rejected: Mapped[int | None]
+    report: Mapped[Any | None] = mapped_column(Document)
+    run_id: Mapped[str | None] = mapped_column(sa.String(128))
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    inserted: Mapped[int | None]
+    unchanged: Mapped[int | None]
+    scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    champion_version: Mapped[str | None] = mapped_column(sa.String(128))
+    champion_mape: Mapped[float | None] = mapped_column(Real)
+    champion_scored: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(sa.String(2000))
+
+
+DIAMONDS = Diamond.__table__
+PREDICTION_LOG = PredictionLogEntry.__table__
+INGESTED_FILES = IngestedFile.__table__
