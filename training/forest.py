@@ -177,8 +177,9 @@ class Forest:
         node is its left child + 1; a leaf is a node that loops onto itself. Traversal is then
         `node = first_child[node] + (x[feature[node]] > threshold[node])`, max_depth times.
 
-        Level by level, the inner nodes come in order and their children follow as one block:
-        `_levels` holds each level's inner nodes and the first node of their children's block."""
+        Level by level, the children of the inner nodes follow as one block, in their parents'
+        order: `_levels` holds, per level, each child's parent and where the block starts and
+        stops."""
         n_inner = len(self.feature)
         unified_left = np.where(self.left >= 0, self.left, n_inner + ~self.left)
         unified_right = np.where(self.right >= 0, self.right, n_inner + ~self.right)
@@ -187,9 +188,10 @@ class Forest:
         frontier = np.where(self.roots >= 0, self.roots, n_inner + ~self.roots)
         new_id[frontier] = np.arange(len(frontier))
         next_id = len(frontier)
-        self._levels: list[tuple[np.ndarray, int]] = []
+        self._levels: list[tuple[np.ndarray, int, int]] = []
         while len(frontier := frontier[frontier < n_inner]):
-            self._levels.append((new_id[frontier], next_id))
+            parents = np.repeat(new_id[frontier], 2)
+            self._levels.append((parents, next_id, next_id + len(parents)))
             children = np.column_stack([unified_left[frontier], unified_right[frontier]]).ravel()
             new_id[children] = next_id + np.arange(len(children))
             next_id += len(children)
@@ -200,13 +202,11 @@ class Forest:
         self._flat_threshold = np.full(total, np.inf)
         self._flat_first_child = np.empty(total, dtype=np.int64)
         self._flat_value = np.zeros(total)
-        self._flat_group_bit = np.zeros(total, dtype=np.min_scalar_type(2**self.n_groups - 1))
         self._flat_feature[inner] = self.feature
         self._flat_threshold[inner] = self.threshold
         self._flat_first_child[inner] = new_id[unified_left]
         self._flat_first_child[leaves] = leaves
         self._flat_value[leaves] = self.leaf_value
-        self._flat_group_bit[inner] = 1 << self.groups[self.feature]
         self._leaf_node = leaves
         self._root_ids = new_id[np.where(self.roots >= 0, self.roots, n_inner + ~self.roots)]
 
@@ -218,23 +218,35 @@ class Forest:
         phi = np.empty((len(X), self.n_groups))
         for start in range(0, len(X), _EXPLAIN_CHUNK_ROWS):
             chunk = X[start : start + _EXPLAIN_CHUNK_ROWS]
-            index = self._leaf_offsets + self._left_groups(chunk)
+            index = self._leaf_offsets + self._groups_off_path(chunk)
             for j, table in enumerate(self._leaf_shapley):
                 phi[start : start + len(chunk), j] = table[index].sum(axis=1)
         return phi
 
-    def _left_groups(self, X: np.ndarray) -> np.ndarray:
+    def _groups_off_path(self, X: np.ndarray) -> np.ndarray:
         """(rows, leaves): the bit set of the groups on whose splits each stone leaves each
-        leaf's path, handed down from the roots one level at a time."""
-        left = np.zeros((len(X), len(self._flat_feature)), dtype=self._flat_group_bit.dtype)
-        for nodes, first_child in self._levels:
-            right = X[:, self._flat_feature[nodes]] > self._flat_threshold[nodes]
-            bit = self._flat_group_bit[nodes]
-            above = left[:, nodes]
-            children = left[:, first_child : first_child + 2 * len(nodes)]
-            children[:, 0::2] = above | bit * right
-            children[:, 1::2] = above | bit * ~right
-        return left[:, self._leaf_node]
+        leaf's path. A node's set is its parent's, plus the parent's group if the stone goes
+        the other way there; handed down from the roots one level at a time."""
+        feature, threshold, right_child, bit = self._edges
+        off = ((X[:, feature] > threshold) != right_child) * bit
+        for parents, start, stop in self._levels:
+            off[:, start:stop] |= off[:, parents]
+        return off[:, self._leaf_node]
+
+    @cached_property
+    def _edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per node, the split of its parent that leads to it: feature, threshold, whether the
+        node is the right child, and the group's bit (0 for a root, which no split leads to)."""
+        total = len(self._flat_feature)
+        parent = np.zeros(total, dtype=np.int64)
+        right_child = np.zeros(total, dtype=bool)
+        for parents, start, stop in self._levels:
+            parent[start:stop] = parents
+            right_child[start + 1 : stop : 2] = True
+        bits = np.min_scalar_type(2**self.n_groups - 1)
+        bit = (1 << self.groups[self._flat_feature[parent]]).astype(bits)
+        bit[: len(self._root_ids)] = 0  # the roots come first
+        return self._flat_feature[parent], self._flat_threshold[parent], right_child, bit
 
     @cached_property
     def _leaf_offsets(self) -> np.ndarray:
