@@ -193,10 +193,11 @@ class NotReady(RuntimeError):
 
 
 class Server:
-    """A server process (and its workers, in their own process group), stopped on exit."""
+    """A server process (and its workers, in their own process group) started in `cwd`, stopped
+    on exit."""
 
-    def __init__(self, command: Sequence[str], env: dict, port: int) -> None:
-        self.command, self.env, self.port = list(command), env, port
+    def __init__(self, command: Sequence[str], env: dict, port: int, cwd: Path = REPO) -> None:
+        self.command, self.env, self.port, self.cwd = list(command), env, port, cwd
         self.process: subprocess.Popen | None = None
 
     def start(self) -> float:
@@ -204,7 +205,7 @@ class Server:
         started = time.perf_counter()
         self.process = subprocess.Popen(
             self.command,
-            cwd=REPO,
+            cwd=self.cwd,
             env=self.env,
             start_new_session=True,
             stdout=subprocess.DEVNULL,

@@ -16,7 +16,7 @@ from functions.api import Problem, refuse_implausible
 from functions.champion import Champion
 from training.features import GROUPS, feature_matrix
 from training.geometry import MEASURES, implausibilities
-from training.model import PriceModel
+from training.model import Explanation, PriceModel
 from training.registry import NoChampion
 from training.schema import FEATURES
 
@@ -59,8 +59,8 @@ class Pricer:
             for p, lo, hi in zip(price, low, high, strict=True)
         ]
         if explain:
-            for result, x in zip(results, X, strict=True):
-                result["explanation"] = explanation(model, x)
+            for result, reasons in zip(results, model.explanations(X), strict=True):
+                result["explanation"] = explanation(reasons)
         if comparables and self.comparables is not None:
             for result, stone in zip(results, stones, strict=True):
                 result["comparables"] = self.comparables(
@@ -75,8 +75,7 @@ class Pricer:
         refuse_implausible(problems, single)
 
 
-def explanation(model: PriceModel, x: np.ndarray) -> dict:
-    result = model.explain(x)
+def explanation(result: Explanation) -> dict:
     factors = [
         {"characteristic": group, "label": result.labels[group], "factor": result.factors[group]}
         for group in GROUPS

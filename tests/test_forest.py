@@ -4,6 +4,8 @@ import pytest
 
 from training.forest import Forest
 
+from . import shapley_reference
+
 
 @pytest.fixture(scope="module")
 def fitted() -> tuple[lightgbm.Booster, Forest, np.ndarray]:
@@ -32,23 +34,49 @@ def test_json_round_trip_predicts_the_same(fitted) -> None:
 
 def test_shapley_values_add_up_to_the_prediction(fitted) -> None:
     _, forest, X = fitted
-    for x in X[:20]:
-        phi = forest.shapley(x)
-        assert forest.expected_value + phi.sum() == pytest.approx(
-            forest.predict(x[None])[0], abs=1e-12
-        )
+    phi = forest.shapley(X[:20])
+    np.testing.assert_allclose(
+        forest.expected_value + phi.sum(axis=1), forest.predict(X[:20]), rtol=0, atol=1e-12
+    )
+
+
+def test_shapley_values_of_all_stones_at_once_are_those_of_the_per_stone_algorithm(fitted) -> None:
+    _, forest, X = fitted
+    expected = np.array([shapley_reference.shapley(forest, x) for x in X[:300]])
+    np.testing.assert_allclose(forest.shapley(X[:300]), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(forest.shapley(X[7:8]), expected[7:8], rtol=0, atol=1e-12)
 
 
 def test_group_shapley_equals_lightgbm_treeshap_when_groups_are_single_features(fitted) -> None:
     booster, _, X = fitted
     forest = Forest.from_lightgbm(booster.dump_model(), [0, 1, 2, 3], [0, 1, 2, 3])
     contributions = booster.predict(X[:10, 1:], pred_contrib=True)
-    for x, expected in zip(X[:10, 1:], contributions, strict=True):
-        np.testing.assert_allclose(forest.shapley(x), expected[:-1], atol=1e-9)
-        assert forest.expected_value == pytest.approx(expected[-1], abs=1e-9)
+    np.testing.assert_allclose(forest.shapley(X[:10, 1:]), contributions[:, :-1], atol=1e-9)
+    np.testing.assert_allclose(contributions[:, -1], forest.expected_value, rtol=0, atol=1e-9)
 
 
 def test_a_group_the_trees_never_use_gets_nothing(fitted) -> None:
     booster, _, X = fitted
     forest = Forest.from_lightgbm(booster.dump_model(), [1, 2, 3, 4], [0, 1, 1, 2, 2])
-    assert forest.shapley(X[0])[0] == 0.0  # column 0, alone in group 0, was not given to the trees
+    [phi] = forest.shapley(X[:1])
+    assert phi[0] == 0.0  # column 0, alone in group 0, was not given to the trees
+
+
+def test_trees_that_are_a_single_leaf_or_lopsided_are_explained_too() -> None:
+    forest = Forest(
+        feature=np.array([0, 1, 0]),
+        threshold=np.array([0.5, 0.0, -1.0]),
+        left=np.array([~0, 2, ~3]),
+        right=np.array([~1, ~5, ~4]),
+        node_count=np.array([4.0, 4.0, 3.0]),
+        leaf_value=np.array([1.0, 2.0, 0.25, -1.0, 0.5, 3.0]),
+        leaf_count=np.array([3.0, 1.0, 4.0, 1.0, 2.0, 1.0]),
+        roots=np.array([0, ~2, 1]),
+        groups=np.array([0, 1, 1]),
+    )
+    X = np.array([[x0, x1, 0.0] for x0 in (-2.0, 0.0, 1.0) for x1 in (-1.0, 1.0)])
+    # trees: 1 or 2 by x0 <= 0.5; 0.25 always; x1 > 0: 3, else -1 or 0.5 by x0 <= -1
+    price = [1 + 0.25 - 1, 1 + 0.25 + 3, 1 + 0.25 + 0.5, 1 + 0.25 + 3, 2 + 0.25 + 0.5, 2 + 0.25 + 3]
+    np.testing.assert_allclose(forest.predict(X), price, rtol=0, atol=1e-12)
+    expected = np.array([shapley_reference.shapley(forest, x) for x in X])
+    np.testing.assert_allclose(forest.shapley(X), expected, rtol=0, atol=1e-12)

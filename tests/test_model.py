@@ -7,6 +7,7 @@ from training.features import GROUPS, feature_matrix
 from training.model import MODEL_FILE, ModelParams, PriceModel, conformal_offsets
 from training.validation import read_records
 
+from . import shapley_reference
 from .training_fixtures import FAST
 
 
@@ -26,6 +27,19 @@ def test_explanation_multiplies_back_to_the_price(trained) -> None:
         product = explanation.base_price * np.prod(list(explanation.factors.values()))
         assert product == pytest.approx(price, rel=1e-9)
         assert explanation.price == pytest.approx(price, rel=1e-9)
+
+
+def test_explanations_of_many_stones_are_those_of_the_per_stone_algorithm(trained) -> None:
+    model, X, _ = trained
+    base, log_factors = model.log_factors(X[:300])
+    for x, row in zip(X[:300], log_factors, strict=True):
+        expected_base, expected = shapley_reference.log_factors(model, x)
+        assert base == pytest.approx(expected_base, abs=1e-12)
+        np.testing.assert_allclose(row, expected, rtol=0, atol=1e-12)
+    one, many = model.explain(X[5]), model.explanations(X[:300])[5]
+    assert (one.labels, one.base_price) == (many.labels, many.base_price)
+    assert one.price == pytest.approx(many.price, rel=1e-12)
+    assert one.factors == pytest.approx(many.factors, rel=1e-12)
 
 
 def test_explanation_reads_like_a_sentence(trained) -> None:

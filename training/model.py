@@ -200,23 +200,38 @@ class PriceModel:
         offsets = np.asarray(self.interval_bands)[np.clip(band, 0, None)]
         return price * np.exp(offsets[:, 0]), price * np.exp(offsets[:, 1])
 
+    def log_factors(self, X: np.ndarray) -> tuple[float, np.ndarray]:
+        """The log of the base price, and each stone's log factor per characteristic (columns in
+        the order of GROUPS): log price = base + Σ log factors, exactly.
+
+        A group's factor is the backbone's terms of that group, taken from their mean, plus the
+        trees' exact Shapley value of the group."""
+        X = np.asarray(X, dtype=float)
+        terms, _ = linear_terms(X)
+        term_group = self.term_groups[:, None] == np.arange(len(GROUPS))[None, :]
+        phi = ((terms - self.term_means) * self.coef) @ term_group + self.forest.shapley(X)
+        base = self.intercept + self.term_means @ self.coef + self.forest.expected_value
+        return float(base), phi
+
+    def explanations(self, X: np.ndarray) -> list[Explanation]:
+        """Each stone's price as a base price times one factor per characteristic."""
+        X = np.asarray(X, dtype=float)
+        base, phi = self.log_factors(X)
+        base_price = float(np.exp(base))
+        prices = np.exp(base + phi.sum(axis=1)).tolist()
+        return [
+            Explanation(
+                price=price,
+                base_price=base_price,
+                factors=dict(zip(GROUPS, factors, strict=True)),
+                labels=_labels(x),
+            )
+            for price, factors, x in zip(prices, np.exp(phi).tolist(), X.tolist(), strict=True)
+        ]
+
     def explain(self, x: np.ndarray) -> Explanation:
         """One stone's price as a base price times one factor per characteristic."""
-        x = np.asarray(x, dtype=float).reshape(1, -1)
-        terms, _ = linear_terms(x)
-        linear_phi = np.bincount(
-            self.term_groups,
-            weights=self.coef * (terms[0] - self.term_means),
-            minlength=len(GROUPS),
-        )
-        phi = linear_phi + self.forest.shapley(x[0])
-        base_log = self.intercept + self.term_means @ self.coef + self.forest.expected_value
-        return Explanation(
-            price=float(np.exp(base_log + phi.sum())),
-            base_price=float(np.exp(base_log)),
-            factors={g: float(np.exp(v)) for g, v in zip(GROUPS, phi, strict=True)},
-            labels=_labels(x[0]),
-        )
+        return self.explanations(np.reshape(x, (1, -1)))[0]
 
     def out_of_domain(self, X: np.ndarray) -> list[list[Problem]]:
         """For each stone, the measurements too far outside what the model was trained on."""
@@ -306,7 +321,7 @@ def conformal_offsets(residuals: np.ndarray, coverage: float) -> list[float]:
     return [float(r[k_low]), float(r[k_high])]
 
 
-def _labels(x: np.ndarray) -> dict[str, str]:
+def _labels(x: list[float]) -> dict[str, str]:
     value = dict(zip(FEATURES, x, strict=True))
     grade = {name: CATEGORIES[name][int(value[name])] for name in CATEGORIES}
     return {
