@@ -1,16 +1,21 @@
 """The prediction log's background batching, against a real database (SQLite and PostgreSQL):
 entries are written in batches off the request path, a failing database never fails the
-caller, and a full queue drops entries rather than block a price.
+caller, a full queue drops entries rather than block a price, and what is still queued is
+written by flush() and at exit.
 
 Waits are on what the database received, never on the clock.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +23,7 @@ import sqlalchemy as sa
 from functions.database import PredictionLog, PredictionLogEntry, make_engine, migrate
 from functions.prediction_log import PredictionLogger
 
+REPO = Path(__file__).resolve().parents[1]
 WAIT_SECONDS = 30
 LONG = 3600.0
 """An interval no test waits for: only full batches are written on their own."""
@@ -160,3 +166,49 @@ def test_a_failing_database_never_fails_the_caller_and_is_logged(
     failures = [r for r in logs.records if r.levelno == logging.ERROR]
     assert [r.getMessage() for r in failures] == ["could not write 2 prediction log entries"]
     assert failures[0].exc_info and isinstance(failures[0].exc_info[1], sa.exc.DBAPIError)
+
+
+def test_flush_writes_what_remains(table: Table) -> None:
+    logger = PredictionLogger(table.write_many, batch_size=5, interval=LONG)
+    for number in range(12):
+        logger.submit(entry(number))
+    table.wait_for(10)
+    logger.flush()
+    assert table.numbers() == list(range(12))
+    assert table.batches == [5, 5, 2]
+
+
+def test_flush_waits_for_a_batch_being_written(table: Table) -> None:
+    logger = PredictionLogger(table.write_many, batch_size=1, interval=LONG)
+    table.stall()
+    logger.submit(entry(0))
+    assert table.writing.wait(WAIT_SECONDS), "the first entry is being written"
+    logger.submit(entry(1))
+    logger.submit(entry(2))
+    flushing = threading.Thread(target=logger.flush)
+    flushing.start()
+    table.resume()
+    flushing.join(WAIT_SECONDS)
+    assert not flushing.is_alive()
+    assert table.numbers() == [0, 1, 2]
+
+
+EXITING = """
+import json, sys
+from functions.database import PredictionLog, make_engine
+from functions.prediction_log import PredictionLogger
+
+logger = PredictionLogger(PredictionLog(make_engine(sys.argv[1])).write_many, interval=3600)
+for entry in json.loads(sys.argv[2]):
+    logger.submit(entry)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_entries_still_queued_when_the_process_exits_are_written(
+    database_url: str, table: Table
+) -> None:
+    entries = json.dumps([entry(number) for number in range(3)])
+    command = [sys.executable, "-c", EXITING, database_url, entries]
+    subprocess.run(command, cwd=REPO, check=True, timeout=WAIT_SECONDS * 2)
+    assert table.numbers() == [0, 1, 2]
