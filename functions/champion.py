@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from training.model import PriceModel
 from training.registry import NoChampion, Registry
@@ -14,8 +15,10 @@ log = logging.getLogger("diamonds.champion")
 
 
 class Champion:
-    def __init__(self, registry: Registry, ttl: float = 10.0) -> None:
-        self.registry, self.ttl = registry, ttl
+    def __init__(
+        self, registry: Registry, ttl: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.registry, self.ttl, self._clock = registry, ttl, clock
         self._serving: tuple[str, PriceModel] | None = None
         self._checked = float("-inf")
         self._lock = threading.Lock()
@@ -44,7 +47,7 @@ class Champion:
         except Exception:
             log.exception("could not load the champion; the current model keeps serving")
         finally:
-            self._checked = time.monotonic()
+            self._checked = self._clock()
 
     def _stale(self) -> bool:
-        return self._serving is None or time.monotonic() - self._checked >= self.ttl
+        return self._serving is None or self._clock() - self._checked >= self.ttl

@@ -4,10 +4,10 @@ background thread inserts them in batches. A failing log never fails a price."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -24,6 +24,9 @@ class PredictionLogger:
     ) -> None:
         self._write_many, self.batch_size, self.interval = write_many, batch_size, interval
         self._queue: queue.Queue[dict] = queue.Queue(maxsize=capacity)
+        self._arrived = threading.Event()
+        self._batch_full = threading.Event()
+        self._writing = threading.Lock()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -32,6 +35,10 @@ class PredictionLogger:
         try:
             entry.setdefault("created_at", datetime.now(UTC))
             self._queue.put_nowait(entry)
+            if self._queue.qsize() >= self.batch_size:
+                self._batch_full.set()
+            if not self._arrived.is_set():
+                self._arrived.set()
             if self._thread is None:
                 self._start()
         except queue.Full:
@@ -51,33 +58,37 @@ class PredictionLogger:
                 atexit.register(self.flush)
 
     def _run(self) -> None:
+        """After the first entry, wait until a batch is full or `interval` seconds have
+        passed, so a busy instance writes few, large transactions."""
         while True:
-            self._drain(block=True)
+            self._arrived.wait()
+            full = self._batch_full.wait(self.interval)
+            self._batch_full.clear()
+            self._arrived.clear()
+            self._write_queued(partial=not full)
+            if not self._queue.empty():
+                self._arrived.set()
 
-    def _drain(self, block: bool) -> None:
-        """Write one batch: after the first entry, keep collecting until the batch is full or
-        `interval` seconds have passed, so a busy instance writes few, large transactions."""
+    def _write_queued(self, partial: bool) -> None:
+        """Write the queued entries in full batches, and the last, partial one if `partial`.
+        Entries leave the queue only while the lock is held, so whoever holds it next finds
+        them written."""
+        with self._writing:
+            while self._queue.qsize() >= self.batch_size or (partial and not self._queue.empty()):
+                batch = self._take()
+                try:
+                    self._write_many(batch)
+                except Exception:
+                    log.exception("could not write %d prediction log entries", len(batch))
+
+    def _take(self) -> list[dict]:
         batch: list[dict] = []
-        deadline = time.monotonic() + self.interval
-        try:
-            if block:
-                batch.append(self._queue.get(timeout=self.interval))
+        with contextlib.suppress(queue.Empty):
             while len(batch) < self.batch_size:
-                remaining = deadline - time.monotonic()
-                if not block or remaining <= 0:
-                    batch.append(self._queue.get_nowait())
-                else:
-                    batch.append(self._queue.get(timeout=remaining))
-        except queue.Empty:
-            pass
-        if not batch:
-            return
-        try:
-            self._write_many(batch)
-        except Exception:
-            log.exception("could not write %d prediction log entries", len(batch))
+                batch.append(self._queue.get_nowait())
+        return batch
 
     def flush(self) -> None:
-        """Write whatever is queued now (used at exit and by tests)."""
-        while not self._queue.empty():
-            self._drain(block=False)
+        """Write every entry submitted so far, waiting for a batch being written now (used at
+        exit and by tests)."""
+        self._write_queued(partial=True)
