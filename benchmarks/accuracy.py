@@ -50,7 +50,7 @@ def main() -> None:
         holdout = record["metrics"]["holdout"]
         print(f"  total {seconds:.1f} s")
         print(
-            f"\n90% interval on held-out stones: coverage {holdout['coverage']:.1f}%, "
+            f"\n90% interval on held-out stones: coverage {holdout['coverage']:.1%}, "
             f"median relative width {holdout['median_relative_width']:.1f}%"
         )
         version_dir = root / "models" / "models" / record["version"]

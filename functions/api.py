@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from functions.config import ServiceSettings
+from functions.schemas import IMPLAUSIBLE
 
 log = logging.getLogger("diamonds.api")
 PROBLEM_JSON = "application/problem+json"
@@ -35,46 +37,62 @@ class Problem(Exception):
         detail: str,
         errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
+        type: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail = status, title, detail
         self.errors, self.headers = errors, headers or {}
+        self.type = type or f"/v1/docs#problem-{status}"
 
-    def response(self) -> Response:
+    def document(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "type": f"/v1/docs#problem-{self.status}",
+            "type": self.type,
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
         }
         if self.errors:
             body["errors"] = self.errors
+        return body
+
+    def response(self) -> Response:
         return Response(
-            orjson.dumps(body), self.status, headers=self.headers, content_type=PROBLEM_JSON
+            orjson.dumps(self.document()),
+            self.status,
+            headers=self.headers,
+            content_type=PROBLEM_JSON,
         )
 
 
-def invalid(errors: list[dict[str, str]], title: str = "Invalid input") -> Problem:
+def invalid(
+    errors: list[dict[str, str]], title: str = "Invalid input", type: str | None = None
+) -> Problem:
     detail = "; ".join(f"{e['field'] or 'body'}: {e['detail']}" for e in errors[:5])
     if len(errors) > 5:
         detail += f"; and {len(errors) - 5} more"
-    return Problem(422, title, detail, errors)
+    return Problem(422, title, detail, errors, type=type)
 
 
-def refuse_implausible(problems: list[list[tuple[str, str]]], single: bool) -> None:
-    """A 422 for stones with (field, message) problems, each error pointing into the request:
-    `/carat` for one stone, `/3/carat` for the fourth of a list. Nothing if there are none."""
-    errors = [
-        {"field": f"/{field}" if single else f"/{i}/{field}", "detail": message}
-        for i, found in enumerate(problems)
-        for field, message in found
-    ]
-    if errors:
-        raise invalid(errors, "Implausible stone" if single else "Implausible stones")
+def refuse_implausible(
+    problems: list[list[tuple[str, str]]], single: bool, prefix: tuple = ()
+) -> None:
+    """A 422 for stones with (field, message) problems under the domain rule, with one error
+    per offending input, pointing into the request: `/carat` for one stone (`/query/carat` with
+    the prefix `("query",)`), `/3/carat` for the fourth of a list. Nothing if there are none."""
+    messages: dict[str, list[str]] = {}
+    for i, found in enumerate(problems):
+        for name, message in found:
+            where = prefix + ((name,) if single else (i, name))
+            messages.setdefault(pointer(where), []).append(message)
+    if messages:
+        errors = [{"field": at, "detail": "; ".join(m)} for at, m in messages.items()]
+        title = "Implausible stone" if single else "Implausible stones"
+        raise invalid(errors, title, IMPLAUSIBLE)
 
 
 def pointer(location: tuple) -> str:
-    return "/" + "/".join(str(part) for part in location) if location else ""
+    """An RFC 6901 JSON pointer: `("query", "limit")` → `/query/limit`; `()` → `` (the whole)."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in location)
 
 
 def validation_errors(error: ValidationError, prefix: tuple = ()) -> list[dict[str, str]]:
@@ -85,6 +103,12 @@ def validation_errors(error: ValidationError, prefix: tuple = ()) -> list[dict[s
     ]
 
 
+def timed() -> Callable[[], float]:
+    """A stopwatch: call the result for the milliseconds since."""
+    started = time.perf_counter()
+    return lambda: round((time.perf_counter() - started) * 1000, 3)
+
+
 @dataclass
 class Call:
     """What a handler gets: the request, its path parameters and its validated inputs."""
@@ -92,12 +116,15 @@ class Call:
     request: Request
     params: dict[str, Any]
     settings: ServiceSettings
-    caller: str
+    caller: str = ""
+    """The key's fingerprint or "anonymous"; empty until the caller is authorised."""
     body: Any = None
-    """The validated body."""
+    """The validated body: a model, or a list of them on a bulk route."""
     document: Any = None
     """The body as parsed JSON, before validation."""
     query: Any = None
+    journal: dict[str, Any] = field(default_factory=dict)
+    """What the handler adds to the route's journal entry (model_version, response, ...)."""
 
 
 @dataclass(frozen=True)
@@ -106,16 +133,37 @@ class Route:
     path: str
     handler: Callable[[Call], Response]
     summary: str
-    body: Any = None
-    """A pydantic model (or type) the JSON body must match."""
+    body: type[BaseModel] | None = None
+    """The pydantic model the JSON body must match."""
+    bulk: int = 0
+    """If set, the body may also be a list of 1 to `bulk` of `body` (413 beyond)."""
     query: type[BaseModel] | None = None
+    params: type[BaseModel] | None = None
+    """The path parameters' model: a value it refuses is a 422 naming `/path/<name>`."""
     responses: dict[int, Any] = field(default_factory=dict)
-    """Status code → pydantic model (None: no body)."""
+    """Status code → what the response holds: a pydantic model or type, a media type (str) for
+    a non-JSON body, None for no body. Problem responses are documented from the route."""
+    links: dict[int, dict[str, dict]] = field(default_factory=dict)
+    """Status code → OpenAPI links from that response to other operations."""
+    refuses: str = ""
+    """The domain rule this operation applies, if any: documented on its 422 response."""
     write: bool = False
     """Needs a write key. Reads need one only when DIAMONDS_READ_REQUIRES_KEY is set."""
     public: bool = False
     """Never needs a key (health, the API document)."""
     tag: str = "diamonds"
+    journal: Callable[[dict[str, Any]], None] | None = None
+    """Receives one entry per request to the route, refused ones included: status, latency,
+    caller, the request and what was answered (the prediction log)."""
+
+    def statuses(self) -> dict[int, Any]:
+        """Every status this route answers with: its own and the problems its inputs allow."""
+        problems = {} if self.public else {401: None}
+        if self.body is not None:
+            problems.update({400: None, 413: None, 415: None, 422: None})
+        if self.query is not None or self.params is not None:
+            problems[422] = None
+        return dict(sorted({**problems, **self.responses}.items()))
 
 
 class Router:
@@ -128,13 +176,15 @@ class Router:
             [Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(routes)],
             strict_slashes=False,
         )
-        self._body_adapters: dict[int, TypeAdapter] = {}
+        self._body_adapters: dict[tuple[int, bool], TypeAdapter] = {}
 
-    def _body_adapter(self, index: int) -> TypeAdapter:
+    def _body_adapter(self, index: int, many: bool) -> TypeAdapter:
         """Built on first use: a function instance only pays for the routes it serves."""
-        if index not in self._body_adapters:
-            self._body_adapters[index] = TypeAdapter(self.routes[index].body)
-        return self._body_adapters[index]
+        key = (index, many)
+        if key not in self._body_adapters:
+            model = self.routes[index].body
+            self._body_adapters[key] = TypeAdapter(list[model] if many else model)  # type: ignore[valid-type]
+        return self._body_adapters[key]
 
     def __call__(self, request: Request) -> Response:
         try:
@@ -143,9 +193,7 @@ class Router:
             return problem.response()
         except Exception:
             log.exception("unexpected failure on %s %s", request.method, request.path)
-            return Problem(
-                500, "Internal error", "the server failed; nothing was changed"
-            ).response()
+            return _failure().response()
 
     def _dispatch(self, request: Request) -> Response:
         adapter = self._map.bind("", path_info=request.path)
@@ -162,15 +210,90 @@ class Router:
         except NotFound:
             raise Problem(404, "Not found", f"no such resource: {request.path}") from None
         route = self.routes[index]
-        settings = self.settings()
-        caller = authorize(request, settings, write=route.write, public=route.public)
-        call = Call(request, params, settings, caller)
+        call = Call(request, params, self.settings())
+        if route.journal is None:
+            return self._serve(index, call)
+        return self._journaled(index, call)
+
+    def _serve(self, index: int, call: Call) -> Response:
+        route = self.routes[index]
+        call.caller = authorize(call.request, call.settings, write=route.write, public=route.public)
+        if route.params is not None:
+            call.params = parse_params(call.params, route.params).model_dump()
         if route.query is not None:
-            call.query = parse_query(request, route.query)
+            call.query = parse_query(call.request, route.query)
         if route.body is not None:
-            call.document = read_json(request, settings.max_body_bytes)
-            call.body = validate(self._body_adapter(index), call.document)
+            call.document = read_json(call.request, call.settings.max_body_bytes)
+            call.body = self._validate_body(index, call.document)
         return route.handler(call)
+
+    def _validate_body(self, index: int, document: Any) -> Any:
+        limit = self.routes[index].bulk
+        if limit and isinstance(document, list):
+            if not document:
+                raise invalid([{"field": "", "detail": "the list is empty"}], "Nothing to do")
+            if len(document) > limit:
+                raise Problem(
+                    413,
+                    "Too many items",
+                    f"{len(document):,} in the list; at most {limit:,} per request",
+                )
+            return validate(self._body_adapter(index, many=True), document)
+        if limit and not isinstance(document, dict):
+            raise invalid([{"field": "", "detail": "send an object, or a list of objects"}])
+        return validate(self._body_adapter(index, many=False), document)
+
+    def _journaled(self, index: int, call: Call) -> Response:
+        """Serve the request and hand the route's journal an entry for it, whatever happens."""
+        elapsed = timed()
+        answer: Response | Problem = _failure()
+        try:
+            answer = self._serve(index, call)
+            return answer
+        except Problem as problem:
+            answer = problem
+            raise
+        finally:
+            self._record(index, call, answer, elapsed())
+
+    def _record(self, index: int, call: Call, answer: Response | Problem, latency: float) -> None:
+        try:
+            request = call.request
+            document = call.document
+            entry = {
+                "caller": call.caller or "unauthorized",
+                "n_stones": _stones(document),
+                "request": {
+                    "path": request.path,
+                    "query": request.query_string.decode("latin-1")[:2000],
+                    "body": document,
+                },
+                "status": answer.status if isinstance(answer, Problem) else answer.status_code,
+                "latency_ms": latency,
+                "model_version": None,
+                "response": answer.document() if isinstance(answer, Problem) else None,
+                **call.journal,
+            }
+            self.routes[index].journal(entry)  # type: ignore[misc]
+        except Exception:
+            log.exception("could not journal %s %s", call.request.method, call.request.path)
+
+
+def _stones(document: Any) -> int | None:
+    if isinstance(document, list):
+        return len(document)
+    return 1 if isinstance(document, dict) else None
+
+
+def _failure() -> Problem:
+    return Problem(500, "Internal error", "the server failed; nothing was changed")
+
+
+def parse_params(params: dict[str, Any], model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise invalid(validation_errors(exc, ("path",))) from None
 
 
 def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
@@ -178,7 +301,12 @@ def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
     known = set(model.model_fields)
     unknown = sorted(set(args) - known)
     if unknown:
-        raise invalid([{"field": name, "detail": "unknown query parameter"} for name in unknown])
+        raise invalid(
+            [
+                {"field": pointer(("query", name)), "detail": "unknown query parameter"}
+                for name in unknown
+            ]
+        )
     lists = {n for n, f in model.model_fields.items() if "list[" in str(f.annotation)}
     values: dict[str, Any] = {}
     for name in args:
@@ -186,18 +314,13 @@ def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
         if name in lists:
             values[name] = [part for value in many for part in value.split(",")]
         elif len(many) > 1:
-            raise invalid([{"field": name, "detail": "given more than once"}])
+            raise invalid([{"field": pointer(("query", name)), "detail": "given more than once"}])
         else:
             values[name] = many[0]
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise invalid(
-            [
-                {"field": str(e["loc"][0]) if e["loc"] else "", "detail": e["msg"]}
-                for e in exc.errors(include_url=False, include_input=False)
-            ]
-        ) from None
+        raise invalid(validation_errors(exc, ("query",))) from None
 
 
 def read_json(request: Request, limit: int) -> Any:

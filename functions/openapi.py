@@ -1,18 +1,22 @@
 """The OpenAPI 3.1 document, generated from the routes and the pydantic models that validate
-them, and a self-contained documentation page (no external scripts: it works offline)."""
+them, and a self-contained documentation page (no external scripts: it works offline).
+
+Every schema a route names becomes a component (one `$defs` for all of them, so that every
+`$ref` resolves), the problem document included: every error response refers to it by name.
+"""
 
 from __future__ import annotations
 
 import html
 import json
 import re
-from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, TypeAdapter
-from pydantic.json_schema import models_json_schema
+import orjson
+from pydantic import BaseModel, Field, TypeAdapter
 
-from functions.api import Route
+from functions.api import PROBLEM_JSON, Route
+from functions.schemas import EXAMPLE_STONE, IMPLAUSIBLE, ProblemDetails
 
 TITLE = "Diamond pricing API"
 STYLE = """
@@ -21,17 +25,30 @@ pre { background: #f5f5f5; padding: .6rem; overflow-x: auto }
 .m { background: #234; color: #fff; padding: 0 .4rem; border-radius: 3px }
 section { border-top: 1px solid #ddd; margin-top: 1rem }
 """
-EXAMPLE_STONE = {
-    "carat": 1.01,
-    "cut": "Ideal",
-    "color": "E",
-    "clarity": "VS1",
-    "depth": 61.5,
-    "table": 57,
-    "x": 6.44,
-    "y": 6.47,
-    "z": 3.97,
+REF = "#/components/schemas/{model}"
+DESCRIPTION = (
+    "Prices diamonds from their characteristics, with a 90% interval and the reasons. "
+    "Writes need an Authorization: Bearer <key> header. "
+    "Errors are application/problem+json (RFC 9457): `errors[].field` is an RFC 6901 JSON "
+    "pointer to each offending input: into the JSON body (`/cut` for a stone, `/1/price` for "
+    "the second of a list, the empty pointer for the whole body), or to a parameter, "
+    "`/query/<name>` or `/path/<name>` (`/query/limit`, `/path/id`); one entry per problem. "
+    "A request valid under this document is accepted, or refused only by the domain rule that "
+    f"its 422 response states (problem type `{IMPLAUSIBLE}`). "
+    "Units: prices in 2008 US dollars, carat in ct, x, y, z in mm, depth and table in %, "
+    "errors (MAPE) in %, interval coverage as a fraction (0.9 is 90%)."
+)
+PROBLEMS = {
+    400: "the body is not JSON, not UTF-8, or empty",
+    401: "a bearer key is missing or wrong",
+    404: "no such resource",
+    409: "a conflict: nothing to train on, or a concurrent promotion",
+    413: "the body or the list is too large",
+    415: "the body is not application/json",
+    422: "an input is invalid: `errors[].field` points at each one",
+    503: "unavailable: no model has been trained yet, or training could not start",
 }
+PROBLEM_SCHEMA = {"$ref": REF.format(model=ProblemDetails.__name__)}
 
 SETUP = (
     "Each endpoint below has a curl example for a POSIX shell, with API set to this service's "
@@ -48,98 +65,120 @@ SETUP_COMMANDS = "\n".join(
 )
 
 
-def _path(rule: str) -> tuple[str, list[dict]]:
-    """werkzeug's /a/<int:id> → OpenAPI's /a/{id}, with the parameter declared."""
+def _path(rule: str) -> str:
+    """werkzeug's /a/<int:id> → OpenAPI's /a/{id}."""
+    return re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule)
+
+
+def _body_type(route: Route) -> Any:
+    if not route.bulk:
+        return route.body
+    many = Annotated[list[route.body], Field(min_length=1, max_length=route.bulk)]  # type: ignore[name-defined]
+    return route.body | many
+
+
+def _parameters(model: type[BaseModel], where: str) -> list[dict]:
+    schema = model.model_json_schema(ref_template=REF)
+    assert "$defs" not in schema, f"{model.__name__}: parameters must be plain values"
+    required = set(schema.get("required", []))
     parameters = []
-    for converter, name in re.findall(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", rule):
-        kind = {"type": "integer", "minimum": 0} if converter == "int" else {"type": "string"}
-        parameters.append({"name": name, "in": "path", "required": True, "schema": kind})
-    return re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule), parameters
+    for name, prop in schema["properties"].items():
+        prop = {k: v for k, v in prop.items() if k != "title"}
+        parameter = {
+            "name": name,
+            "in": where,
+            "required": where == "path" or name in required,
+            "description": prop.pop("description", ""),
+            "schema": prop,
+        }
+        if prop.get("type") == "array":
+            parameter.update(style="form", explode=True)
+        parameters.append(parameter)
+    return parameters
 
 
-@cache
-def _schema(kind: Any) -> dict:
-    """Shared between calls: copy before changing it."""
-    if kind is dict:
-        return {"type": "object"}
-    return TypeAdapter(kind).json_schema(ref_template="#/components/schemas/{model}")
+def _content(media: str, schema: dict) -> dict:
+    return {media: {"schema": schema}}
 
 
 def document(routes: list[Route]) -> dict:
-    models = {
-        m
-        for r in routes
-        for m in [r.body, *r.responses.values()]
-        if isinstance(m, type) and issubclass(m, BaseModel)
-    }
-    _, definitions = models_json_schema(
-        [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
-        ref_template="#/components/schemas/{model}",
-    )
-    schemas = definitions.get("$defs", {})
+    inputs: list[tuple[Any, Any, TypeAdapter]] = [
+        ("problem", "validation", TypeAdapter(ProblemDetails))
+    ]
+    for i, route in enumerate(routes):
+        if route.body is not None:
+            inputs.append(((i, "body"), "validation", TypeAdapter(_body_type(route))))
+        for status, kind in route.responses.items():
+            if kind is not None and not isinstance(kind, str):
+                inputs.append(((i, status), "validation", TypeAdapter(kind)))
+    named, definitions = TypeAdapter.json_schemas(inputs, ref_template=REF)
+    schemas = dict(sorted(definitions.get("$defs", {}).items()))
     paths: dict[str, dict] = {}
-    for route in routes:
-        path, parameters = _path(route.path)
+    for i, route in enumerate(routes):
+        path = _path(route.path)
         operation: dict[str, Any] = {
             "summary": route.summary,
             "operationId": f"{route.method.lower()}{re.sub(r'[^A-Za-z0-9]+', '_', path)}".rstrip(
                 "_"
             ),
             "tags": [route.tag],
-            "responses": {},
         }
+        parameters = []
+        if route.params is not None:
+            parameters += _parameters(route.params, "path")
         if route.query is not None:
-            for name, field in route.query.model_fields.items():
-                schema = _schema(route.query).get("properties", {}).get(name, {})
-                parameters.append(
-                    {
-                        "name": name,
-                        "in": "query",
-                        "required": field.is_required(),
-                        "description": field.description or "",
-                        "schema": schema,
-                    }
-                )
+            parameters += _parameters(route.query, "query")
         if parameters:
             operation["parameters"] = parameters
         if route.body is not None:
-            body_schema = dict(_schema(route.body))
-            schemas.update(body_schema.pop("$defs", {}))
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": body_schema}},
+                "content": _content("application/json", named[((i, "body"), "validation")]),
             }
-        for status, model in route.responses.items():
-            if model is None:
-                operation["responses"][str(status)] = {"description": "no content"}
-                continue
-            schema = dict(_schema(model))
-            schemas.update(schema.pop("$defs", {}))
-            media = "application/problem+json" if status >= 400 else "application/json"
-            operation["responses"][str(status)] = {
-                "description": "error" if status >= 400 else "success",
-                "content": {media: {"schema": schema}},
-            }
-        if route.write or not route.public:
+        operation["responses"] = {
+            str(status): _response(route, i, status, kind, named)
+            for status, kind in route.statuses().items()
+        }
+        if not route.public:
             operation["security"] = [{"bearer": []}] if route.write else [{}, {"bearer": []}]
         paths.setdefault(path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
-        "info": {
-            "title": TITLE,
-            "version": "1",
-            "description": (
-                "Prices diamonds from their characteristics, with a 90% interval and the reasons. "
-                "Errors are application/problem+json (RFC 9457) naming the offending field. "
-                "Writes need an Authorization: Bearer <key> header."
-            ),
-        },
+        "info": {"title": TITLE, "version": "1", "description": DESCRIPTION},
         "paths": paths,
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+def _response(route: Route, index: int, status: int, kind: Any, named: dict) -> dict:
+    if status >= 400:
+        description = PROBLEMS[status]
+        if status == 422 and route.refuses:
+            description += f"; or, under the domain rule (type `{IMPLAUSIBLE}`), {route.refuses}"
+        return {"description": description, "content": _content(PROBLEM_JSON, PROBLEM_SCHEMA)}
+    response: dict[str, Any] = {"description": "no content" if kind is None else "success"}
+    if isinstance(kind, str):
+        response["content"] = _content(kind, {"type": "string"})
+    elif kind is not None:
+        response["content"] = _content("application/json", named[((index, status), "validation")])
+    if status in (201, 202):
+        response["headers"] = {
+            "Location": {
+                "description": "where the new resource is (for one stone created, or a run)",
+                "schema": {"type": "string"},
+            }
+        }
+    if status in route.links:
+        response["links"] = route.links[status]
+    return response
+
+
+def serialise(spec: dict) -> bytes:
+    """The document as the bytes served: the same for every request and every instance."""
+    return orjson.dumps(spec)
 
 
 def docs_page(spec: dict) -> str:
@@ -164,17 +203,14 @@ def docs_page(spec: dict) -> str:
             )
     problems = "".join(
         f'<li id="problem-{code}"><code>{code}</code> {html.escape(text)}</li>'
-        for code, text in {
-            400: "the body is not JSON, not UTF-8, or empty",
-            401: "a bearer key is missing or wrong",
-            404: "no such resource",
-            405: "the method is not allowed on this path",
-            409: "a conflict: nothing to train on, or a concurrent promotion",
-            413: "the body or the list is too large",
-            415: "the body is not application/json",
-            422: "a field is invalid or the stone is implausible: see errors[].field",
-            503: "no model has been trained yet",
-        }.items()
+        for code, text in sorted(
+            {**PROBLEMS, 405: "the method is not allowed on this path"}.items()
+        )
+    )
+    problems += (
+        f'<li id="{IMPLAUSIBLE.partition("#")[2]}"><code>422</code> an implausible stone, '
+        "refused by the domain rule: its measurements contradict each other, or (pricing) it "
+        "lies far outside what the serving model was trained on</li>"
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{TITLE}</title>

@@ -1,5 +1,8 @@
 """The prediction log, written off the request path: pricing hands entries to a queue and a
-background thread inserts them in batches. A failing log never fails a price."""
+background thread inserts them in batches. A failing log never fails a price.
+
+Every pricing request is an entry, refused ones included: a refused request's entry holds its
+status and the problem document answered (its detail and `errors[].field`)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,9 @@ import queue
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
+
+import orjson
 
 log = logging.getLogger("diamonds.prediction_log")
 
@@ -77,7 +83,7 @@ class PredictionLogger:
             while self._queue.qsize() >= self.batch_size or (partial and not self._queue.empty()):
                 batch = self._take()
                 try:
-                    self._write_many(batch)
+                    self._write_many([storable(entry) for entry in batch])
                 except Exception:
                     log.exception("could not write %d prediction log entries", len(batch))
 
@@ -92,3 +98,34 @@ class PredictionLogger:
         """Write every entry submitted so far, waiting for a batch being written now (used at
         exit and by tests)."""
         self._write_queued(partial=True)
+
+
+JSON_FIELDS = ("request", "response")
+
+
+def storable(entry: dict) -> dict:
+    """The entry with JSON fields every database stores: a request as a client sent it may hold
+    a NUL character (PostgreSQL's JSON refuses it: it becomes U+FFFD) or nest deeper than JSON
+    is written (it is replaced by a note saying so). Checked here, in the background thread."""
+    for name in JSON_FIELDS:
+        document = entry.get(name)
+        if document is None:
+            continue
+        try:
+            text = orjson.dumps(document)
+        except orjson.JSONEncodeError as exc:
+            entry[name] = {"unstorable": str(exc)}
+            continue
+        if b"\\u0000" in text:
+            entry[name] = _without_nul(document)
+    return entry
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value

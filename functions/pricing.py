@@ -6,7 +6,6 @@ trained on, is refused with a 422 naming the field: never an absurd price.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -35,8 +34,10 @@ class Pricer:
         explain: bool = False,
         comparables: int = 0,
         single: bool = False,
+        prefix: tuple = (),
     ) -> tuple[str, list[dict]]:
-        """(model version, one result dict per stone); raises Problem for stones it refuses.
+        """(model version, one result dict per stone); raises Problem for stones it refuses,
+        its errors pointing at `prefix` + the field (or + the stone's index and the field).
 
         Prices and factors are unrounded, so that base_price × Π factors = price holds to
         float precision; round for display."""
@@ -46,7 +47,7 @@ class Pricer:
             raise Problem(503, "No model yet", f"{exc}; POST /v1/retrain to train one") from None
         columns = {name: [getattr(s, name) for s in stones] for name in FEATURES}
         X = feature_matrix(columns)
-        self._refuse_implausible(model, X, single)
+        self._refuse_implausible(model, X, single, prefix)
         price = model.predict(X)
         low, high = model.interval(X, price)
         coverage = model.params.coverage
@@ -69,10 +70,10 @@ class Pricer:
         return version, results
 
     @staticmethod
-    def _refuse_implausible(model: PriceModel, X: np.ndarray, single: bool) -> None:
+    def _refuse_implausible(model: PriceModel, X: np.ndarray, single: bool, prefix: tuple) -> None:
         geometry = implausibilities(*(X[:, FEATURES.index(name)] for name in MEASURES))
         problems = [a + b for a, b in zip(geometry, model.out_of_domain(X), strict=True)]
-        refuse_implausible(problems, single)
+        refuse_implausible(problems, single, prefix)
 
 
 def explanation(result: Explanation) -> dict:
@@ -82,8 +83,3 @@ def explanation(result: Explanation) -> dict:
     ]
     text = f"base price ${result.base_price:,.0f}; " + ", ".join(result.lines())
     return {"base_price": result.base_price, "factors": factors, "text": text}
-
-
-def timed() -> Callable[[], float]:
-    started = time.perf_counter()
-    return lambda: round((time.perf_counter() - started) * 1000, 3)

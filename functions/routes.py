@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import TypeVar
 
 from werkzeug.wrappers import Response
@@ -10,25 +11,20 @@ from werkzeug.wrappers import Response
 from functions import schemas
 from functions.api import Call, Problem, Route, invalid, json_response, refuse_implausible
 from functions.instance import Instance
-from functions.pricing import timed
 from training.geometry import record_implausibilities
+from training.schema import DEPTH_TOLERANCE, WEIGHT_RATIO_RANGE
 
 T = TypeVar("T")
 MANY = f"up to {schemas.MAX_STONES:,} stones"
-StoneOrList = schemas.Stone | list[schemas.Stone]  # type: ignore[valid-type]
-DiamondOrList = schemas.Diamond | list[schemas.Diamond]  # type: ignore[valid-type]
-PROBLEMS = {400: schemas.ProblemDetails, 401: schemas.ProblemDetails, 422: schemas.ProblemDetails}
-
-
-def _at_most(items: list, what: str) -> None:
-    if len(items) > schemas.MAX_STONES:
-        raise Problem(
-            413,
-            "Too many stones",
-            f"{len(items):,} {what}; at most {schemas.MAX_STONES:,} per request",
-        )
-    if not items:
-        raise Problem(422, "Nothing to do", "the list is empty")
+GEOMETRY = (
+    "the geometry rule: a stone whose measurements contradict each other (its carat outside "
+    f"{WEIGHT_RATIO_RANGE[0]:g}–{WEIGHT_RATIO_RANGE[1]:g} times the weight its x·y·z box "
+    f"implies, or its depth % more than {DEPTH_TOLERANCE:g} points off 2·z/(x+y)·100) is refused"
+)
+DOMAIN = (
+    GEOMETRY + ", and so is one far outside what the serving model was trained on (a "
+    "measurement well beyond the range of its training stones': the message gives the range)"
+)
 
 
 # -- inventory --------------------------------------------------------------------------------
@@ -64,7 +60,6 @@ def inventory_routes(instance: Instance) -> list[Route]:
     def create(call: Call) -> Response:
         many = isinstance(call.body, list)
         stones = call.body if many else [call.body]
-        _at_most(stones, "stones")
         records = [s.model_dump() for s in stones]
         _plausible(records, single=not many)
         created = _stored(lambda: instance.inventory.create_many(records, source="api"))
@@ -87,10 +82,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
     def patch(call: Call) -> Response:
         changes = call.body.model_dump(exclude_unset=True)
         if not changes:
-            raise Problem(422, "Nothing to change", "the body names no field")
-        nulls = [name for name, value in changes.items() if value is None and name != "price"]
-        if nulls:
-            raise invalid([{"field": f"/{name}", "detail": "cannot be null"} for name in nulls])
+            raise invalid([{"field": "", "detail": "name at least one field"}], "Nothing to change")
         stored = _stored(
             lambda: instance.inventory.patch(
                 call.params["id"], changes, check=lambda stone: _plausible([stone], single=True)
@@ -103,7 +95,14 @@ def inventory_routes(instance: Instance) -> list[Route]:
             raise Problem(404, "Not found", f"no diamond with id {call.params['id']}")
         return Response(status=204)
 
-    one = "/v1/diamonds/<int(max=9223372036854775807):id>"
+    one = "/v1/diamonds/<int:id>"
+    by_id = {"id": "$response.body#/id"}
+    stone_links = {
+        "GetDiamond": {"operationId": "get_v1_diamonds_id", "parameters": by_id},
+        "ReplaceDiamond": {"operationId": "put_v1_diamonds_id", "parameters": by_id},
+        "PatchDiamond": {"operationId": "patch_v1_diamonds_id", "parameters": by_id},
+        "DeleteDiamond": {"operationId": "delete_v1_diamonds_id", "parameters": by_id},
+    }
     return [
         Route(
             "GET",
@@ -111,16 +110,19 @@ def inventory_routes(instance: Instance) -> list[Route]:
             list_diamonds,
             "List inventory stones, filtered and paginated",
             query=schemas.DiamondFilters,
-            responses={200: schemas.DiamondPage, **PROBLEMS},
+            responses={200: schemas.DiamondPage},
             tag="inventory",
         ),
         Route(
             "POST",
             "/v1/diamonds",
             create,
-            f"Add one stone, or a list of {MANY} in one request",
-            body=DiamondOrList,
-            responses={201: schemas.StoredDiamond | list[schemas.StoredDiamond], **PROBLEMS},
+            f"Add one stone, or a list of {MANY} in one request (all or none)",
+            body=schemas.Diamond,
+            bulk=schemas.MAX_STONES,
+            responses={201: schemas.StoredDiamond | list[schemas.StoredDiamond]},
+            links={201: stone_links},
+            refuses=GEOMETRY,
             write=True,
             tag="inventory",
         ),
@@ -129,7 +131,8 @@ def inventory_routes(instance: Instance) -> list[Route]:
             one,
             get,
             "One inventory stone",
-            responses={200: schemas.StoredDiamond, 404: schemas.ProblemDetails},
+            params=schemas.DiamondId,
+            responses={200: schemas.StoredDiamond, 404: None},
             tag="inventory",
         ),
         Route(
@@ -138,7 +141,9 @@ def inventory_routes(instance: Instance) -> list[Route]:
             replace,
             "Replace an inventory stone",
             body=schemas.Diamond,
-            responses={200: schemas.StoredDiamond, 404: schemas.ProblemDetails, **PROBLEMS},
+            params=schemas.DiamondId,
+            responses={200: schemas.StoredDiamond, 404: None},
+            refuses=GEOMETRY,
             write=True,
             tag="inventory",
         ),
@@ -148,7 +153,9 @@ def inventory_routes(instance: Instance) -> list[Route]:
             patch,
             "Change some fields of an inventory stone",
             body=schemas.DiamondPatch,
-            responses={200: schemas.StoredDiamond, 404: schemas.ProblemDetails, **PROBLEMS},
+            params=schemas.DiamondId,
+            responses={200: schemas.StoredDiamond, 404: None},
+            refuses=GEOMETRY + " (the stone as the change would leave it)",
             write=True,
             tag="inventory",
         ),
@@ -157,7 +164,8 @@ def inventory_routes(instance: Instance) -> list[Route]:
             one,
             delete,
             "Remove an inventory stone",
-            responses={204: None, 404: schemas.ProblemDetails, 401: schemas.ProblemDetails},
+            params=schemas.DiamondId,
+            responses={204: None, 404: None},
             write=True,
             tag="inventory",
         ),
@@ -166,38 +174,29 @@ def inventory_routes(instance: Instance) -> list[Route]:
 
 # -- pricing ----------------------------------------------------------------------------------
 def pricing_routes(instance: Instance) -> list[Route]:
-    def respond(call: Call, stones: list, single: bool, options: schemas.PriceOptions) -> Response:
-        elapsed = timed()
-        entry = {
-            "caller": call.caller,
-            "n_stones": len(stones),
-            "request": _request_log(call),
-        }
-        try:
-            version, results = instance.pricer.price(
-                stones, explain=options.explain, comparables=options.comparables, single=single
-            )
-            document = results[0] if single else {"model_version": version, "prices": results}
-            response = json_response(document)
-            entry.update(model_version=version, status=200, response=document)
-            return response
-        except Problem as problem:
-            entry.update(
-                status=problem.status, response={"detail": problem.detail, "errors": problem.errors}
-            )
-            raise
-        finally:
-            entry["latency_ms"] = elapsed()
-            instance.prediction_log.submit(entry)
+    def respond(
+        call: Call, stones: list, single: bool, options: schemas.PriceOptions, at: tuple = ()
+    ) -> Response:
+        version, results = instance.pricer.price(
+            stones,
+            explain=options.explain,
+            comparables=options.comparables,
+            single=single,
+            prefix=at,
+        )
+        document = results[0] if single else {"model_version": version, "prices": results}
+        call.journal.update(model_version=version, n_stones=len(stones), response=document)
+        return json_response(document)
 
     def price_body(call: Call) -> Response:
         single = not isinstance(call.body, list)
-        stones = [call.body] if single else call.body
-        _at_most(stones, "stones")
-        return respond(call, stones, single, call.query)
+        return respond(call, [call.body] if single else call.body, single, call.query)
 
     def price_query(call: Call) -> Response:
-        return respond(call, [call.query], True, call.query)
+        return respond(call, [call.query], True, call.query, at=("query",))
+
+    def journal(entry: dict) -> None:
+        instance.prediction_log.submit(entry)
 
     return [
         Route(
@@ -206,14 +205,13 @@ def pricing_routes(instance: Instance) -> list[Route]:
             price_body,
             f"Price one stone, or a list of {MANY}: price, 90% interval, model version; "
             "optionally the explanation and comparable inventory stones",
-            body=StoneOrList,
+            body=schemas.Stone,
+            bulk=schemas.MAX_STONES,
             query=schemas.PriceOptions,
-            responses={
-                200: schemas.Price | schemas.PriceList,
-                503: schemas.ProblemDetails,
-                **PROBLEMS,
-            },
+            responses={200: schemas.Price | schemas.PriceList, 503: None},
+            refuses=DOMAIN,
             tag="pricing",
+            journal=journal,
         ),
         Route(
             "GET",
@@ -221,19 +219,12 @@ def pricing_routes(instance: Instance) -> list[Route]:
             price_query,
             "Price one stone given in the query string",
             query=schemas.StoneQuery,
-            responses={200: schemas.Price, 503: schemas.ProblemDetails, **PROBLEMS},
+            responses={200: schemas.Price, 503: None},
+            refuses=DOMAIN,
             tag="pricing",
+            journal=journal,
         ),
     ]
-
-
-def _request_log(call: Call) -> dict:
-    """The request as the client sent it: the parsed body, or the query string."""
-    return {
-        "path": call.request.path,
-        "query": call.request.query_string.decode("latin-1")[:2000],
-        "body": call.document,
-    }
 
 
 # -- models and runs --------------------------------------------------------------------------
@@ -301,7 +292,8 @@ def models_routes(instance: Instance) -> list[Route]:
         items, next_cursor = instance.ledger.list(call.query.limit, call.query.cursor)
         return json_response({"items": items, "next_cursor": next_cursor})
 
-    version = "/v1/models/<string(minlength=1, maxlength=100):version>"
+    version = "/v1/models/<version>"
+    by_version = {"version": "$response.body#/champion"}
     return [
         Route(
             "GET",
@@ -309,6 +301,18 @@ def models_routes(instance: Instance) -> list[Route]:
             list_models,
             "Every model version, with its metrics; the champion marked",
             responses={200: schemas.ModelList},
+            links={
+                200: {
+                    "GetChampion": {
+                        "operationId": "get_v1_models_version",
+                        "parameters": by_version,
+                    },
+                    "PromoteChampion": {
+                        "operationId": "post_v1_models_version_promote",
+                        "parameters": by_version,
+                    },
+                }
+            },
             tag="models",
         ),
         Route(
@@ -316,7 +320,8 @@ def models_routes(instance: Instance) -> list[Route]:
             version,
             show,
             "One model version's metadata: parameters, metrics, lineage, checksums",
-            responses={200: dict, 404: schemas.ProblemDetails},
+            params=schemas.ModelVersion,
+            responses={200: schemas.ModelMetadata, 404: None},
             tag="models",
         ),
         Route(
@@ -325,12 +330,8 @@ def models_routes(instance: Instance) -> list[Route]:
             promote,
             "Make a version the champion (also the rollback)",
             body=schemas.Promotion,
-            responses={
-                200: dict,
-                404: schemas.ProblemDetails,
-                409: schemas.ProblemDetails,
-                **PROBLEMS,
-            },
+            params=schemas.ModelVersion,
+            responses={200: schemas.ChampionRecord, 404: None, 409: None},
             write=True,
             tag="models",
         ),
@@ -344,10 +345,11 @@ def models_routes(instance: Instance) -> list[Route]:
         ),
         Route(
             "GET",
-            "/v1/runs/<string(maxlength=100):run_id>",
+            "/v1/runs/<run_id>",
             run,
             "One training run: what asked for it, status, stages and timings, gate decision",
-            responses={200: dict, 404: schemas.ProblemDetails},
+            params=schemas.RunId,
+            responses={200: schemas.Run, 404: None},
             tag="models",
         ),
         Route(
@@ -357,7 +359,7 @@ def models_routes(instance: Instance) -> list[Route]:
             "The ingestion ledger, newest first: each data file delivered, what it held, the "
             "champion's error on its stones before retraining, the run it asked for",
             query=schemas.Page,
-            responses={200: schemas.IngestionPage, **PROBLEMS},
+            responses={200: schemas.IngestionPage},
             tag="models",
         ),
     ]
@@ -387,7 +389,15 @@ def retrain_routes(instance: Instance) -> list[Route]:
             "One run trains at a time: a request while one runs joins the single follow-up run "
             "queued behind it (202 pointing at that run, coalesced=true)",
             body=schemas.RetrainRequest,
-            responses={202: schemas.RunStarted, 409: schemas.ProblemDetails, **PROBLEMS},
+            responses={202: schemas.RunStarted, 409: None, 503: None},
+            links={
+                202: {
+                    "GetRun": {
+                        "operationId": "get_v1_runs_run_id",
+                        "parameters": {"run_id": "$response.body#/run_id"},
+                    }
+                }
+            },
             write=True,
             tag="models",
         ),
@@ -396,22 +406,41 @@ def retrain_routes(instance: Instance) -> list[Route]:
 
 # -- served by every function -------------------------------------------------------------------
 def common_routes(all_routes: list[Route]) -> list[Route]:
+    """Health, the API document and its page. The document is made once per instance, on its
+    first request, and served as the same bytes ever after."""
+
+    @cache
+    def spec() -> bytes:
+        from functions.openapi import document, serialise
+
+        return serialise(document(all_routes))
+
+    @cache
+    def page() -> bytes:
+        import orjson
+
+        from functions.openapi import docs_page
+
+        return docs_page(orjson.loads(spec())).encode()
+
     def health(call: Call) -> Response:
         return json_response({"status": "ok"})
 
     def openapi(call: Call) -> Response:
-        from functions.openapi import document
-
-        return json_response(document(all_routes))
+        return Response(spec(), content_type="application/json")
 
     def docs(call: Call) -> Response:
-        from functions.openapi import docs_page, document
-
-        return Response(docs_page(document(all_routes)), content_type="text/html; charset=utf-8")
+        return Response(page(), content_type="text/html; charset=utf-8")
 
     return [
         Route(
-            "GET", "/healthz", health, "Liveness", responses={200: dict}, public=True, tag="service"
+            "GET",
+            "/healthz",
+            health,
+            "Liveness",
+            responses={200: dict},
+            public=True,
+            tag="service",
         ),
         Route(
             "GET",
@@ -427,7 +456,7 @@ def common_routes(all_routes: list[Route]) -> list[Route]:
             "/v1/docs",
             docs,
             "This API's documentation page",
-            responses={200: None},
+            responses={200: "text/html"},
             public=True,
             tag="service",
         ),

@@ -1,16 +1,25 @@
 """The API's request and response models, derived from the one diamond record in
-training.schema. They validate requests and generate the OpenAPI document."""
+training.schema. They validate requests and generate the OpenAPI document, so every constraint
+the server enforces on an input is stated in the document, and every field of every response
+is described there."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
 
 from training.features import GROUPS
 from training.schema import CATEGORIES, FEATURES, FIELD_BY_NAME, PRICE
 
 MAX_STONES = 10_000
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integers in PostgreSQL: the largest id, and so cursor, the database holds."""
+MAX_NAME = 100
+"""The longest model version or run id."""
+IMPLAUSIBLE = "/v1/docs#implausible-stone"
+"""The problem type of the domain rule: a stone whose measurements contradict each other, or
+that lies far outside what the serving model was trained on (see training.geometry)."""
 
 
 def _canonical(name: str):
@@ -25,20 +34,55 @@ def _canonical(name: str):
     return canonical
 
 
-def _field(name: str, *, required: bool = True, strict: bool = True) -> tuple[Any, Any]:
-    default = ... if required else None
-    if name in CATEGORIES:
-        grades = CATEGORIES[name]
-        kind = Annotated[Literal[grades], BeforeValidator(_canonical(name))]  # type: ignore[valid-type]
-        description = f"{name} grade, worst to best: {', '.join(grades)}"
-        return (kind if required else kind | None), Field(default, description=description)
+def _no_default(schema: dict) -> None:
+    schema.pop("default", None)
+
+
+def absent(**options: Any) -> Any:
+    """A field that may be left out but is never null: the document lists it as optional, with
+    no default (a left-out field means "not given", never "null")."""
+    return Field(None, json_schema_extra=_no_default, **options)
+
+
+def grade(name: str) -> Any:
+    return Annotated[Literal[CATEGORIES[name]], BeforeValidator(_canonical(name))]  # type: ignore[valid-type]
+
+
+def measure(name: str, *, strict: bool = True) -> Any:
     spec = FIELD_BY_NAME[name]
-    kind = Annotated[float, Field(strict=strict, gt=spec.low, le=spec.high, allow_inf_nan=False)]
-    description = f"{spec.description} ({spec.unit}); > {spec.low:g} and ≤ {spec.high:g}"
-    return (kind if required else kind | None), Field(default, description=description)
+    return Annotated[float, Field(strict=strict, gt=spec.low, le=spec.high, allow_inf_nan=False)]
+
+
+def _description(name: str) -> str:
+    if name in CATEGORIES:
+        return (
+            f"{name} grade, worst to best: {', '.join(CATEGORIES[name])} (also taken in any case "
+            "and spacing)"
+        )
+    spec = FIELD_BY_NAME[name]
+    return f"{spec.description} ({spec.unit}); > {spec.low:g} and ≤ {spec.high:g}"
+
+
+def _kind(name: str, strict: bool = True) -> Any:
+    return grade(name) if name in CATEGORIES else measure(name, strict=strict)
+
+
+def _required(name: str, strict: bool = True) -> tuple[Any, Any]:
+    return _kind(name, strict), Field(description=_description(name))
 
 
 _STRICT = ConfigDict(extra="forbid", str_max_length=200, defer_build=True)
+EXAMPLE_STONE = {
+    "carat": 1.01,
+    "cut": "Ideal",
+    "color": "E",
+    "clarity": "VS1",
+    "depth": 61.5,
+    "table": 57,
+    "x": 6.44,
+    "y": 6.47,
+    "z": 3.97,
+}
 
 
 class Schema(BaseModel):
@@ -47,29 +91,43 @@ class Schema(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
 
+class Strict(Schema):
+    """A request's body or query: unknown fields are refused."""
+
+    model_config = _STRICT
+
+
 Stone = create_model(
     "Stone",
-    __config__=_STRICT,
+    __config__=ConfigDict(**_STRICT, json_schema_extra={"examples": [EXAMPLE_STONE]}),
     __doc__="A diamond's characteristics.",
-    **{name: _field(name) for name in FEATURES},
+    **{name: _required(name) for name in FEATURES},
 )
 Diamond = create_model(
     "Diamond",
-    __config__=_STRICT,
+    __config__=ConfigDict(
+        **_STRICT, json_schema_extra={"examples": [{**EXAMPLE_STONE, "price": 5800.0}]}
+    ),
     __doc__="An inventory stone: its characteristics and, once appraised, its price.",
-    **{name: _field(name) for name in FEATURES},
-    price=_field(PRICE.name, required=False),
+    **{name: _required(name) for name in FEATURES},
+    price=(measure(PRICE.name) | None, Field(None, description=_description(PRICE.name))),
 )
 DiamondPatch = create_model(
     "DiamondPatch",
-    __config__=_STRICT,
-    __doc__="Some fields of an inventory stone; the others keep their values.",
-    **{name: _field(name, required=False) for name in (*FEATURES, PRICE.name)},
+    __config__=ConfigDict(
+        **_STRICT, json_schema_extra={"minProperties": 1, "examples": [{"price": 5900.0}]}
+    ),
+    __doc__="Some fields of an inventory stone (at least one); the others keep their values. "
+    "Only the price may be null: it clears the price.",
+    **{name: (_kind(name), absent(description=_description(name))) for name in FEATURES},
+    price=(
+        measure(PRICE.name) | None,
+        absent(description=_description(PRICE.name) + "; null clears it"),
+    ),
 )
 
 
-class PriceOptions(Schema):
-    model_config = ConfigDict(extra="forbid")
+class PriceOptions(Strict):
     explain: bool = Field(
         False, description="add the base price and the factor of each characteristic"
     )
@@ -85,43 +143,90 @@ StoneQuery = create_model(
     "StoneQuery",
     __base__=PriceOptions,
     __doc__="One stone in the query string, e.g. ?carat=1.01&cut=Ideal&...",
-    **{name: _field(name, strict=False) for name in FEATURES},
+    **{name: _required(name, strict=False) for name in FEATURES},
 )
+Cursor = Annotated[int, Field(ge=0, le=MAX_ID)]
+Bound = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
-class DiamondFilters(Schema):
-    model_config = ConfigDict(extra="forbid")
-    cut: list[_field("cut")[0]] | None = Field(None, description="one or more cut grades")  # type: ignore[valid-type]
-    color: list[_field("color")[0]] | None = Field(None, description="one or more colors")  # type: ignore[valid-type]
-    clarity: list[_field("clarity")[0]] | None = Field(None, description="one or more clarities")  # type: ignore[valid-type]
-    carat_min: float | None = Field(None, ge=0, allow_inf_nan=False)
-    carat_max: float | None = Field(None, ge=0, allow_inf_nan=False)
-    price_min: float | None = Field(None, ge=0, allow_inf_nan=False)
-    price_max: float | None = Field(None, ge=0, allow_inf_nan=False)
+class DiamondFilters(Strict):
+    cut: list[grade("cut")] = absent(description="one or more cut grades")  # type: ignore[valid-type]
+    color: list[grade("color")] = absent(description="one or more colors")  # type: ignore[valid-type]
+    clarity: list[grade("clarity")] = absent(description="one or more clarities")  # type: ignore[valid-type]
+    carat_min: Bound = absent(description="carat at least this")
+    carat_max: Bound = absent(description="carat at most this")
+    price_min: Bound = absent(description="price at least this")
+    price_max: Bound = absent(description="price at most this")
     limit: int = Field(100, ge=1, le=1000, description="stones per page")
-    cursor: int | None = Field(None, ge=0, description="from the previous page's next_cursor")
+    cursor: Cursor = absent(description="from the previous page's next_cursor")
 
 
-class StoredDiamond(Diamond):  # type: ignore[misc, valid-type]
+class Page(Strict):
+    limit: int = Field(50, ge=1, le=500, description="entries per page")
+    cursor: Cursor = absent(description="from the previous page's next_cursor")
+
+
+class DiamondId(Strict):
+    id: int = Field(ge=1, le=MAX_ID, description="the stone's id")
+
+
+class ModelVersion(Strict):
+    version: str = Field(min_length=1, max_length=MAX_NAME, description="a model version")
+
+
+class RunId(Strict):
+    run_id: str = Field(min_length=1, max_length=MAX_NAME, description="a training run's id")
+
+
+class Promotion(Strict):
+    reason: str = Field("promoted through the API", max_length=500)
+
+
+class RetrainRequest(Strict):
+    reason: str = Field("requested through the API", max_length=500)
+
+
+# -- responses -----------------------------------------------------------------------------------
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
+class StoredDiamond(Schema):
     """An inventory stone as stored."""
 
-    model_config = ConfigDict(extra="ignore")
-    id: int
-    source: str | None = None
-    created_at: str
-    updated_at: str
+    id: int = Field(ge=1, le=MAX_ID)
+    carat: measure("carat") = Field(description=_description("carat"))  # type: ignore[valid-type]
+    cut: grade("cut") = Field(description=_description("cut"))  # type: ignore[valid-type]
+    color: grade("color") = Field(description=_description("color"))  # type: ignore[valid-type]
+    clarity: grade("clarity") = Field(description=_description("clarity"))  # type: ignore[valid-type]
+    depth: measure("depth") = Field(description=_description("depth"))  # type: ignore[valid-type]
+    table: measure("table") = Field(description=_description("table"))  # type: ignore[valid-type]
+    x: measure("x") = Field(description=_description("x"))  # type: ignore[valid-type]
+    y: measure("y") = Field(description=_description("y"))  # type: ignore[valid-type]
+    z: measure("z") = Field(description=_description("z"))  # type: ignore[valid-type]
+    price: measure("price") | None = Field(description="appraised value (USD); null: not yet")  # type: ignore[valid-type]
+    source: str | None = Field(description='where it came from: "api" or "ingest:<ledger id>"')
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class Comparable(StoredDiamond):
+    """An inventory stone of the same grades as the one priced, and its appraised price."""
+
+    price: measure("price") = Field(description="appraised value (USD)")  # type: ignore[valid-type]
 
 
 class DiamondPage(Schema):
     items: list[StoredDiamond]
-    next_cursor: int | None = Field(None, description="pass as `cursor` for the next page")
-    total: int = Field(description="stones matching the filters")
+    next_cursor: Cursor | None = Field(description="pass as `cursor` for the next page")
+    total: int = Field(ge=0, description="stones matching the filters")
 
 
 class Interval(Schema):
     low: float
     high: float
-    coverage: float = Field(description="share of true prices the interval is calibrated to hold")
+    coverage: float = Field(
+        gt=0, lt=1, description="the share of true prices the interval is calibrated to hold"
+    )
 
 
 class Factor(Schema):
@@ -136,36 +241,31 @@ class Explanation(Schema):
     text: str = Field(description="the explanation in one line")
 
 
-class Comparable(Schema):
-    id: int
-    carat: float
-    cut: str
-    color: str
-    clarity: str
-    price: float
-
-
 class Price(Schema):
     price: float = Field(description="the predicted price, 2008 USD")
     interval: Interval
     model_version: str
-    explanation: Explanation | None = None
-    comparables: list[Comparable] | None = None
+    explanation: Explanation = absent(description="with explain=true")
+    comparables: list[Comparable] = absent(
+        description="with comparables=N: up to N stones, nearest carat first"
+    )
 
 
 class PriceList(Schema):
     model_version: str
-    prices: list[Price]
+    prices: list[Price] = Field(description="one per stone, in the order sent")
 
 
 class ModelSummary(Schema):
     version: str
     champion: bool
-    created_at: str | None = None
-    cv_mape: float | None = None
-    holdout_mape: float | None = None
-    interval_coverage: float | None = None
-    rows: int | None = None
+    created_at: Timestamp | None
+    cv_mape: float | None = Field(description="cross-validated MAPE (%)")
+    holdout_mape: float | None = Field(description="MAPE (%) on the held-out stones")
+    interval_coverage: float | None = Field(
+        description="the share of held-out stones whose price the 90% interval held (a fraction)"
+    )
+    rows: int | None = Field(description="the stones it was trained on")
 
 
 class ModelList(Schema):
@@ -173,13 +273,158 @@ class ModelList(Schema):
     models: list[ModelSummary]
 
 
-class Promotion(Schema):
-    reason: str = Field("promoted through the API", max_length=500)
+class Errors(Schema):
+    """A model's errors on stones it did not train on."""
+
+    n: int = Field(description="stones")
+    mae: float = Field(description="mean absolute error (USD)")
+    mape: float = Field(description="mean absolute percentage error (%)")
+    rmse: float = Field(description="root mean squared error (USD)")
+    r2: float = Field(description="R²")
 
 
-class RetrainRequest(Schema):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field("requested through the API", max_length=500)
+class IntervalErrors(Errors):
+    coverage: float = Field(description="the share of prices inside the 90% interval (a fraction)")
+    median_relative_width: float = Field(description="the interval's median width (% of price)")
+
+
+class BandErrors(Errors):
+    band: str = Field(description='a carat band, e.g. "0.5–1 ct"')
+
+
+class BandIntervalErrors(IntervalErrors):
+    band: str = Field(description='a carat band, e.g. "0.5–1 ct"')
+
+
+class CrossValidation(Errors):
+    folds: int
+    by_carat: list[BandErrors]
+
+
+class Holdout(IntervalErrors):
+    by_carat: list[BandIntervalErrors]
+
+
+class Metrics(Schema):
+    cross_validation: CrossValidation
+    holdout: Holdout
+
+
+class IntervalCalibration(Schema):
+    coverage: float = Field(description="the share of prices the interval is calibrated to hold")
+    log_offsets: list[list[float]] = Field(
+        description="per carat band, the (low, high) offsets of log price"
+    )
+
+
+class SourceFile(Schema):
+    uri: str
+    sha256: str
+    bytes: int
+    rows_read: int
+    accepted: int
+    rejected: int
+
+
+class Lineage(Schema):
+    sources: list[SourceFile] = Field(description="the data files it was trained on")
+    rows_read: int
+    rows_accepted: int
+    rows_rejected: int
+
+
+class Artifact(Schema):
+    sha256: str
+    bytes: int
+
+
+class ModelParameters(Schema):
+    tree_features: list[str]
+    n_estimators: int
+    learning_rate: float
+    max_depth: int
+    num_leaves: int
+    min_child_samples: int
+    subsample: float
+    colsample_bytree: float
+    reg_lambda: float
+    huber_delta: float
+    ridge: float
+    coverage: float = Field(description="the interval's target coverage (a fraction)")
+    calibration_folds: int
+    seed: int
+
+
+class ModelMetadata(Schema):
+    """A model version as registered: parameters, metrics, data lineage, checksums."""
+
+    version: str
+    champion: bool = Field(description="whether it is the champion now")
+    created_at: Timestamp
+    run_id: str = Field(description="the training run that made it")
+    params: ModelParameters
+    metrics: Metrics
+    interval: IntervalCalibration
+    lineage: Lineage
+    libraries: dict[str, str] = Field(description="library versions it was trained with")
+    artifacts: dict[str, Artifact] = Field(description="its files, with their checksums")
+
+
+class ChampionRecord(Schema):
+    """What champion.json holds: the serving version and how it got there."""
+
+    version: str
+    promoted_at: Timestamp
+    reason: str
+    previous: str | None = Field(description="the champion it replaced")
+
+
+class Gate(Schema):
+    tolerance: float = Field(description="how much worse (a share of MAPE) a new model may be")
+    decision: Literal["promoted", "candidate"]
+    reason: str
+    champion: str = absent(description="the champion it was compared with")
+    candidate_mape: float = absent(description="its MAPE (%) in that comparison")
+    champion_mape: float = absent(description="the champion's MAPE (%) in that comparison")
+
+
+class RunMetrics(Schema):
+    cv_mape: float = Field(description="cross-validated MAPE (%)")
+    holdout: Holdout
+
+
+class RunRequest(Schema):
+    """One request for training that a run answers."""
+
+    trigger: str | None = Field(description='what asked: "api", "ingest", "cli", …')
+    reason: str | None
+    requested_by: str | None = Field(description="the caller's key fingerprint")
+    snapshot: str | None = Field(description="URI of the inventory snapshot to train on")
+    rows: int | None = Field(description="stones in that snapshot")
+    requested_at: Timestamp
+
+
+class Run(Schema):
+    """A training run: what asked for it, where it is, what it decided."""
+
+    run_id: str
+    status: Literal["queued", "running", "succeeded", "failed", "rejected_input"]
+    trigger: str | None = absent(description='what asked for it: "api", "ingest", "cli", …')
+    reason: str | None = absent()
+    requested_by: str | None = absent(description="the caller's key fingerprint")
+    snapshot: str | None = absent(description="URI of the inventory snapshot it trains on")
+    rows: int | None = absent(description="stones in the snapshot")
+    requests: list[RunRequest] = absent(description="the requests this run answers")
+    queued_at: Timestamp = absent()
+    behind: str | None = absent(description="the run in progress it waits for")
+    job: dict[str, Any] = absent(description="the training job: its runner and identity")
+    started_at: Timestamp = absent()
+    stages: dict[str, float] = absent(description="seconds spent in each stage so far")
+    finished_at: Timestamp = absent()
+    version: str = absent(description="the model version it registered")
+    gate: Gate = absent()
+    metrics: RunMetrics = absent()
+    error: str = absent(description="why it failed")
 
 
 class RunStarted(Schema):
@@ -194,7 +439,9 @@ class RunStarted(Schema):
     running: str | None = Field(
         description="the run in progress that this one waits for (null: it starts now)"
     )
-    job: dict | None = Field(description="the training job started for it (null: not yet)")
+    job: dict[str, Any] | None = Field(
+        description="the training job started for it (null: not yet)"
+    )
 
 
 class RunList(Schema):
@@ -211,8 +458,8 @@ class Ingestion(Schema):
     name: str = Field(description="the object's name (its key under the DATA root)")
     generation: str
     status: Literal["processing", "done", "failed", "rejected", "skipped"]
-    received_at: str
-    finished_at: str | None
+    received_at: Timestamp
+    finished_at: Timestamp | None
     attempts: int = Field(description="deliveries that took the file up")
     sha256: str | None
     size: int | None = Field(description="bytes")
@@ -221,8 +468,8 @@ class Ingestion(Schema):
     rejected: int | None = Field(description="rows quarantined with their reasons")
     inserted: int | None = Field(description="accepted stones new to the inventory")
     unchanged: int | None = Field(description="accepted stones already in the inventory")
-    stored_at: str | None
-    scored_at: str | None
+    stored_at: Timestamp | None
+    scored_at: Timestamp | None
     champion_version: str | None = Field(description="the champion when the file arrived")
     champion_mape: float | None = Field(
         description="its MAPE (%) on the file's stones it never trained on, before retraining"
@@ -234,24 +481,26 @@ class Ingestion(Schema):
 
 class IngestionPage(Schema):
     items: list[Ingestion]
-    next_cursor: int | None = Field(None, description="pass as `cursor` for the next page")
+    next_cursor: Cursor | None = Field(description="pass as `cursor` for the next page")
 
 
-class Page(Schema):
-    model_config = ConfigDict(extra="forbid")
-    limit: int = Field(50, ge=1, le=500, description="entries per page")
-    cursor: int | None = Field(
-        None, ge=0, le=2**31 - 1, description="from the previous page's next_cursor"
+class FieldError(Schema):
+    field: str = Field(
+        description="an RFC 6901 JSON pointer to the offending input: into the JSON body "
+        "(`/cut`, `/1/price`; the empty pointer is the whole body), or to a query or path "
+        "parameter (`/query/limit`, `/path/id`)"
     )
+    detail: str = Field(description="what is wrong with it")
 
 
 class ProblemDetails(Schema):
     """RFC 9457 problem details."""
 
-    type: str
+    type: str = Field(
+        description="the problem's type: a link to its description on the docs page; "
+        f"`{IMPLAUSIBLE}` for a stone refused by the domain rule"
+    )
     title: str
     status: int
     detail: str
-    errors: list[dict[str, str]] | None = Field(
-        None, description="one entry per problem: `field` (a JSON pointer) and `detail`"
-    )
+    errors: list[FieldError] = absent(description="one entry per offending input")

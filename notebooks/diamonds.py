@@ -537,7 +537,7 @@ coverage_by_band.index = coverage_by_band.index.astype(str)
 display((coverage_by_band.assign(coverage=coverage_by_band["coverage"] * 100)).round(1))
 say(
     f"On {held['n']:,} held-out stones: MAPE {held['mape']:.2f}%, the 90% interval holds the "
-    f"appraised price for **{held['coverage']:.1f}%** of them; its median width is "
+    f"appraised price for **{held['coverage']:.1%}** of them; its median width is "
     f"**{held['median_relative_width']:.1f}%** of the price. Each carat band gets its own width, "
     f"from {min(widths):.0%} to {max(widths):.0%} of the price, so that coverage holds across "
     f"weights: from {coverage_by_band['coverage'].min():.0%} "
@@ -819,7 +819,7 @@ say(
   {first.metrics["mape"]:.1f}% for a straightforward regression; it is least precise for
   {hardest} stones ({bands.loc[hardest, "mape"]:.1f}%).
 - **Every price comes with a range and its reasons.** The 90% range held the appraised price for
-  {held["coverage"]:.0f}% of stones it had never seen, and is typically
+  {held["coverage"]:.0%} of stones it had never seen, and is typically
   {held["median_relative_width"]:.0f}% of the price wide{coverage_verdict}. Each price splits
   into a base price and one factor per characteristic.
 - **More appraisals help, slowly.** Doubling the collection would lower the typical error by about

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 import time
 
 import pytest
+import requests
 import sqlalchemy as sa
 
-from .service_fixtures import KEY, PARTNER_KEY, Stack
+from .service_fixtures import (
+    KEY,
+    PARTNER_KEY,
+    Stack,
+    free_port,
+    start_function,
+    wait_until_healthy,
+)
 
 STONE = {
     "carat": 1.01,
@@ -24,6 +33,8 @@ STONE = {
     "z": 3.97,
 }
 PROBLEM = "application/problem+json"
+JSON = {"Content-Type": "application/json"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def problem(response, status: int, field: str | None = None) -> dict:
@@ -169,6 +180,174 @@ def test_every_price_request_is_logged_with_latency_and_version(stack: Stack) ->
     assert all(KEY not in (r.caller or "") for r in rows)
 
 
+SLIP = {**STONE, "carat": 2.0, "y": 58.9}
+"""The public data's typing slip: valid under the document, refused by the geometry rule."""
+NULLS = {
+    name: None for name in ("carat", "cut", "color", "clarity", "depth", "table", "x", "y", "z")
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "fields"),
+    [
+        ("POST", "/v1/price", {**STONE, "cut": "Superb"}, ["/cut"]),
+        ("POST", "/v1/price", [STONE, {**STONE, "price": 1}], ["/1/price"]),
+        ("POST", "/v1/price", [STONE, {**STONE, "z": 0}], ["/1/z"]),
+        ("POST", "/v1/price", {**STONE, "a/b~c": 1}, ["/a~1b~0c"]),
+        ("POST", "/v1/price", 1, [""]),
+        ("POST", "/v1/price", [], [""]),
+        ("POST", "/v1/price?comparables=21", STONE, ["/query/comparables"]),
+        ("POST", "/v1/price?nonsense=1", STONE, ["/query/nonsense"]),
+        (
+            "GET",
+            "/v1/price?carat=1.01&cut=Ideal&color=E&depth=61.5&table=57&x=6&y=6&z=abc",
+            None,
+            ["/query/clarity", "/query/z"],
+        ),
+        ("POST", "/v1/diamonds", [{**STONE, "price": 1}, {**STONE, "price": -1}], ["/1/price"]),
+        ("POST", "/v1/diamonds", [], [""]),
+        ("PATCH", "/v1/diamonds/1", NULLS, ["/" + name for name in NULLS]),
+        ("PATCH", "/v1/diamonds/1", {}, [""]),
+        ("GET", "/v1/diamonds?limit=0", None, ["/query/limit"]),
+        ("GET", "/v1/diamonds?cut=Ideal,Superb", None, ["/query/cut/1"]),
+        ("GET", "/v1/diamonds?cursor=2147483648", None, ["/query/cursor"]),
+        (
+            "GET",
+            "/v1/diamonds?carat_max=8.4e307&cursor=4233217972141819131068416",
+            None,
+            ["/query/cursor"],
+        ),
+        ("GET", "/v1/ingestions?cursor=99999999999999999999", None, ["/query/cursor"]),
+        ("GET", "/v1/diamonds/2147483648", None, ["/path/id"]),
+        ("DELETE", "/v1/diamonds/0", None, ["/path/id"]),
+        ("GET", "/v1/runs/" + "r" * 101, None, ["/path/run_id"]),
+        ("POST", "/v1/models/any/promote", {"reason": "x", "surprise": 1}, ["/surprise"]),
+        ("POST", "/v1/retrain", {"surprise": 1}, ["/surprise"]),
+    ],
+)
+def test_each_error_points_at_one_input_of_the_request(
+    stack: Stack, method: str, path: str, body, fields: list[str]
+) -> None:
+    """errors[].field is an RFC 6901 pointer into the request: the body (`/cut`, `/1/price`,
+    `` for the whole), or a parameter (`/query/limit`, `/path/id`); one entry per problem. A
+    number beyond what the database holds is such a problem, never a 5xx."""
+    sent = {"json": body} if body is not None else {}
+    response = stack.call(method, path, key=KEY, **sent)
+    assert [e["field"] for e in problem(response, 422)["errors"]] == fields
+
+
+def test_the_largest_ids_and_cursors_the_database_holds_are_served(stack: Stack) -> None:
+    largest = 2**31 - 1
+    problem(stack.call("GET", f"/v1/diamonds/{largest}"), 404)
+    problem(stack.call("DELETE", f"/v1/diamonds/{largest}", key=KEY), 404)
+    assert stack.call("GET", f"/v1/diamonds?cursor={largest}").json()["items"] == []
+    assert stack.call("GET", f"/v1/ingestions?cursor={largest}").status_code == 200
+    wide = "carat_min=0&carat_max=1.7e308&price_min=0&price_max=1.7e308&limit=1"
+    assert stack.call("GET", f"/v1/diamonds?{wide}").status_code == 200
+
+
+def test_a_patch_may_clear_the_price_and_nothing_else(stack: Stack) -> None:
+    created = stack.call("POST", "/v1/diamonds", key=KEY, json={**STONE, "price": 5000}).json()
+    path = f"/v1/diamonds/{created['id']}"
+    cleared = stack.call("PATCH", path, key=KEY, json={"price": None})
+    assert cleared.status_code == 200 and cleared.json()["price"] is None
+    assert stack.call("DELETE", path, key=KEY).status_code == 204
+
+
+def _logged(database_url: str, after: int, statuses: list[int]) -> list:
+    """The prediction log's rows after id `after`, once rows with all `statuses` are there
+    (the log is written by a background thread, which also creates its table)."""
+    engine = sa.create_engine(database_url)
+    deadline = time.monotonic() + 15
+    try:
+        while True:
+            try:
+                with engine.connect() as connection:
+                    rows = connection.execute(
+                        sa.text(
+                            "SELECT id, status, caller, n_stones, latency_ms, model_version,"
+                            " request, response FROM prediction_log WHERE id > :after"
+                            " ORDER BY id"
+                        ),
+                        {"after": after},
+                    ).all()
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError):  # no table yet
+                rows = []
+            found = [r.status for r in rows]
+            if all(found.count(s) >= statuses.count(s) for s in statuses):
+                return rows
+            assert time.monotonic() < deadline, f"logged {found}, expected {statuses}"
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_refused_pricing_requests_are_logged_with_their_status_and_errors(stack: Stack) -> None:
+    stack.call("POST", "/v1/price", json=STONE)
+    after = max(r.id for r in _logged(stack.database_url, 0, [200]))
+    sent = [
+        (400, stack.call("POST", "/v1/price", data=b"{not json", headers=JSON)),
+        (413, stack.call("POST", "/v1/price", data=b"x" * 3_100_000, headers=JSON)),
+        (413, stack.call("POST", "/v1/price", json=[STONE] * 10_001)),
+        (415, stack.call("POST", "/v1/price", data=b"carat=1", headers=FORM)),
+        (401, stack.call("POST", "/v1/price", key="wrong", json=STONE)),
+        (422, stack.call("POST", "/v1/price", json={**STONE, "cut": "Superb"})),
+        (422, stack.call("POST", "/v1/price", json=[STONE, SLIP])),
+        (422, stack.call("GET", "/v1/price?carat=abc")),
+        (422, stack.call("POST", "/v1/price", json={**STONE, "no\u0000te": "a\u0000b"})),
+    ]
+    assert [response.status_code for _, response in sent] == [status for status, _ in sent]
+    rows = _logged(stack.database_url, after, [status for status, _ in sent])
+    refused = {}
+    for row in rows:
+        refused.setdefault(row.status, []).append(row)
+    for status, response in sent:
+        # a NUL is logged as U+FFFD (PostgreSQL's JSON holds no NUL)
+        answered = json.loads(response.text.replace("\\u0000", "\\ufffd"))
+        matching = [r for r in refused[status] if _json(r.response)["detail"] == answered["detail"]]
+        assert matching, (status, answered)
+        row = matching[0]
+        logged = _json(row.response)
+        assert logged["title"] == answered["title"] and logged["status"] == status
+        assert [e["field"] for e in logged.get("errors", [])] == [
+            e["field"] for e in answered.get("errors", [])
+        ]
+        assert row.latency_ms >= 0 and row.model_version is None
+        assert _json(row.request)["path"] == "/v1/price"
+    assert {r.caller for r in refused[401]} == {"unauthorized"}
+    implausible = next(r for r in refused[422] if _json(r.request)["body"] == [STONE, SLIP])
+    assert implausible.n_stones == 2
+    assert _json(implausible.response)["type"] == "/v1/docs#implausible-stone"
+
+
+def test_pricing_without_a_model_is_a_logged_503(database_url: str, tmp_path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DIAMONDS_DATA_ROOT": (tmp_path / "data").as_uri(),
+        "DIAMONDS_MODELS_ROOT": (tmp_path / "models").as_uri(),
+        "DIAMONDS_DATABASE_URL": database_url,
+    }
+    with (tmp_path / "pricing.log").open("wb") as log:
+        process = start_function("pricing", port, env, tmp_path, log)
+    try:
+        wait_until_healthy(port)
+        url = f"http://127.0.0.1:{port}/v1/price"
+        response = requests.post(url, json=STONE, timeout=30)
+        assert problem(response, 503)["title"] == "No model yet"
+        rows = _logged(database_url, 0, [503])
+        assert [(r.status, r.n_stones) for r in rows] == [(503, 1)]
+        assert _json(rows[0].response)["detail"] == response.json()["detail"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert "Traceback" not in (tmp_path / "pricing.log").read_text(errors="replace")
+
+
 # -- inventory -------------------------------------------------------------------------------
 def test_inventory_lifecycle(stack: Stack) -> None:
     problem(stack.call("POST", "/v1/diamonds", json={**STONE, "price": 5000}), 401)
@@ -193,7 +372,7 @@ def test_inventory_lifecycle(stack: Stack) -> None:
     assert stack.call("DELETE", path, key=KEY).status_code == 204
     problem(stack.call("GET", path), 404)
     problem(stack.call("DELETE", path, key=KEY), 404)
-    problem(stack.call("GET", "/v1/diamonds/99999999999999999999999"), 404)
+    problem(stack.call("GET", "/v1/diamonds/99999999999999999999999"), 422, "/path/id")
     problem(stack.call("GET", "/v1/diamonds/abc"), 404)
     problem(stack.call("PUT", "/v1/diamonds", key=KEY, json=STONE), 405)
 
@@ -245,7 +424,7 @@ def test_bulk_create_filters_and_pagination(stack: Stack) -> None:
             break
     assert len(seen) == len(set(seen)) == 40 == page["total"]
     problem(stack.call("GET", "/v1/diamonds?limit=0"), 422, "limit")
-    problem(stack.call("GET", "/v1/diamonds?cut=Superb"), 422, "cut")
+    problem(stack.call("GET", "/v1/diamonds?cut=Superb"), 422, "/query/cut/0")
     problem(stack.call("GET", "/v1/diamonds?carat_min=nan"), 422, "carat_min")
     problem(
         stack.call("POST", "/v1/diamonds", key=KEY, json=[{**STONE, "price": -1}]), 422, "0/price"

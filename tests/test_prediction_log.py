@@ -13,6 +13,7 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -212,3 +213,42 @@ def test_entries_still_queued_when_the_process_exits_are_written(
     command = [sys.executable, "-c", EXITING, database_url, entries]
     subprocess.run(command, cwd=REPO, check=True, timeout=WAIT_SECONDS * 2)
     assert table.numbers() == [0, 1, 2]
+
+
+def test_entries_with_nul_or_deep_nesting_are_kept_with_their_batch(database: sa.Engine) -> None:
+    nested: list = []
+    for _ in range(300):
+        nested = [nested]
+    bodies = [
+        {"cut": "Ideal"},
+        {"no\x00te": "a\x00b", "cut": ["\x00"]},
+        {"stones": nested},
+    ]
+    logger = PredictionLogger(PredictionLog(database).write_many)
+    for i, body in enumerate(bodies):
+        logger.submit(
+            {
+                "caller": "anonymous",
+                "status": 422,
+                "latency_ms": 1.0,
+                "n_stones": i,
+                "request": {"path": "/v1/price", "query": "", "body": body},
+                "response": {"detail": f"/no\x00te: refused {i}"},
+            }
+        )
+    logger.flush()
+    deadline = time.monotonic() + 10
+    while True:  # the background thread may hold the first entry in the batch it collects
+        with database.connect() as connection:
+            rows = connection.execute(
+                sa.text("SELECT n_stones, request, response FROM prediction_log ORDER BY n_stones")
+            ).all()
+        if len(rows) == len(bodies) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    documents = [r.request if isinstance(r.request, dict) else json.loads(r.request) for r in rows]
+    assert [r.n_stones for r in rows] == [0, 1, 2]
+    assert documents[0]["body"] == {"cut": "Ideal"}
+    assert documents[1]["body"] == {"no\ufffdte": "a\ufffdb", "cut": ["\ufffd"]}
+    assert documents[2] == {"unstorable": "Recursion limit reached"}
+    assert "\ufffd" in str(rows[1].response)

@@ -64,6 +64,10 @@ def test_training_on_the_customer_file(customer_file, roots, registry, capsys) -
         meta["metrics"]["holdout"]
     )
     assert meta["metrics"]["cross_validation"]["by_carat"]
+    # coverage is a fraction, in the unit of the coverage the interval is calibrated to
+    holdout = meta["metrics"]["holdout"]
+    assert 0.8 < holdout["coverage"] < 1 and meta["interval"]["coverage"] == 0.9
+    assert all(0 <= band["coverage"] <= 1 for band in holdout["by_carat"])
     assert set(meta["artifacts"]) == {"model.json", "lightgbm.txt", "training_rows.json"}
     assert sum(a["bytes"] for a in meta["artifacts"].values()) < 5_000_000
     run = registry.run(meta["run_id"])

@@ -134,3 +134,18 @@ def test_a_100000_row_file_is_read_whole() -> None:
     assert result.rows_read == 100_000
     assert len(result.accepted) + len(result.rejected) == 100_000
     assert len(result.accepted) > 99_000
+
+
+def test_the_geometry_rule_holds_for_any_positive_numbers() -> None:
+    """Dimensions so small that their product rounds to zero still get a true verdict: the
+    rule compares logarithms."""
+    from training.geometry import implausibilities
+
+    tiny = 5e-324  # the smallest positive float
+    [problems] = implausibilities([tiny], [tiny], [tiny], [tiny], [tiny])
+    assert [field for field, _ in problems] == ["carat", "depth"]
+    assert "describe a stone of about 7.4e-973 ct" in problems[0][1]
+    side = (1e-300 / 0.0061) ** (1 / 3)  # a cube weighing 1e-300 ct: consistent, if absurd
+    assert implausibilities([1e-300], [100.0], [side], [side], [side]) == [[]]
+    [problems] = implausibilities([1.0], [61.5], [0.1], [0.1], [0.06])
+    assert "describe a stone of about 3.7e-6 ct, not 1 ct" in problems[0][1]

@@ -355,6 +355,9 @@ def test_promoting_an_older_model_changes_the_champion(page, desk: str) -> None:
     page.locator("#models-status").filter(has_text=f"{older} is the champion now").wait_for()
     row = page.locator(f"#models-table tr[data-version='{older}']")
     assert row.get_by_text("Champion").is_visible()
+    coverage = next(m for m in before["models"] if m["version"] == older)["interval_coverage"]
+    assert 0.5 < coverage < 1  # a fraction in the API, a percentage on the page
+    assert row.locator("td").nth(4).inner_text() == f"{coverage * 100:.1f}%"
     assert page.locator("#models-table .badge").count() == 1
     assert requests.get(desk + "/v1/models", timeout=30).json()["champion"] == older
 

@@ -31,7 +31,9 @@ def metrics(
     low: np.ndarray | None = None,
     high: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """MAE and RMSE in dollars, MAPE in %, R², and the interval's coverage and width."""
+    """MAE and RMSE in dollars, MAPE in %, R², the interval's coverage (the share of prices
+    inside it, a fraction like the coverage it is calibrated to) and its median width (% of
+    the price)."""
     price, predicted = np.asarray(price, float), np.asarray(predicted, float)
     error = predicted - price
     result = {
@@ -42,7 +44,7 @@ def metrics(
         "r2": float(1 - np.sum(error**2) / np.sum((price - price.mean()) ** 2)),
     }
     if low is not None and high is not None:
-        result["coverage"] = float(np.mean((price >= low) & (price <= high)) * 100)
+        result["coverage"] = float(np.mean((price >= low) & (price <= high)))
         result["median_relative_width"] = float(np.median((high - low) / predicted) * 100)
     return result
 

@@ -23,15 +23,17 @@ def implausibilities(
 ) -> list[list[Problem]]:
     """The geometry problems of each stone (an empty list for a plausible one).
 
-    Inputs are arrays of positive finite floats, one entry per stone.
+    Inputs are arrays of positive finite floats, one entry per stone. The weight rule compares
+    logarithms, so that its verdict holds for any positive numbers, however small (a product
+    of three tiny dimensions would round to zero).
     """
     carat, depth, x, y, z = (np.asarray(a, dtype=float) for a in (carat, depth, x, y, z))
     with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
-        implied_carat = CARAT_PER_MM3 * x * y * z
-        ratio = carat / implied_carat
-        computed_depth = 200.0 * z / (x + y)
-    low, high = WEIGHT_RATIO_RANGE
-    bad_weight = ~((ratio >= low) & (ratio <= high))
+        log_implied = np.log(CARAT_PER_MM3) + np.log(x) + np.log(y) + np.log(z)
+        log_ratio = np.log(carat) - log_implied
+        computed_depth = 200.0 * (z / (x + y))
+    low, high = np.log(WEIGHT_RATIO_RANGE)
+    bad_weight = ~((log_ratio >= low) & (log_ratio <= high))
     bad_depth = ~(np.abs(computed_depth - depth) <= DEPTH_TOLERANCE)
     problems: list[list[Problem]] = [[] for _ in range(len(carat))]
     for i in np.flatnonzero(bad_weight):
@@ -39,7 +41,7 @@ def implausibilities(
             (
                 "carat",
                 f"dimensions {x[i]:g} × {y[i]:g} × {z[i]:g} mm describe a stone of about "
-                f"{implied_carat[i]:.2f} ct, not {carat[i]:g} ct",
+                f"{_about(log_implied[i])} ct, not {carat[i]:g} ct",
             )
         )
     for i in np.flatnonzero(bad_depth):
@@ -51,6 +53,18 @@ def implausibilities(
             )
         )
     return problems
+
+
+def _about(log_value: float) -> str:
+    """A positive number given by its natural logarithm, written for people: 0.45, or 3.2e-15
+    (or 7.6e-973, which no float holds)."""
+    if log_value >= np.log(0.005):
+        return f"{np.exp(log_value):.2f}"
+    exponent = int(np.floor(log_value / np.log(10)))
+    mantissa = round(float(np.exp(log_value - exponent * np.log(10))), 1)
+    if mantissa >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.1f}e{exponent}"
 
 
 MEASURES = ("carat", "depth", "x", "y", "z")

@@ -164,7 +164,7 @@ class TrainingRun:
             "evaluate",
             started,
             f"CV MAPE {cv.summary['mape']:.2f}%, held-out MAPE {holdout['mape']:.2f}%, "
-            f"90% interval coverage {holdout['coverage']:.1f}%",
+            f"90% interval coverage {holdout['coverage']:.1%}",
         )
 
         self._go_on()

@@ -7,6 +7,9 @@ export const money = (value) => (value === null || value === undefined ? "—" :
 export const number = (value) => (value === null || value === undefined ? "—" : plain.format(value));
 export const percent = (value, digits = 1) =>
   value === null || value === undefined ? "—" : `${Number(value).toFixed(digits)}%`;
+/** A share given as a fraction (0.9), written as a percentage (90.0%). */
+export const share = (value, digits = 1) =>
+  value === null || value === undefined ? "—" : percent(Number(value) * 100, digits);
 export const factor = (value) => `×${value.toFixed(value >= 10 ? 1 : 2)}`;
 
 /** An ISO timestamp as a short local date and time. */

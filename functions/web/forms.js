@@ -78,20 +78,26 @@ function markField(control, message) {
   control.setAttribute("aria-describedby", [control.dataset.describedby, error.id].filter(Boolean).join(" "));
 }
 
-/** Shows an API error: each message beside the field its pointer names ("/y", "/3/y" or, for
- * query parameters, "carat_min"); the rest, or the whole problem, in the form's problem line. */
+/** The field an error's JSON pointer names: "/y", "/3/y", "/query/carat_min", "/query/cut/1". */
+function fieldOf(pointer) {
+  const tokens = String(pointer || "").split("/").slice(1).map((t) => t.replaceAll("~1", "/").replaceAll("~0", "~"));
+  if (tokens[0] === "query" || tokens[0] === "path") return tokens[1];
+  return tokens.filter((token) => !/^\d+$/.test(token)).pop();
+}
+
+/** Shows an API error: each message beside the field its pointer names; the rest, or the whole
+ * problem, in the form's problem line. */
 export function showProblem(form, error, advice = "") {
   clearProblem(form);
   const elsewhere = [];
   let first = null;
   for (const { field, detail } of error.errors || []) {
-    const name = String(field || "").split("/").pop();
+    const name = fieldOf(field);
     const control = name ? form.elements.namedItem(name) : null;
     if (control && control.id) {
       markField(control, detail);
       first ??= control;
-    } else if (!/^\/list\[/.test(field)) {
-      // (a body that may be one stone or a list also gets "/list[Stone]": not what was sent)
+    } else {
       elsewhere.push(field ? `${field}: ${detail}` : detail);
     }
   }

@@ -5,7 +5,7 @@ import { call, query } from "./api.js";
 import { confirmAction } from "./dialogs.js";
 import { element, row, scrollingTable } from "./dom.js";
 import { busy, showProblem } from "./forms.js";
-import { number, percent, when } from "./format.js";
+import { number, percent, share, when } from "./format.js";
 import { keyAdvice, requireKey } from "./key.js";
 
 const ENDED = new Set(["succeeded", "failed", "rejected_input"]);
@@ -41,7 +41,7 @@ export function initModels() {
       { text: number(model.rows), class: "num" },
       { text: percent(model.cv_mape, 2), class: "num" },
       { text: percent(model.holdout_mape, 2), class: "num" },
-      { text: percent(model.interval_coverage), class: "num" },
+      { text: share(model.interval_coverage), class: "num" },
       serving,
     ]);
     if (model.champion) tr.classList.add("champion");
