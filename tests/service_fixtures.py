@@ -171,29 +171,97 @@ def stop_stack(stack: Stack) -> None:
         assert "Traceback" not in log, f"{name} failed on the server side:\n{log[-3000:]}"
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@contextlib.contextmanager
+def module_database(request: pytest.FixtureRequest, root: Path) -> Iterator[str]:
+    """The URL of a new database for a module's servers: a SQLite file under `root`, or a
+    PostgreSQL database created for it and dropped after (request.param says which)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{root / 'diamonds.db'}"
+        return
+    admin: sa.Engine = request.getfixturevalue("postgres_admin")
+    name = f"diamonds_api_{secrets.token_hex(5)}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="module", params=DATABASES)
 def stack(
     request: pytest.FixtureRequest, tmp_path_factory, trained_models: Path
 ) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp(f"stack-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{root / 'diamonds.db'}"
-        dropper = None
-    else:
-        admin: sa.Engine = request.getfixturevalue("postgres_admin")
-        name = f"diamonds_api_{secrets.token_hex(5)}"
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = admin.url.set(database=name).render_as_string(hide_password=False)
+    with module_database(request, root) as url:
+        stack = start_stack(root, url, trained_models)
+        yield stack
+        stop_stack(stack)
 
-        def dropper() -> None:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
-    stack = start_stack(root, url, trained_models)
-    yield stack
-    stop_stack(stack)
-    if dropper:
-        dropper()
+@dataclass
+class FrontDoor:
+    """Every HTTP function behind one address (tests/gateway.py), as a client sees the API."""
+
+    url: str
+    root: Path
+    database_url: str
+    process: subprocess.Popen
+
+
+def start_front_door(root: Path, database_url: str, models: Path) -> FrontDoor:
+    copy_models(models, (root / "models").as_uri())
+    environment = {
+        **os.environ,
+        "DIAMONDS_DATA_ROOT": (root / "data").as_uri(),
+        "DIAMONDS_MODELS_ROOT": (root / "models").as_uri(),
+        "DIAMONDS_DATABASE_URL": database_url,
+        "DIAMONDS_API_KEYS": f"{KEY},read:{PARTNER_KEY}",
+        "DIAMONDS_TRAINING_RUNNER": "local",
+        "DIAMONDS_CHAMPION_TTL_SECONDS": "0",
+    }
+    port = free_port()
+    with (root / "front-door.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.gateway", str(port)],
+            env=environment,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+    door = FrontDoor(f"http://127.0.0.1:{port}", root, database_url, process)
+    try:
+        wait_until_healthy(port)
+    except RuntimeError:
+        stop_front_door(door)
+        raise
+    return door
+
+
+def stop_front_door(door: FrontDoor) -> None:
+    """Stop it and the training processes it started (its process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(door.process.pid, signal.SIGTERM)
+    try:
+        door.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(door.process.pid, signal.SIGKILL)
+        door.process.wait()
+    log = (door.root / "front-door.log").read_text(errors="replace")
+    assert "Traceback" not in log, f"the functions failed on the server side:\n{log[-3000:]}"
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def front_door(
+    request: pytest.FixtureRequest, tmp_path_factory, trained_models: Path
+) -> Iterator[FrontDoor]:
+    root = tmp_path_factory.mktemp(f"front-door-{request.param}")
+    with module_database(request, root) as url:
+        door = start_front_door(root, url, trained_models)
+        yield door
+        stop_front_door(door)

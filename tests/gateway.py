@@ -1,0 +1,25 @@
+"""The four HTTP functions as functions-framework loads them, behind one address routed the way
+the cloud's front door routes them (functions.serve.Gateway): what an API client sees, without
+the rest of `diamonds serve` (no seeding, no watcher, no console). Configured by the DIAMONDS_*
+environment; tests start it as a process of its own:
+
+    python -m tests.gateway PORT
+"""
+
+from __future__ import annotations
+
+import sys
+
+from functions_framework import create_app
+from werkzeug.serving import make_server
+
+from functions.serve import HTTP_FUNCTIONS, MAIN, Gateway
+
+
+def main(port: int) -> None:
+    apps = {name: create_app(name, str(MAIN)) for name in HTTP_FUNCTIONS}
+    make_server("127.0.0.1", port, Gateway(apps), threaded=True).serve_forever()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
