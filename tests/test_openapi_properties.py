@@ -1,14 +1,14 @@
 """Property-based tests generated from the served OpenAPI document: schemathesis, with and
-without a write key, runs every phase (the document's examples, its boundaries, random
-fuzzing, and stateful sequences following the document's links) with every check, its own
-(no 5xx, responses and statuses as documented, invalid data refused, valid data accepted, ...)
-and this API's (tests/api_checks.py: valid data is refused only by the domain rule, every
-response field is documented, every error points into the request).
+without a write key, runs the document's examples, random fuzzing and stateful sequences
+following the document's links, with every check: its own (no 5xx, responses and statuses as
+documented, invalid data refused, valid data accepted, ...) and this API's (tests/api_checks.py:
+valid data is refused only by the domain rule, every response field is documented, every
+error points into the request).
 
-Bounded in time (a few examples per operation, a fixed seed, deterministic generation) so that
-it is the same run every time: the coverage phase (every boundary of every input, some 1,600
-requests) runs once, with the key on SQLite; random and stateful runs also go without a key,
-and on PostgreSQL. Longer campaigns are run by hand (tests/api_checks.py says how).
+Bounded in time (ten examples per operation, a fixed seed, deterministic generation) so that it
+is the same run every time. The coverage phase (every boundary of every input: some 1,600
+requests, a minute on a busy machine) and thousands of examples are for longer campaigns, run
+by hand (README, Tests); the boundaries it found are unit-tested in test_api.py.
 """
 
 from __future__ import annotations
@@ -24,15 +24,12 @@ from .service_fixtures import KEY, FrontDoor
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "tests" / "schemathesis.toml"
-EXAMPLES = 5
+EXAMPLES = 10
 SEED = 20261127
-EVERY_PHASE = ("examples", "coverage", "fuzzing", "stateful")
-GENERATED = ("examples", "fuzzing", "stateful")
+PHASES = ("examples", "fuzzing", "stateful")
 
 
-def schemathesis(
-    door: FrontDoor, phases: tuple[str, ...], *headers: str
-) -> subprocess.CompletedProcess:
+def schemathesis(door: FrontDoor, *headers: str) -> subprocess.CompletedProcess:
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "--config-file",
@@ -46,8 +43,10 @@ def schemathesis(
         "--seed",
         str(SEED),
         "--generation-deterministic",
+        "--request-timeout",
+        "120",  # a busy machine never turns a slow 10,000-stone request into a failure
         "--phases",
-        ",".join(phases),
+        ",".join(PHASES),
         "--no-color",
         "--output-truncate",
         "true",
@@ -65,22 +64,20 @@ def schemathesis(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("front_door", "key", "phases"),
+    ("front_door", "key"),
     [
-        ("sqlite", KEY, EVERY_PHASE),
-        ("sqlite", None, GENERATED),
-        pytest.param("postgresql", KEY, GENERATED, marks=pytest.mark.postgres),
+        ("sqlite", KEY),
+        ("sqlite", None),
+        pytest.param("postgresql", KEY, marks=pytest.mark.postgres),
     ],
     ids=["sqlite-with-key", "sqlite-without-key", "postgresql-with-key"],
     indirect=["front_door"],
 )
-def test_schemathesis_finds_nothing(
-    front_door: FrontDoor, key: str | None, phases: tuple[str, ...]
-) -> None:
+def test_schemathesis_finds_nothing(front_door: FrontDoor, key: str | None) -> None:
     headers = [f"Authorization: Bearer {key}"] if key else []
-    result = schemathesis(front_door, phases, *headers)
+    result = schemathesis(front_door, *headers)
     report = result.stdout + result.stderr
     assert result.returncode == 0, report[-8000:]
-    for phase in phases:
+    for phase in PHASES:
         assert f"✅ {phase.capitalize()}" in report, report[-3000:]
     assert "15 selected / 15 total" in report
