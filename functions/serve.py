@@ -232,21 +232,21 @@ def serve(
             else "none (DIAMONDS_API_KEYS holds read-only keys only)"
         )
         url = f"http://{host}:{port}"
-        say(
-            f"\ndiamonds is serving at {url}\n"
-            f"  docs      {url}/v1/docs\n"
-            f"  data      {settings.data_root}/incoming/ (drop CSV files here to ingest them)\n"
-            f"{storage_line}"
-            f"  ingest    http://127.0.0.1:{ingest.server_port}/ (where the watcher delivers)\n"
-            f"  database  {_without_password(settings.database_url)}\n"
-            f"  write key {write_key}\n"
-            f"  try       curl -s '{url}/v1/price?carat=1.01&cut=Ideal&color=E&clarity=VS1"
-            "&depth=61.5&table=57&x=6.44&y=6.47&z=3.97&explain=true'\n"
-            "Ctrl-C stops everything.\n"
-        )
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, _interrupt)
         with contextlib.suppress(KeyboardInterrupt):
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, _interrupt)
+            say(
+                f"\ndiamonds is serving at {url}\n"
+                f"  docs      {url}/v1/docs\n"
+                f"  data      {settings.data_root}/incoming/ (drop CSV files here to ingest them)\n"
+                f"{storage_line}"
+                f"  ingest    http://127.0.0.1:{ingest.server_port}/ (where the watcher delivers)\n"
+                f"  database  {_without_password(settings.database_url)}\n"
+                f"  write key {write_key}\n"
+                f"  try       curl -s '{url}/v1/price?carat=1.01&cut=Ideal&color=E&clarity=VS1"
+                "&depth=61.5&table=57&x=6.44&y=6.47&z=3.97&explain=true'\n"
+                "Ctrl-C stops everything.\n"
+            )
             gateway.serve_forever()
         say("stopping")
 
