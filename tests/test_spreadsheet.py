@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from functions.cli import main
 from training.batch import price_file
+from training.cli import main
 from training.registry import Registry
 from training.spreadsheet import as_text
 from training.storage import open_storage
