@@ -1,22 +1,20 @@
 """Pricing stones with the champion: price, 90% interval, explanation and comparables.
 
-A stone whose measurements contradict each other, or that lies far outside what the model was
-trained on, is refused with a 422 naming the field: never an absurd price.
+The appraisal itself (and which stones are refused, and why) is `training.appraisal`'s; this adds
+the serving model and the comparable stones of the inventory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import numpy as np
 from pydantic import BaseModel
 
-from functions.api import Problem, refuse_implausible
 from functions.champion import Champion
-from training.features import GROUPS, feature_matrix
-from training.geometry import MEASURES, implausibilities
-from training.model import Explanation, PriceModel
-from training.registry import NoChampion
+from training.appraisal import appraise
+from training.features import GROUPS
+from training.geometry import Problem
+from training.model import Explanation
 from training.schema import FEATURES
 
 Comparables = Callable[[str, str, str, float, int], list[dict]]
@@ -28,52 +26,36 @@ class Pricer:
         self.comparables = comparables
 
     def price(
-        self,
-        stones: Sequence[BaseModel],
-        *,
-        explain: bool = False,
-        comparables: int = 0,
-        single: bool = False,
-        prefix: tuple = (),
-    ) -> tuple[str, list[dict]]:
-        """(model version, one result dict per stone); raises Problem for stones it refuses,
-        its errors pointing at `prefix` + the field (or + the stone's index and the field).
+        self, stones: Sequence[BaseModel], *, explain: bool = False, comparables: int = 0
+    ) -> tuple[str, list[dict], list[list[Problem]]]:
+        """(model version, one result dict per stone, each stone's (field, message) problems);
+        raises NoChampion. If any stone has problems, none is priced: the results are empty.
 
         Prices and factors are unrounded, so that base_price × Π factors = price holds to
         float precision; round for display."""
-        try:
-            version, model = self.champion.get()
-        except NoChampion as exc:
-            raise Problem(503, "No model yet", f"{exc}; POST /v1/retrain to train one") from None
+        version, model = self.champion.get()
         columns = {name: [getattr(s, name) for s in stones] for name in FEATURES}
-        X = feature_matrix(columns)
-        self._refuse_implausible(model, X, single, prefix)
-        price = model.predict(X)
-        low, high = model.interval(X, price)
-        coverage = model.params.coverage
+        appraisal = appraise(model, columns, explain=explain)
+        if appraisal.refused:
+            return version, [], appraisal.problems
+        coverage = appraisal.coverage
         results = [
             {
                 "price": float(p),
                 "interval": {"low": float(lo), "high": float(hi), "coverage": coverage},
                 "model_version": version,
             }
-            for p, lo, hi in zip(price, low, high, strict=True)
+            for p, lo, hi in zip(appraisal.price, appraisal.low, appraisal.high, strict=True)
         ]
         if explain:
-            for result, reasons in zip(results, model.explanations(X), strict=True):
+            for result, reasons in zip(results, appraisal.explanations(), strict=True):
                 result["explanation"] = explanation(reasons)
         if comparables and self.comparables is not None:
             for result, stone in zip(results, stones, strict=True):
                 result["comparables"] = self.comparables(
                     stone.cut, stone.color, stone.clarity, stone.carat, comparables
                 )
-        return version, results
-
-    @staticmethod
-    def _refuse_implausible(model: PriceModel, X: np.ndarray, single: bool, prefix: tuple) -> None:
-        geometry = implausibilities(*(X[:, FEATURES.index(name)] for name in MEASURES))
-        problems = [a + b for a, b in zip(geometry, model.out_of_domain(X), strict=True)]
-        refuse_implausible(problems, single, prefix)
+        return version, results, appraisal.problems
 
 
 def explanation(result: Explanation) -> dict:

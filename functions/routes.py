@@ -174,16 +174,20 @@ def inventory_routes(instance: Instance) -> list[Route]:
 
 # -- pricing ----------------------------------------------------------------------------------
 def pricing_routes(instance: Instance) -> list[Route]:
+    from training.registry import NoChampion
+
     def respond(
         call: Call, stones: list, single: bool, options: schemas.PriceOptions, at: tuple = ()
     ) -> Response:
-        version, results = instance.pricer.price(
-            stones,
-            explain=options.explain,
-            comparables=options.comparables,
-            single=single,
-            prefix=at,
-        )
+        """A 503 without a model; a 422 for stones refused, its errors pointing at `at` + the
+        field (or + the stone's index and the field)."""
+        try:
+            version, results, problems = instance.pricer.price(
+                stones, explain=options.explain, comparables=options.comparables
+            )
+        except NoChampion as exc:
+            raise Problem(503, "No model yet", f"{exc}; POST /v1/retrain to train one") from None
+        refuse_implausible(problems, single, at)
         document = results[0] if single else {"model_version": version, "prices": results}
         call.journal.update(model_version=version, n_stones=len(stones), response=document)
         return json_response(document)

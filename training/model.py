@@ -216,7 +216,11 @@ class PriceModel:
     def explanations(self, X: np.ndarray) -> list[Explanation]:
         """Each stone's price as a base price times one factor per characteristic."""
         X = np.asarray(X, dtype=float)
-        base, phi = self.log_factors(X)
+        return self.explanations_from(X, *self.log_factors(X))
+
+    @staticmethod
+    def explanations_from(X: np.ndarray, base: float, phi: np.ndarray) -> list[Explanation]:
+        """The explanations of the stones X given their `log_factors`."""
         base_price = float(np.exp(base))
         prices = np.exp(base + phi.sum(axis=1)).tolist()
         return [
