@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, Field, TypeAdapter
 
-from functions.api import PROBLEM_JSON, Route
+from functions.routing import PROBLEM_JSON, Route
 from functions.schemas import EXAMPLE_STONE, IMPLAUSIBLE, ProblemDetails
 
 TITLE = "Diamond pricing API"

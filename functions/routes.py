@@ -1,4 +1,4 @@
-"""The HTTP endpoints of each function, declared as data (functions/api.py)."""
+"""The HTTP endpoints of each function, declared as data (functions/routing.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import TypeVar
 from werkzeug.wrappers import Response
 
 from functions import schemas
-from functions.api import Call, Problem, Route, invalid, json_response, refuse_implausible
 from functions.instance import Instance
+from functions.routing import Call, Problem, Route, invalid, json_response, refuse_implausible
 from training.geometry import record_implausibilities
 from training.schema import DEPTH_TOLERANCE, WEIGHT_RATIO_RANGE
 

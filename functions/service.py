@@ -9,7 +9,6 @@ from flask import Request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from functions.api import Problem, Router
 from functions.instance import Instance
 from functions.routes import (
     common_routes,
@@ -18,6 +17,7 @@ from functions.routes import (
     pricing_routes,
     retrain_routes,
 )
+from functions.routing import Problem, Router
 from functions.web import web_routes
 
 FUNCTIONS = {

@@ -18,7 +18,7 @@ from pathlib import PurePath
 
 from werkzeug.wrappers import Response
 
-from functions.api import Call, Problem, Route
+from functions.routing import Call, Problem, Route
 
 PAGE = "index.html"
 VERSION_MARK = "{{version}}"

@@ -6,8 +6,8 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from functions.api import Problem, authorize
 from functions.config import ServiceSettings
+from functions.routing import Problem, authorize
 
 
 def request(key: str | None = None, scheme: str = "Bearer") -> Request:
