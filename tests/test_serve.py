@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from functions.serve import function_for
+from functions.deployables import target_for
 
 from .service_fixtures import free_port
 from .test_api import STONE
@@ -41,7 +41,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     ],
 )
 def test_paths_go_to_the_function_the_cloud_routes_them_to(path: str, function: str) -> None:
-    assert function_for(path) == function
+    assert target_for(path) == function
 
 
 def start_serve(cwd: Path, port: int, *args: str, env: dict | None = None) -> subprocess.Popen:
