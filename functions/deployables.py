@@ -21,7 +21,7 @@ from functions.endpoints.models import models_routes
 from functions.endpoints.pricing import pricing_routes
 from functions.endpoints.retrain import retrain_routes
 from functions.instance import Instance
-from functions.routing import Problem, Route, Router
+from functions.routing import HttpProblem, Route, Router
 from functions.web import web_routes
 
 
@@ -88,4 +88,4 @@ def http_function(instance: Instance, name: str) -> Callable[[Request], Response
 def framework_error(error: HTTPException) -> Response:
     """A request the framework itself refuses (a path no function route can match, such as one
     with a newline in it) still gets a problem document, not an HTML page."""
-    return Problem(error.code or 400, error.name, error.description or error.name).response()
+    return HttpProblem(error.code or 400, error.name, error.description or error.name).response()

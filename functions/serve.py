@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from functions.config import ServiceSettings
 from functions.deployables import HTTP_TARGETS, target_for
 from functions.instance import Instance
+from functions.settings import ServiceSettings
 from training.config import LOCAL_HOME
 
 MAIN = Path(__file__).with_name("main.py")

@@ -12,11 +12,11 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from functions.config import ServiceSettings
 from functions.deployables import HTTP_TARGETS, all_routes, http_function
 from functions.instance import Instance
 from functions.openapi import document
-from functions.schemas import MAX_ID, MAX_STONES
+from functions.payloads import MAX_ID, MAX_STONES
+from functions.settings import ServiceSettings
 
 REF = "#/components/schemas/"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from functions.config import ServiceSettings
 from functions.runners import make_runner
+from functions.settings import ServiceSettings
 from functions.vertex import RunnerError, VertexRunner, label_value
 from tests.local_server import QuietHandler, local_server
 

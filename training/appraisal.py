@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from training.features import feature_matrix
-from training.geometry import MEASURES, Problem, implausibilities
-from training.model import Explanation, PriceModel
-from training.schema import FEATURES
+from training.geometry import MEASURES, FieldProblem, implausibilities
+from training.model import PriceBreakdown, PriceModel
+from training.record import FEATURES
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Appraisal:
     low: np.ndarray
     high: np.ndarray
     coverage: float
-    problems: list[list[Problem]]
+    problems: list[list[FieldProblem]]
     priced: np.ndarray
     """The mask of the stones that were priced."""
     base: float | None = None
@@ -42,7 +42,7 @@ class Appraisal:
     def refused(self) -> bool:
         return not self.priced.all()
 
-    def explanations(self) -> list[Explanation]:
+    def explanations(self) -> list[PriceBreakdown]:
         """The priced stones' explanations (computed with `explain`)."""
         if self.base is None or self.log_factors is None or self.X is None:
             raise ValueError("appraised without explain")

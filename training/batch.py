@@ -9,8 +9,8 @@ import numpy as np
 
 from training.appraisal import appraise
 from training.features import GROUPS
+from training.record import FEATURES
 from training.registry import NoChampion, Registry
-from training.schema import FEATURES
 from training.spreadsheet import spreadsheet_csv
 from training.validation import read_records
 

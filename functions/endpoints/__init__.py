@@ -1,10 +1,10 @@
 """The API's endpoints, declared as data (functions/routing.py): one module per deployable
 (functions/deployables.py) and the routes every function serves (common.py)."""
 
-from functions import schemas
-from training.schema import DEPTH_TOLERANCE, WEIGHT_RATIO_RANGE
+from functions import payloads
+from training.record import DEPTH_TOLERANCE, WEIGHT_RATIO_RANGE
 
-MANY = f"up to {schemas.MAX_STONES:,} stones"
+MANY = f"up to {payloads.MAX_STONES:,} stones"
 GEOMETRY = (
     "the geometry rule: a stone whose measurements contradict each other (its carat outside "
     f"{WEIGHT_RATIO_RANGE[0]:g}–{WEIGHT_RATIO_RANGE[1]:g} times the weight its x·y·z box "

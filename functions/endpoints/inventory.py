@@ -7,10 +7,10 @@ from typing import TypeVar
 
 from werkzeug.wrappers import Response
 
-from functions import schemas
+from functions import payloads
 from functions.endpoints import GEOMETRY, MANY
 from functions.instance import Instance
-from functions.routing import Call, Problem, Route, invalid, json_response, refuse_implausible
+from functions.routing import Call, HttpProblem, Route, invalid, json_response, refuse_implausible
 from training.geometry import record_implausibilities
 
 T = TypeVar("T")
@@ -56,7 +56,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
 
     def found(stone: dict | None, call: Call) -> Response:
         if stone is None:
-            raise Problem(404, "Not found", f"no diamond with id {call.params['id']}")
+            raise HttpProblem(404, "Not found", f"no diamond with id {call.params['id']}")
         return json_response(stone)
 
     def get(call: Call) -> Response:
@@ -80,7 +80,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
 
     def delete(call: Call) -> Response:
         if not instance.inventory.delete(call.params["id"]):
-            raise Problem(404, "Not found", f"no diamond with id {call.params['id']}")
+            raise HttpProblem(404, "Not found", f"no diamond with id {call.params['id']}")
         return Response(status=204)
 
     one = "/v1/diamonds/<int:id>"
@@ -97,8 +97,8 @@ def inventory_routes(instance: Instance) -> list[Route]:
             "/v1/diamonds",
             list_diamonds,
             "List inventory stones, filtered and paginated",
-            query=schemas.DiamondFilters,
-            responses={200: schemas.DiamondPage},
+            query=payloads.DiamondFilters,
+            responses={200: payloads.DiamondPage},
             tag="inventory",
         ),
         Route(
@@ -106,9 +106,9 @@ def inventory_routes(instance: Instance) -> list[Route]:
             "/v1/diamonds",
             create,
             f"Add one stone, or a list of {MANY} in one request (all or none)",
-            body=schemas.Diamond,
-            bulk=schemas.MAX_STONES,
-            responses={201: schemas.StoredDiamond | list[schemas.StoredDiamond]},
+            body=payloads.Diamond,
+            bulk=payloads.MAX_STONES,
+            responses={201: payloads.StoredDiamond | list[payloads.StoredDiamond]},
             links={201: stone_links},
             refuses=GEOMETRY,
             write=True,
@@ -119,8 +119,8 @@ def inventory_routes(instance: Instance) -> list[Route]:
             one,
             get,
             "One inventory stone",
-            params=schemas.DiamondId,
-            responses={200: schemas.StoredDiamond, 404: None},
+            params=payloads.DiamondId,
+            responses={200: payloads.StoredDiamond, 404: None},
             tag="inventory",
         ),
         Route(
@@ -128,9 +128,9 @@ def inventory_routes(instance: Instance) -> list[Route]:
             one,
             replace,
             "Replace an inventory stone",
-            body=schemas.Diamond,
-            params=schemas.DiamondId,
-            responses={200: schemas.StoredDiamond, 404: None},
+            body=payloads.Diamond,
+            params=payloads.DiamondId,
+            responses={200: payloads.StoredDiamond, 404: None},
             refuses=GEOMETRY,
             write=True,
             tag="inventory",
@@ -140,9 +140,9 @@ def inventory_routes(instance: Instance) -> list[Route]:
             one,
             patch,
             "Change some fields of an inventory stone",
-            body=schemas.DiamondPatch,
-            params=schemas.DiamondId,
-            responses={200: schemas.StoredDiamond, 404: None},
+            body=payloads.DiamondPatch,
+            params=payloads.DiamondId,
+            responses={200: payloads.StoredDiamond, 404: None},
             refuses=GEOMETRY + " (the stone as the change would leave it)",
             write=True,
             tag="inventory",
@@ -152,7 +152,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
             one,
             delete,
             "Remove an inventory stone",
-            params=schemas.DiamondId,
+            params=payloads.DiamondId,
             responses={204: None, 404: None},
             write=True,
             tag="inventory",

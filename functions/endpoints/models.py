@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from functions import schemas
+from functions import payloads
 from functions.instance import Instance
-from functions.routing import Call, Problem, Route, json_response
+from functions.routing import Call, HttpProblem, Route, json_response
 
 
 def models_routes(instance: Instance) -> list[Route]:
@@ -38,7 +38,7 @@ def models_routes(instance: Instance) -> list[Route]:
         try:
             meta = instance.registry.metadata(version)
         except (UnknownVersion, ValueError):
-            raise Problem(404, "Not found", f"no model version {version}") from None
+            raise HttpProblem(404, "Not found", f"no model version {version}") from None
         champion = (instance.registry.champion() or {}).get("version")
         return json_response({**meta, "champion": version == champion})
 
@@ -49,16 +49,16 @@ def models_routes(instance: Instance) -> list[Route]:
         try:
             record = instance.registry.promote(version, call.body.reason)
         except (UnknownVersion, ValueError):
-            raise Problem(404, "Not found", f"no model version {version}") from None
+            raise HttpProblem(404, "Not found", f"no model version {version}") from None
         except PromotionConflict as exc:
-            raise Problem(409, "Conflict", str(exc)) from None
+            raise HttpProblem(409, "Conflict", str(exc)) from None
         return json_response(record)
 
     def run(call: Call) -> Response:
         try:
             return json_response(instance.schedule.run(call.params["run_id"]))
         except (LookupError, ValueError):
-            raise Problem(404, "Not found", f"no run {call.params['run_id']}") from None
+            raise HttpProblem(404, "Not found", f"no run {call.params['run_id']}") from None
 
     def runs(call: Call) -> Response:
         state = instance.schedule.reconcile()
@@ -82,7 +82,7 @@ def models_routes(instance: Instance) -> list[Route]:
             "/v1/models",
             list_models,
             "Every model version, with its metrics; the champion marked",
-            responses={200: schemas.ModelList},
+            responses={200: payloads.ModelList},
             links={
                 200: {
                     "GetChampion": {
@@ -102,8 +102,8 @@ def models_routes(instance: Instance) -> list[Route]:
             version,
             show,
             "One model version's metadata: parameters, metrics, lineage, checksums",
-            params=schemas.ModelVersion,
-            responses={200: schemas.ModelMetadata, 404: None},
+            params=payloads.ModelVersion,
+            responses={200: payloads.ModelMetadata, 404: None},
             tag="models",
         ),
         Route(
@@ -111,9 +111,9 @@ def models_routes(instance: Instance) -> list[Route]:
             f"{version}/promote",
             promote,
             "Make a version the champion (also the rollback)",
-            body=schemas.Promotion,
-            params=schemas.ModelVersion,
-            responses={200: schemas.ChampionRecord, 404: None, 409: None},
+            body=payloads.Promotion,
+            params=payloads.ModelVersion,
+            responses={200: payloads.ChampionRecord, 404: None, 409: None},
             write=True,
             tag="models",
         ),
@@ -122,7 +122,7 @@ def models_routes(instance: Instance) -> list[Route]:
             "/v1/runs",
             runs,
             "The latest training runs' ids, the run in progress and the one queued behind it",
-            responses={200: schemas.RunList},
+            responses={200: payloads.RunList},
             tag="models",
         ),
         Route(
@@ -130,8 +130,8 @@ def models_routes(instance: Instance) -> list[Route]:
             "/v1/runs/<run_id>",
             run,
             "One training run: what asked for it, status, stages and timings, gate decision",
-            params=schemas.RunId,
-            responses={200: schemas.Run, 404: None},
+            params=payloads.RunId,
+            responses={200: payloads.Run, 404: None},
             tag="models",
         ),
         Route(
@@ -140,8 +140,8 @@ def models_routes(instance: Instance) -> list[Route]:
             ingestions,
             "The ingestion ledger, newest first: each data file delivered, what it held, the "
             "champion's error on its stones before retraining, the run it asked for",
-            query=schemas.Page,
-            responses={200: schemas.IngestionPage},
+            query=payloads.Page,
+            responses={200: payloads.IngestionPage},
             tag="models",
         ),
     ]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from functions import schemas
+from functions import payloads
 from functions.endpoints import DOMAIN, MANY
 from functions.instance import Instance
-from functions.routing import Call, Problem, Route, json_response, refuse_implausible
+from functions.routing import Call, HttpProblem, Route, json_response, refuse_implausible
 
 
 def pricing_routes(instance: Instance) -> list[Route]:
     from training.registry import NoChampion
 
     def respond(
-        call: Call, stones: list, single: bool, options: schemas.PriceOptions, at: tuple = ()
+        call: Call, stones: list, single: bool, options: payloads.PriceOptions, at: tuple = ()
     ) -> Response:
         """A 503 without a model; a 422 for stones refused, its errors pointing at `at` + the
         field (or + the stone's index and the field)."""
@@ -23,7 +23,9 @@ def pricing_routes(instance: Instance) -> list[Route]:
                 stones, explain=options.explain, comparables=options.comparables
             )
         except NoChampion as exc:
-            raise Problem(503, "No model yet", f"{exc}; POST /v1/retrain to train one") from None
+            raise HttpProblem(
+                503, "No model yet", f"{exc}; POST /v1/retrain to train one"
+            ) from None
         refuse_implausible(problems, single, at)
         document = results[0] if single else {"model_version": version, "prices": results}
         call.journal.update(model_version=version, n_stones=len(stones), response=document)
@@ -46,10 +48,10 @@ def pricing_routes(instance: Instance) -> list[Route]:
             price_body,
             f"Price one stone, or a list of {MANY}: price, 90% interval, model version; "
             "optionally the explanation and comparable inventory stones",
-            body=schemas.Stone,
-            bulk=schemas.MAX_STONES,
-            query=schemas.PriceOptions,
-            responses={200: schemas.Price | schemas.PriceList, 503: None},
+            body=payloads.Stone,
+            bulk=payloads.MAX_STONES,
+            query=payloads.PriceOptions,
+            responses={200: payloads.Price | payloads.PriceList, 503: None},
             refuses=DOMAIN,
             tag="pricing",
             journal=journal,
@@ -59,8 +61,8 @@ def pricing_routes(instance: Instance) -> list[Route]:
             "/v1/price",
             price_query,
             "Price one stone given in the query string",
-            query=schemas.StoneQuery,
-            responses={200: schemas.Price, 503: None},
+            query=payloads.StoneQuery,
+            responses={200: payloads.Price, 503: None},
             refuses=DOMAIN,
             tag="pricing",
             journal=journal,

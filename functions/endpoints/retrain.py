@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from functions import schemas
+from functions import payloads
 from functions.instance import Instance
-from functions.routing import Call, Problem, Route, json_response
+from functions.routing import Call, HttpProblem, Route, json_response
 
 
 def retrain_routes(instance: Instance) -> list[Route]:
@@ -18,9 +18,9 @@ def retrain_routes(instance: Instance) -> list[Route]:
                 instance, trigger="api", reason=call.body.reason, caller=call.caller
             )
         except NothingToTrain as exc:
-            raise Problem(409, "Nothing to train on", str(exc)) from None
+            raise HttpProblem(409, "Nothing to train on", str(exc)) from None
         except JobNotStarted as exc:
-            raise Problem(503, "Training could not start", str(exc)) from None
+            raise HttpProblem(503, "Training could not start", str(exc)) from None
         return json_response(started, 202, {"Location": started["status_url"]})
 
     return [
@@ -31,8 +31,8 @@ def retrain_routes(instance: Instance) -> list[Route]:
             "Snapshot the inventory and ask for a training run; poll the returned status URL. "
             "One run trains at a time: a request while one runs joins the single follow-up run "
             "queued behind it (202 pointing at that run, coalesced=true)",
-            body=schemas.RetrainRequest,
-            responses={202: schemas.RunStarted, 409: None, 503: None},
+            body=payloads.RetrainRequest,
+            responses={202: payloads.RunStarted, 409: None, 503: None},
             links={
                 202: {
                     "GetRun": {

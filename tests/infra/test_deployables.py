@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from functions.config import ServiceSettings
 from functions.deployables import DEFAULT_TARGET, DEPLOYABLES, routes_of, target_for
 from functions.instance import Instance
+from functions.settings import ServiceSettings
 from tests.infra.terraform_config import ROOT, attr
 from tests.infra.test_entry_points import deployed, targets_in_main
 

@@ -13,9 +13,9 @@ from pydantic import BaseModel
 from functions.champion import Champion
 from training.appraisal import appraise
 from training.features import GROUPS
-from training.geometry import Problem
-from training.model import Explanation
-from training.schema import FEATURES
+from training.geometry import FieldProblem
+from training.model import PriceBreakdown
+from training.record import FEATURES
 
 Comparables = Callable[[str, str, str, float, int], list[dict]]
 
@@ -27,7 +27,7 @@ class Pricer:
 
     def price(
         self, stones: Sequence[BaseModel], *, explain: bool = False, comparables: int = 0
-    ) -> tuple[str, list[dict], list[list[Problem]]]:
+    ) -> tuple[str, list[dict], list[list[FieldProblem]]]:
         """(model version, one result dict per stone, each stone's (field, message) problems);
         raises NoChampion. If any stone has problems, none is priced: the results are empty.
 
@@ -58,7 +58,7 @@ class Pricer:
         return version, results, appraisal.problems
 
 
-def explanation(result: Explanation) -> dict:
+def explanation(result: PriceBreakdown) -> dict:
     factors = [
         {"characteristic": group, "label": result.labels[group], "factor": result.factors[group]}
         for group in GROUPS
