@@ -42,7 +42,7 @@ KEY = "bench-write-key-0123456789"
 
 
 def stones_csv(stones) -> bytes:
-    from training.schema import COLUMNS
+    from training.record import COLUMNS
 
     text = io.StringIO()
     stones[list(COLUMNS)].to_csv(text, index=False)

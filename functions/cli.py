@@ -50,8 +50,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _ingestions(args: argparse.Namespace) -> int:
-    from functions.config import ServiceSettings
     from functions.database import IngestedFiles, make_engine, migrate
+    from functions.settings import ServiceSettings
 
     if not 0 < args.limit <= 500:
         raise UsageError(f"--limit {args.limit}: give 1 to 500")

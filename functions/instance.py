@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from functions.config import ServiceSettings
+from functions.settings import ServiceSettings
 
 T = TypeVar("T")
 
@@ -79,7 +79,7 @@ class Instance:
     @property
     def pricer(self):
         from functions.champion import Champion
-        from functions.pricing import Pricer
+        from functions.pricer import Pricer
 
         def make():
             champion = Champion(self.registry, self.settings.champion_ttl_seconds)

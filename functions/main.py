@@ -1,14 +1,14 @@
-"""Cloud Functions entry points (functions-framework targets). Each is one line: the logic lives
-in the modules these call.
+"""Cloud Functions entry points (functions-framework targets), one line each, as the table of
+deployables (functions/deployables.py) lists them: the logic lives in the modules these call.
 
     functions-framework --source functions/main.py --target pricing
 """
 
 import functions_framework
 
+from functions.deployables import framework_error, http_function
 from functions.ingestion import cloud_event_function
 from functions.instance import Instance
-from functions.service import framework_error, http_function
 
 instance = Instance.from_environment()
 

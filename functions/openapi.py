@@ -15,8 +15,8 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, Field, TypeAdapter
 
-from functions.api import PROBLEM_JSON, Route
-from functions.schemas import EXAMPLE_STONE, IMPLAUSIBLE, ProblemDetails
+from functions.payloads import EXAMPLE_STONE, IMPLAUSIBLE, ProblemDetails
+from functions.routing import PROBLEM_JSON, Route
 
 TITLE = "Diamond pricing API"
 STYLE = """

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from functions.config import ServiceSettings
+from functions.settings import ServiceSettings
 
 
 class RunnerError(RuntimeError):

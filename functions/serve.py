@@ -25,22 +25,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from functions.config import ServiceSettings
+from functions.deployables import HTTP_TARGETS, target_for
 from functions.instance import Instance
+from functions.settings import ServiceSettings
 from training.config import LOCAL_HOME
 
 MAIN = Path(__file__).with_name("main.py")
-HTTP_FUNCTIONS = ("inventory", "pricing", "models", "retrain")
-ROUTES = (
-    ("/v1/diamonds", "inventory"),
-    ("/v1/price", "pricing"),
-    ("/v1/models", "models"),
-    ("/v1/runs", "models"),
-    ("/v1/ingestions", "models"),
-    ("/v1/retrain", "retrain"),
-)
-DEFAULT_FUNCTION = "pricing"
-"""Serves /healthz, /v1/openapi.json, /v1/docs, the pricing desk (/) and the 404s, as in GCP."""
 SEED_KEY = "incoming/public-diamonds.csv"
 EMULATED_BUCKETS = {
     "DIAMONDS_DATA_ROOT": "diamonds-data",
@@ -53,13 +43,6 @@ LOCAL_CHAMPION_TTL = "1"
 log = logging.getLogger("diamonds.serve")
 
 
-def function_for(path: str) -> str:
-    for prefix, name in ROUTES:
-        if path == prefix or path.startswith(prefix + "/"):
-            return name
-    return DEFAULT_FUNCTION
-
-
 class Gateway:
     """A WSGI app sending each request, path untouched, to the function that serves it."""
 
@@ -67,7 +50,7 @@ class Gateway:
         self.apps = apps
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        return self.apps[function_for(environ.get("PATH_INFO", ""))](environ, start_response)
+        return self.apps[target_for(environ.get("PATH_INFO", ""))](environ, start_response)
 
 
 class PortTaken(OSError):
@@ -207,7 +190,7 @@ def serve(
         key_origin = write_keys()
         settings = ServiceSettings.from_environment()
         instance = Instance(settings)
-        apps = {name: create_app(name, str(MAIN)) for name in HTTP_FUNCTIONS}
+        apps = {name: create_app(name, str(MAIN)) for name in HTTP_TARGETS}
         ingest = make_server("127.0.0.1", 0, create_app("ingest", str(MAIN)), threaded=True)
         threading.Thread(target=ingest.serve_forever, name="ingest", daemon=True).start()
         stack.callback(ingest.shutdown)

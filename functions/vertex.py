@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from functions.config import ServiceSettings
 from functions.runners import RunnerError
+from functions.settings import ServiceSettings
 
 REQUIRED = {
     "gcp_project": "DIAMONDS_GCP_PROJECT",

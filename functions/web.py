@@ -18,7 +18,7 @@ from pathlib import PurePath
 
 from werkzeug.wrappers import Response
 
-from functions.api import Call, Problem, Route
+from functions.routing import Call, HttpProblem, Route
 
 PAGE = "index.html"
 VERSION_MARK = "{{version}}"
@@ -93,7 +93,7 @@ def web_routes() -> list[Route]:
     def asset(call: Call) -> Response:
         found = site().assets.get(call.params["name"])
         if call.params["version"] != site().version or found is None:
-            raise Problem(404, "Not found", f"no such file: {call.request.path}")
+            raise HttpProblem(404, "Not found", f"no such file: {call.request.path}")
         return _send(call, found, ASSET_CACHING)
 
     return [

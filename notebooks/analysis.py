@@ -18,7 +18,7 @@ import pandas as pd
 
 from training.evaluation import metrics
 from training.features import GROUPS
-from training.model import Explanation, PriceModel
+from training.model import PriceBreakdown, PriceModel
 from training.splits import kfold_indices
 
 if TYPE_CHECKING:
@@ -230,7 +230,7 @@ def power_law(n: np.ndarray | float, a: float, b: float, c: float = 0.0) -> np.n
 
 
 # -- the why behind a price -----------------------------------------------------------------------
-def waterfall_steps(explanation: Explanation) -> pd.DataFrame:
+def waterfall_steps(explanation: PriceBreakdown) -> pd.DataFrame:
     """From the base price to the price, one characteristic at a time.
 
     One row per factor: `group`, `label` (e.g. "color G"), `factor`, and the running price
@@ -261,7 +261,7 @@ def log_factors(model: PriceModel, X: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(GROUPS))
 
 
-def plot_waterfall(explanation: Explanation, ax: Any = None, title: str | None = None) -> Any:
+def plot_waterfall(explanation: PriceBreakdown, ax: Any = None, title: str | None = None) -> Any:
     """A waterfall chart from base price to price (matplotlib, imported here only)."""
     import matplotlib.pyplot as plt
 

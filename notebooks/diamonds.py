@@ -41,7 +41,7 @@ from training.datasets import public_diamonds_path
 from training.evaluation import CARAT_BANDS, by_carat_band, evaluate_holdout
 from training.features import GROUPS, feature_matrix
 from training.model import ModelParams, PriceModel
-from training.schema import (
+from training.record import (
     CARAT_PER_MM3,
     CATEGORIES,
     COLUMNS,

@@ -13,11 +13,12 @@ import sys
 from functions_framework import create_app
 from werkzeug.serving import make_server
 
-from functions.serve import HTTP_FUNCTIONS, MAIN, Gateway
+from functions.deployables import HTTP_TARGETS
+from functions.serve import MAIN, Gateway
 
 
 def main(port: int) -> None:
-    apps = {name: create_app(name, str(MAIN)) for name in HTTP_FUNCTIONS}
+    apps = {name: create_app(name, str(MAIN)) for name in HTTP_TARGETS}
     make_server("127.0.0.1", port, Gateway(apps), threaded=True).serve_forever()
 
 

@@ -16,7 +16,7 @@ import requests
 import sqlalchemy as sa
 
 from functions.eventarc import event_for
-from training.schema import COLUMNS
+from training.record import COLUMNS
 from training.storage import StoredObject, open_storage
 from training.validation import read_records
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from functions.serve import function_for
+from functions.deployables import target_for
 from training.job import TrainingRun
 from training.storage import open_storage
 
@@ -98,7 +98,7 @@ class Stack:
     models_root: str = ""
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.ports[function_for(path.split('?')[0])]}{path}"
+        return f"http://127.0.0.1:{self.ports[target_for(path.split('?')[0])]}{path}"
 
     def call(
         self, method: str, path: str, *, key: str | None = None, **kwargs

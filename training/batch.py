@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from training.features import GROUPS, feature_matrix
+from training.appraisal import appraise
+from training.features import GROUPS
+from training.record import FEATURES
 from training.registry import NoChampion, Registry
-from training.schema import FEATURES
 from training.spreadsheet import spreadsheet_csv
 from training.validation import read_records
 
@@ -25,26 +26,24 @@ def price_file(registry: Registry, data: bytes, target: Path, *, explain: bool =
     out = result.raw.set_index("line")
     errors = result.rejected.set_index("line")["reason"].reindex(out.index).fillna("")
     accepted = result.accepted.set_index("line")
-    X = feature_matrix(accepted)
-    outside = model.out_of_domain(X)
-    refused = np.array([bool(p) for p in outside], dtype=bool)
-    for line, problems in zip(
-        accepted.index[refused], np.array(outside, dtype=object)[refused], strict=True
+    appraisal = appraise(model, accepted, explain=explain)
+    for line, problems in zip(accepted.index, appraisal.problems, strict=True):
+        if problems:
+            errors[line] = "; ".join(f"{f}: {m}" for f, m in problems)
+    lines = accepted.index[appraisal.priced]
+    for column, values in (
+        ("price", appraisal.price),
+        ("price_low", appraisal.low),
+        ("price_high", appraisal.high),
     ):
-        errors[line] = "; ".join(f"{f}: {m}" for f, m in problems)
-    lines, X = accepted.index[~refused], X[~refused]
-    price = model.predict(X)
-    low, high = model.interval(X, price)
-    for column, values in (("price", price), ("price_low", low), ("price_high", high)):
         out[column] = np.nan
-        out.loc[lines, column] = np.round(values, 2)
-    if explain:
-        base, log_factors = model.log_factors(X)
-        for group, values in zip(GROUPS, log_factors.T, strict=True):
+        out.loc[lines, column] = np.round(values[appraisal.priced], 2)
+    if explain and appraisal.log_factors is not None and appraisal.base is not None:
+        for group, values in zip(GROUPS, appraisal.log_factors.T, strict=True):
             out[f"factor_{group}"] = np.nan
             out.loc[lines, f"factor_{group}"] = np.round(np.exp(values), 6)
         out["base_price"] = np.nan
-        out.loc[lines, "base_price"] = round(float(np.exp(base)), 2)
+        out.loc[lines, "base_price"] = round(float(np.exp(appraisal.base)), 2)
     out["model_version"] = champion["version"]
     out["error"] = errors
     target.parent.mkdir(parents=True, exist_ok=True)

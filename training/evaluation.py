@@ -9,8 +9,8 @@ import numpy as np
 
 from training.features import feature_matrix
 from training.model import ModelParams, PriceModel
+from training.record import FEATURES
 from training.registry import row_fingerprints
-from training.schema import FEATURES
 from training.splits import kfold_indices
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from training.schema import CATEGORIES, FEATURES
+from training.record import CATEGORIES, FEATURES
 
 GROUPS: tuple[str, ...] = ("carat", "cut", "color", "clarity", "proportions")
 """The characteristics an explanation speaks of; depth, table and x, y, z are the proportions."""

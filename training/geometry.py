@@ -12,15 +12,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from training.schema import CARAT_PER_MM3, DEPTH_TOLERANCE, WEIGHT_RATIO_RANGE
+from training.record import CARAT_PER_MM3, DEPTH_TOLERANCE, WEIGHT_RATIO_RANGE
 
-Problem = tuple[str, str]
+FieldProblem = tuple[str, str]
 """(field, message): what is wrong and with which field."""
 
 
 def implausibilities(
     carat: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarray
-) -> list[list[Problem]]:
+) -> list[list[FieldProblem]]:
     """The geometry problems of each stone (an empty list for a plausible one).
 
     Inputs are arrays of positive finite floats, one entry per stone. The weight rule compares
@@ -35,7 +35,7 @@ def implausibilities(
     low, high = np.log(WEIGHT_RATIO_RANGE)
     bad_weight = ~((log_ratio >= low) & (log_ratio <= high))
     bad_depth = ~(np.abs(computed_depth - depth) <= DEPTH_TOLERANCE)
-    problems: list[list[Problem]] = [[] for _ in range(len(carat))]
+    problems: list[list[FieldProblem]] = [[] for _ in range(len(carat))]
     for i in np.flatnonzero(bad_weight):
         problems[i].append(
             (
@@ -71,6 +71,6 @@ MEASURES = ("carat", "depth", "x", "y", "z")
 """The fields the geometry rules read, in the order `implausibilities` takes them."""
 
 
-def record_implausibilities(records: Sequence[Mapping[str, float]]) -> list[list[Problem]]:
+def record_implausibilities(records: Sequence[Mapping[str, float]]) -> list[list[FieldProblem]]:
     """`implausibilities` of stones given as records (mappings holding MEASURES)."""
     return implausibilities(*(np.array([r[n] for r in records], dtype=float) for n in MEASURES))

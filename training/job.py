@@ -23,6 +23,7 @@ from training.features import feature_matrix
 from training.gate import Champion, Scores, decide
 from training.model import ModelParams, PriceModel
 from training.quarantine import write_quarantine
+from training.record import COLUMNS
 from training.registry import (
     ROWS_FILE,
     PromotionConflict,
@@ -33,7 +34,6 @@ from training.registry import (
     row_fingerprints,
 )
 from training.schedule import SlotLost
-from training.schema import COLUMNS
 from training.splits import holdout_split
 from training.storage import NotFound, Storage, split_uri
 from training.validation import UnusableFile, ValidationResult, read_records

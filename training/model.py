@@ -20,8 +20,8 @@ from pydantic import AfterValidator, ConfigDict, Field
 
 from training.features import FEATURE_GROUP, GROUPS, linear_terms
 from training.forest import Forest
-from training.geometry import Problem
-from training.schema import CATEGORIES, FEATURES, FIELD_BY_NAME
+from training.geometry import FieldProblem
+from training.record import CATEGORIES, FEATURES, FIELD_BY_NAME
 from training.splits import kfold_indices
 
 FORMAT = "diamonds-price-model/1"
@@ -75,7 +75,7 @@ class ModelParams:
 
 
 @dataclass(frozen=True)
-class Explanation:
+class PriceBreakdown:
     """price = base_price × Π factors (exactly, up to float rounding)."""
 
     price: float
@@ -213,14 +213,18 @@ class PriceModel:
         base = self.intercept + self.term_means @ self.coef + self.forest.expected_value
         return float(base), phi
 
-    def explanations(self, X: np.ndarray) -> list[Explanation]:
+    def explanations(self, X: np.ndarray) -> list[PriceBreakdown]:
         """Each stone's price as a base price times one factor per characteristic."""
         X = np.asarray(X, dtype=float)
-        base, phi = self.log_factors(X)
+        return self.explanations_from(X, *self.log_factors(X))
+
+    @staticmethod
+    def explanations_from(X: np.ndarray, base: float, phi: np.ndarray) -> list[PriceBreakdown]:
+        """The explanations of the stones X given their `log_factors`."""
         base_price = float(np.exp(base))
         prices = np.exp(base + phi.sum(axis=1)).tolist()
         return [
-            Explanation(
+            PriceBreakdown(
                 price=price,
                 base_price=base_price,
                 factors=dict(zip(GROUPS, factors, strict=True)),
@@ -229,18 +233,18 @@ class PriceModel:
             for price, factors, x in zip(prices, np.exp(phi).tolist(), X.tolist(), strict=True)
         ]
 
-    def explain(self, x: np.ndarray) -> Explanation:
+    def explain(self, x: np.ndarray) -> PriceBreakdown:
         """One stone's price as a base price times one factor per characteristic."""
         return self.explanations(np.reshape(x, (1, -1)))[0]
 
-    def out_of_domain(self, X: np.ndarray) -> list[list[Problem]]:
+    def out_of_domain(self, X: np.ndarray) -> list[list[FieldProblem]]:
         """For each stone, the measurements too far outside what the model was trained on."""
         X = np.asarray(X, dtype=float)
         names = list(self.domain)
         columns = X[:, [FEATURES.index(name) for name in names]]
         low, high = np.asarray([self.domain[name] for name in names]).T
         outside = (columns < low * (1 - DOMAIN_MARGIN)) | (columns > high * (1 + DOMAIN_MARGIN))
-        problems: list[list[Problem]] = [[] for _ in range(len(X))]
+        problems: list[list[FieldProblem]] = [[] for _ in range(len(X))]
         for i, k in zip(*np.nonzero(outside), strict=True):
             unit = FIELD_BY_NAME[names[k]].unit
             problems[i].append(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from training.checksums import sha256
 from training.model import MODEL_FILE, ModelParams, PriceModel
-from training.schema import COLUMNS
+from training.record import COLUMNS
 from training.storage import NotFound, Storage, check_key
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from training.geometry import Problem, implausibilities
-from training.schema import CATEGORIES, COLUMNS, FIELD_BY_NAME
+from training.geometry import FieldProblem, implausibilities
+from training.record import CATEGORIES, COLUMNS, FIELD_BY_NAME
 
 MAX_FIELD_CHARS = 200
 _CANONICAL = {name: {v.lower(): v for v in values} for name, values in CATEGORIES.items()}
@@ -105,7 +105,7 @@ def read_records(
     ignored = [h for h in header if h not in columns]
     names = _unique(header)
 
-    problems: list[list[Problem]] = []
+    problems: list[list[FieldProblem]] = []
     raw: list[list[str]] = []
     lines: list[int] = []
     for line, row in rows:
@@ -144,7 +144,7 @@ def _unique(header: list[str]) -> list[str]:
 
 
 def _typed_columns(
-    frame: pd.DataFrame, names: list[str], problems: list[list[Problem]]
+    frame: pd.DataFrame, names: list[str], problems: list[list[FieldProblem]]
 ) -> dict[str, np.ndarray]:
     typed: dict[str, np.ndarray] = {}
     for name, column in zip(names, frame.columns, strict=True):
@@ -156,7 +156,7 @@ def _typed_columns(
     return typed
 
 
-def _category(name: str, cells: np.ndarray, problems: list[list[Problem]]) -> np.ndarray:
+def _category(name: str, cells: np.ndarray, problems: list[list[FieldProblem]]) -> np.ndarray:
     canonical = _CANONICAL[name]
     out = np.empty(len(cells), dtype=object)
     for i, cell in enumerate(cells):
@@ -172,7 +172,7 @@ def _category(name: str, cells: np.ndarray, problems: list[list[Problem]]) -> np
     return out
 
 
-def _number(name: str, cells: np.ndarray, problems: list[list[Problem]]) -> np.ndarray:
+def _number(name: str, cells: np.ndarray, problems: list[list[FieldProblem]]) -> np.ndarray:
     spec = FIELD_BY_NAME[name]
     out = np.full(len(cells), np.nan)
     for i, cell in enumerate(cells):
@@ -200,7 +200,7 @@ def _number(name: str, cells: np.ndarray, problems: list[list[Problem]]) -> np.n
     return out
 
 
-def _check_geometry(typed: dict[str, np.ndarray], problems: list[list[Problem]]) -> None:
+def _check_geometry(typed: dict[str, np.ndarray], problems: list[list[FieldProblem]]) -> None:
     names = ("carat", "depth", "x", "y", "z")
     measured = np.column_stack([typed[n] for n in names])
     usable = np.flatnonzero(np.isfinite(measured).all(axis=1))
@@ -210,7 +210,7 @@ def _check_geometry(typed: dict[str, np.ndarray], problems: list[list[Problem]])
 
 
 def _check_duplicates(
-    typed: dict[str, np.ndarray], lines: list[int], problems: list[list[Problem]]
+    typed: dict[str, np.ndarray], lines: list[int], problems: list[list[FieldProblem]]
 ) -> None:
     first_seen: dict[tuple, int] = {}
     for i, key in enumerate(zip(*typed.values(), strict=True)):

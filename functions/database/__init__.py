@@ -30,7 +30,7 @@ from functions.database.ledger import (
     LostClaim,
 )
 from functions.database.predictions import PredictionLog
-from functions.database.tables import Base, Diamond, IngestedFile, PredictionLogEntry
+from functions.database.tables import Base, DiamondRow, IngestedFile, PredictionLogEntry
 
 __all__ = [
     "FILE_DONE",
@@ -41,7 +41,7 @@ __all__ = [
     "MIGRATIONS",
     "Base",
     "Claim",
-    "Diamond",
+    "DiamondRow",
     "IngestedFile",
     "IngestedFiles",
     "InvalidRecord",

@@ -20,7 +20,7 @@ from functions.database.columns import utcnow
 from functions.database.engine import WRITE_LOCKED, lock
 from functions.database.repository import Repository, as_dict
 from functions.database.tables import DIAMONDS
-from training.schema import CATEGORIES, COLUMNS, FEATURES
+from training.record import CATEGORIES, COLUMNS, FEATURES
 
 _INVENTORY_LOCK_KEY = 0x64696E76  # "dinv": serialises bulk ingestion into the inventory
 
@@ -225,7 +225,7 @@ class Inventory(Repository):
         return [as_dict(row) for row in rows[:n]]
 
     def priced_records_csv(self) -> tuple[bytes, int]:
-        """Every priced stone as a training CSV (header: training.schema.COLUMNS), and how many."""
+        """Every priced stone as a training CSV (header: training.record.COLUMNS), and how many."""
         query = (
             sa.select(*(DIAMONDS.c[name] for name in COLUMNS))
             .where(DIAMONDS.c.price.is_not(None))

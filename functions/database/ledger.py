@@ -16,7 +16,7 @@ from functions.database.columns import utcnow
 from functions.database.inventory import record_values, write_locked
 from functions.database.repository import Repository, as_dict
 from functions.database.tables import DIAMONDS, INGESTED_FILES
-from training.schema import COLUMNS
+from training.record import COLUMNS
 
 FILE_PROCESSING, FILE_DONE, FILE_FAILED = "processing", "done", "failed"
 FILE_REJECTED, FILE_SKIPPED = "rejected", "skipped"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from functions.database.columns import Document, Real, UTCDateTime, utcnow
-from training.schema import CATEGORIES, COLUMNS, FEATURES, FIELD_BY_NAME
+from training.record import CATEGORIES, COLUMNS, FEATURES, FIELD_BY_NAME
 
 
 class Base(DeclarativeBase):
@@ -36,8 +36,8 @@ def _feature_column(name: str) -> sa.Column[Any]:
     return sa.Column(name, Real, nullable=False)
 
 
-class Diamond(Base):
-    """A stone in the inventory. Its record fields come from training.schema.FEATURES."""
+class DiamondRow(Base):
+    """A stone in the inventory. Its record fields come from training.record.FEATURES."""
 
     __table__ = sa.Table(
         "diamonds",
@@ -115,6 +115,6 @@ class IngestedFile(Base):
     error: Mapped[str | None] = mapped_column(sa.String(2000))
 
 
-DIAMONDS = Diamond.__table__
+DIAMONDS = DiamondRow.__table__
 PREDICTION_LOG = PredictionLogEntry.__table__
 INGESTED_FILES = IngestedFile.__table__

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.config import ServiceSettings
+from functions.settings import ServiceSettings
 from functions.vertex import VertexRunner
 from tests.infra.terraform_config import ROOT, listed_names
 from training.config import PREFIX, TrainingSettings

@@ -49,11 +49,11 @@ def settings_names() -> set[str]:
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     try:
-        from functions.config import ServiceSettings
+        from functions.settings import ServiceSettings
     except ImportError as error:
         if IN_CI:
             raise
-        pytest.skip(f"functions.config.ServiceSettings is not importable yet: {error}")
+        pytest.skip(f"functions.settings.ServiceSettings is not importable yet: {error}")
     return {"DIAMONDS_" + field.upper() for field in ServiceSettings.model_fields}
 
 

@@ -1,7 +1,7 @@
 """The inventory, the prediction log and the ingested files.
 
 A migration is a frozen record of a schema change, so the grades and bounds of the diamond record
-are written out here as they were at this revision, not imported from training.schema.
+are written out here as they were at this revision, not imported from training.record.
 
 Revision ID: 0001
 Revises:

@@ -12,7 +12,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from .service_fixtures import (
+from ..service_fixtures import (
     KEY,
     PARTNER_KEY,
     Stack,
@@ -490,7 +490,7 @@ def test_models_and_promotion(stack: Stack) -> None:
 def test_retrain_snapshots_the_inventory_and_trains(stack: Stack) -> None:
     problem(stack.call("POST", "/v1/retrain", json={}), 401)
     problem(stack.call("POST", "/v1/retrain", key=KEY, json={"surprise": 1}), 422)
-    from .training_fixtures import CUSTOMER_FILE
+    from ..training_fixtures import CUSTOMER_FILE
 
     rows = CUSTOMER_FILE.read_text().splitlines()[1:400] if CUSTOMER_FILE.is_file() else []
     header = ["carat", "cut", "color", "clarity", "depth", "table", "price", "x", "y", "z"]

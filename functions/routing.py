@@ -20,14 +20,14 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from functions.config import ServiceSettings
-from functions.schemas import IMPLAUSIBLE
+from functions.payloads import IMPLAUSIBLE
+from functions.settings import ServiceSettings
 
 log = logging.getLogger("diamonds.api")
 PROBLEM_JSON = "application/problem+json"
 
 
-class Problem(Exception):
+class HttpProblem(Exception):
     """An error for the client: becomes an application/problem+json response."""
 
     def __init__(
@@ -66,11 +66,11 @@ class Problem(Exception):
 
 def invalid(
     errors: list[dict[str, str]], title: str = "Invalid input", type: str | None = None
-) -> Problem:
+) -> HttpProblem:
     detail = "; ".join(f"{e['field'] or 'body'}: {e['detail']}" for e in errors[:5])
     if len(errors) > 5:
         detail += f"; and {len(errors) - 5} more"
-    return Problem(422, title, detail, errors, type=type)
+    return HttpProblem(422, title, detail, errors, type=type)
 
 
 def refuse_implausible(
@@ -189,7 +189,7 @@ class Router:
     def __call__(self, request: Request) -> Response:
         try:
             return self._dispatch(request)
-        except Problem as problem:
+        except HttpProblem as problem:
             return problem.response()
         except Exception:
             log.exception("unexpected failure on %s %s", request.method, request.path)
@@ -201,14 +201,14 @@ class Router:
             index, params = adapter.match(method=request.method)
         except MethodNotAllowed as exc:
             allowed = ", ".join(sorted(exc.valid_methods or []))
-            raise Problem(
+            raise HttpProblem(
                 405,
                 "Method not allowed",
                 f"{request.method} {request.path} — allowed: {allowed}",
                 headers={"Allow": allowed},
             ) from None
         except NotFound:
-            raise Problem(404, "Not found", f"no such resource: {request.path}") from None
+            raise HttpProblem(404, "Not found", f"no such resource: {request.path}") from None
         route = self.routes[index]
         call = Call(request, params, self.settings())
         if route.journal is None:
@@ -233,7 +233,7 @@ class Router:
             if not document:
                 raise invalid([{"field": "", "detail": "the list is empty"}], "Nothing to do")
             if len(document) > limit:
-                raise Problem(
+                raise HttpProblem(
                     413,
                     "Too many items",
                     f"{len(document):,} in the list; at most {limit:,} per request",
@@ -246,17 +246,19 @@ class Router:
     def _journaled(self, index: int, call: Call) -> Response:
         """Serve the request and hand the route's journal an entry for it, whatever happens."""
         elapsed = timed()
-        answer: Response | Problem = _failure()
+        answer: Response | HttpProblem = _failure()
         try:
             answer = self._serve(index, call)
             return answer
-        except Problem as problem:
+        except HttpProblem as problem:
             answer = problem
             raise
         finally:
             self._record(index, call, answer, elapsed())
 
-    def _record(self, index: int, call: Call, answer: Response | Problem, latency: float) -> None:
+    def _record(
+        self, index: int, call: Call, answer: Response | HttpProblem, latency: float
+    ) -> None:
         try:
             request = call.request
             document = call.document
@@ -268,10 +270,10 @@ class Router:
                     "query": request.query_string.decode("latin-1")[:2000],
                     "body": document,
                 },
-                "status": answer.status if isinstance(answer, Problem) else answer.status_code,
+                "status": answer.status if isinstance(answer, HttpProblem) else answer.status_code,
                 "latency_ms": latency,
                 "model_version": None,
-                "response": answer.document() if isinstance(answer, Problem) else None,
+                "response": answer.document() if isinstance(answer, HttpProblem) else None,
                 **call.journal,
             }
             self.routes[index].journal(entry)  # type: ignore[misc]
@@ -285,8 +287,8 @@ def _stones(document: Any) -> int | None:
     return 1 if isinstance(document, dict) else None
 
 
-def _failure() -> Problem:
-    return Problem(500, "Internal error", "the server failed; nothing was changed")
+def _failure() -> HttpProblem:
+    return HttpProblem(500, "Internal error", "the server failed; nothing was changed")
 
 
 def parse_params(params: dict[str, Any], model: type[BaseModel]) -> BaseModel:
@@ -325,23 +327,25 @@ def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
 
 def read_json(request: Request, limit: int) -> Any:
     if request.content_length is not None and request.content_length > limit:
-        raise Problem(413, "Body too large", f"the body may hold at most {limit:,} bytes")
+        raise HttpProblem(413, "Body too large", f"the body may hold at most {limit:,} bytes")
     mimetype = request.mimetype
     if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise Problem(415, "Unsupported media type", f"send application/json, not {mimetype}")
+        raise HttpProblem(415, "Unsupported media type", f"send application/json, not {mimetype}")
     data = request.get_data(cache=False)
     if len(data) > limit:
-        raise Problem(413, "Body too large", f"the body may hold at most {limit:,} bytes")
+        raise HttpProblem(413, "Body too large", f"the body may hold at most {limit:,} bytes")
     if not data.strip():
-        raise Problem(400, "Empty body", "the request needs a JSON body")
+        raise HttpProblem(400, "Empty body", "the request needs a JSON body")
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Problem(400, "Bad encoding", f"the body is not UTF-8 (byte {exc.start})") from None
+        raise HttpProblem(
+            400, "Bad encoding", f"the body is not UTF-8 (byte {exc.start})"
+        ) from None
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}") from None
+        raise HttpProblem(400, "Malformed JSON", f"the body is not valid JSON: {exc}") from None
 
 
 def validate(adapter: TypeAdapter, document: Any) -> Any:
@@ -361,7 +365,7 @@ def authorize(request: Request, settings: ServiceSettings, *, write: bool, publi
         return "anonymous"
     challenge = {"WWW-Authenticate": 'Bearer realm="diamonds"'}
     if scheme.lower() != "bearer" or not presented:
-        raise Problem(
+        raise HttpProblem(
             401,
             "Unauthorized",
             "this needs an Authorization: Bearer <key> header",
@@ -372,7 +376,7 @@ def authorize(request: Request, settings: ServiceSettings, *, write: bool, publi
         matched |= hmac.compare_digest(key.encode(), presented.encode())
     if not matched:
         detail = "the bearer key is not valid" + (" for writing" if write else "")
-        raise Problem(401, "Unauthorized", detail, headers=challenge)
+        raise HttpProblem(401, "Unauthorized", detail, headers=challenge)
     return "key:" + hashlib.sha256(presented.encode()).hexdigest()[:12]
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.schema import FEATURES
+from training.record import FEATURES
 from training.validation import UnusableFile, read_records
 
 HEADER = "carat,cut,color,clarity,depth,table,price,x,y,z"

@@ -7,8 +7,8 @@ from training.features import GROUPS, feature_matrix
 from training.model import MODEL_FILE, ModelParams, PriceModel, conformal_offsets
 from training.validation import read_records
 
-from . import shapley_reference
-from .training_fixtures import FAST
+from .. import shapley_reference
+from ..training_fixtures import FAST
 
 
 @pytest.fixture(scope="module")

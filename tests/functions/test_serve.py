@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from functions.serve import function_for
+from functions.deployables import target_for
 
-from .service_fixtures import free_port
+from ..service_fixtures import free_port
 from .test_api import STONE
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     ],
 )
 def test_paths_go_to_the_function_the_cloud_routes_them_to(path: str, function: str) -> None:
-    assert function_for(path) == function
+    assert target_for(path) == function
 
 
 def start_serve(cwd: Path, port: int, *args: str, env: dict | None = None) -> subprocess.Popen:
@@ -268,7 +268,7 @@ def test_a_taken_port_fails_first_with_one_line(tmp_path: Path) -> None:
 )
 def test_a_bad_setting_stops_a_function_at_start_with_one_line(variable: str, value: str) -> None:
     console = Path(sys.executable).with_name("functions-framework")
-    source = Path(__file__).resolve().parents[1] / "functions" / "main.py"
+    source = Path(__file__).resolve().parents[2] / "functions" / "main.py"
     done = subprocess.run(
         [str(console), "--source", str(source), "--target", "pricing", "--port", str(free_port())],
         env={**os.environ, variable: value},

@@ -18,7 +18,7 @@ from functions.database import IngestedFiles, make_engine
 from functions.eventarc import Watcher
 from training.storage import open_storage
 
-from .ingestion_fixtures import (
+from ..ingestion_fixtures import (
     LEASE_SECONDS,
     champion,
     csv_bytes,
@@ -30,8 +30,8 @@ from .ingestion_fixtures import (
     wait_idle,
     wait_run,
 )
-from .service_fixtures import KEY, Stack
-from .test_spreadsheet import CUTS_SHOWN, HOSTILE, inert_rows
+from ..service_fixtures import KEY, Stack
+from ..training.test_spreadsheet import CUTS_SHOWN, HOSTILE, inert_rows
 
 pytestmark = pytest.mark.slow
 

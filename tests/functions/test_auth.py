@@ -6,8 +6,8 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from functions.api import Problem, authorize
-from functions.config import ServiceSettings
+from functions.routing import HttpProblem, authorize
+from functions.settings import ServiceSettings
 
 
 def request(key: str | None = None, scheme: str = "Bearer") -> Request:
@@ -41,19 +41,19 @@ def test_who_may_do_what(key, write, read_requires_key, allowed) -> None:
         caller = authorize(request(key), config, write=write, public=False)
         assert caller == "anonymous" or (caller.startswith("key:") and key.strip() not in caller)
     else:
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(HttpProblem) as refused:
             authorize(request(key), config, write=write, public=False)
         assert refused.value.status == 401
         assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_other_schemes_are_refused() -> None:
-    with pytest.raises(Problem):
+    with pytest.raises(HttpProblem):
         authorize(request("team-key", scheme="Basic"), settings(), write=True, public=False)
 
 
 def test_no_configured_key_means_no_writes() -> None:
-    with pytest.raises(Problem):
+    with pytest.raises(HttpProblem):
         authorize(request(""), ServiceSettings(), write=True, public=False)
 
 

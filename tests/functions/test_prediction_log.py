@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from functions.database import PredictionLog, PredictionLogEntry, make_engine, migrate
 from functions.prediction_log import PredictionLogger
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 30
 LONG = 3600.0
 """An interval no test waits for: only full batches are written on their own."""

@@ -12,11 +12,11 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from functions.config import ServiceSettings
+from functions.deployables import HTTP_TARGETS, all_routes, http_function
 from functions.instance import Instance
 from functions.openapi import document
-from functions.schemas import MAX_ID, MAX_STONES
-from functions.service import FUNCTIONS, all_routes, http_function
+from functions.payloads import MAX_ID, MAX_STONES
+from functions.settings import ServiceSettings
 
 REF = "#/components/schemas/"
 
@@ -59,7 +59,7 @@ def test_the_document_is_whole_on_every_request() -> None:
 def test_every_function_serves_the_same_bytes_every_time() -> None:
     first = served("pricing")
     assert json.loads(first)["openapi"] == "3.1.0"
-    assert {served(name) for name in FUNCTIONS} == {first}
+    assert {served(name) for name in HTTP_TARGETS} == {first}
     handle = http_function(Instance(ServiceSettings()), "inventory")
     answers = {
         b"".join(handle(Request(EnvironBuilder(path="/v1/openapi.json").get_environ())).response)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from .service_fixtures import KEY, FrontDoor
+from ..service_fixtures import KEY, FrontDoor
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "tests" / "schemathesis.toml"
 EXAMPLES = 10
 SEED = 20261127

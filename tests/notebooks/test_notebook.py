@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "diamonds.ipynb"
 PAIRED_SCRIPT = ROOT / "notebooks" / "diamonds.py"
 CUSTOMER_FILE = ROOT.parent / "shared" / "data" / "diamonds.csv"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .service_fixtures import free_port, start_function, wait_until_healthy
+from ..service_fixtures import free_port, start_function, wait_until_healthy
 
 pytestmark = pytest.mark.browser
 

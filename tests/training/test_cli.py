@@ -1,5 +1,6 @@
 """The `diamonds` command line (training/cli.py): exit codes, messages, pipes, and which package
-each command loads. The commands' work is tested end to end in tests/test_training_run.py."""
+each command loads. The commands' work is tested end to end in
+tests/training/test_training_run.py."""
 
 from __future__ import annotations
 

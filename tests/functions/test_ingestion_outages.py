@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from functions.gcs_emulator import GCSEmulator
 
-from .ingestion_fixtures import (
+from ..ingestion_fixtures import (
     LEASE_SECONDS,
     csv_bytes,
     deliver,
@@ -24,7 +24,7 @@ from .ingestion_fixtures import (
     new_database,
     wait_idle,
 )
-from .service_fixtures import TARGETS, start_stack, stop_stack
+from ..service_fixtures import TARGETS, start_stack, stop_stack
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ from functions.database import (
     FILE_FAILED,
     FILE_PROCESSING,
     Base,
-    Diamond,
+    DiamondRow,
     IngestedFiles,
     InvalidRecord,
     Inventory,
@@ -32,7 +32,7 @@ from functions.database import (
     make_engine,
     migrate,
 )
-from training.schema import CARAT_PER_MM3, CATEGORIES, COLUMNS
+from training.record import CARAT_PER_MM3, CATEGORIES, COLUMNS
 from training.validation import read_records
 
 DEPTH = 61.5
@@ -270,7 +270,7 @@ def test_check_constraints_hold_in_the_database(
     row = {**stone(), field: value, "created_at": datetime.now(UTC)}
     row["updated_at"] = row["created_at"]
     with pytest.raises(sa.exc.IntegrityError), database.begin() as connection:
-        connection.execute(sa.insert(Diamond.__table__).values(row))
+        connection.execute(sa.insert(DiamondRow.__table__).values(row))
 
 
 def test_every_grade_of_the_schema_is_accepted(database: sa.Engine) -> None:

@@ -1,5 +1,5 @@
 """The API's request and response models, derived from the one diamond record in
-training.schema. They validate requests and generate the OpenAPI document, so every constraint
+training.record. They validate requests and generate the OpenAPI document, so every constraint
 the server enforces on an input is stated in the document, and every field of every response
 is described there."""
 
@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
 
 from training.features import GROUPS
-from training.schema import CATEGORIES, FEATURES, FIELD_BY_NAME, PRICE
+from training.record import CATEGORIES, FEATURES, FIELD_BY_NAME, PRICE
 
 MAX_STONES = 10_000
 MAX_ID = 2**31 - 1

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from .service_fixtures import KEY, PARTNER_KEY, FrontDoor
+from ..service_fixtures import KEY, PARTNER_KEY, FrontDoor
 from .test_api import SLIP, STONE
 
 PACKAGE = "diamond_pricing_api_client"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from functions.config import ServiceSettings
 from functions.runners import make_runner
+from functions.settings import ServiceSettings
 from functions.vertex import RunnerError, VertexRunner, label_value
 from tests.local_server import QuietHandler, local_server
 
@@ -211,7 +211,7 @@ def test_retrain_with_an_unconfigured_vertex_runner_is_a_clear_503(tmp_path, mon
         "DIAMONDS_TRAINING_RUNNER": "vertex",
     }.items():
         monkeypatch.setenv(name, value)
-    main = str(Path(__file__).resolve().parents[1] / "functions" / "main.py")
+    main = str(Path(__file__).resolve().parents[2] / "functions" / "main.py")
     auth = {"Authorization": "Bearer k"}
     stone = {
         "carat": 1.0,
@@ -249,7 +249,7 @@ def test_a_job_that_ended_without_finishing_its_run_is_reported(vertex: FakeVert
 def test_vertex_runs_go_through_the_single_flight_rule(vertex: FakeVertex, tmp_path: Path) -> None:
     from functions.instance import Instance
     from functions.retraining import request_training
-    from tests.test_database import stone
+    from tests.functions.test_database import stone
 
     instance = Instance(
         settings(

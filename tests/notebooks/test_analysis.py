@@ -24,8 +24,8 @@ from notebooks.analysis import (
 )
 from training.comparison import first_attempt
 from training.features import GROUPS, feature_matrix
-from training.model import Explanation, ModelParams, PriceModel
-from training.schema import CATEGORIES, COLORS
+from training.model import ModelParams, PriceBreakdown, PriceModel
+from training.record import CATEGORIES, COLORS
 
 
 def stones(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -132,7 +132,7 @@ def test_power_law_with_a_floor():
 
 
 def test_waterfall_steps_multiply_from_base_to_price():
-    explanation = Explanation(
+    explanation = PriceBreakdown(
         price=1000 * 2 * 0.5 * 1.25,
         base_price=1000,
         factors={"carat": 2.0, "color": 0.5, "clarity": 1.25},
@@ -149,7 +149,9 @@ def test_plot_waterfall_draws_one_bar_per_step():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    explanation = Explanation(1500.0, 1000.0, {"carat": 3.0, "color": 0.5}, {"carat": "carat 1 ct"})
+    explanation = PriceBreakdown(
+        1500.0, 1000.0, {"carat": 3.0, "color": 0.5}, {"carat": "carat 1 ct"}
+    )
     ax = plot_waterfall(explanation)
     assert len(ax.patches) == 4  # base, two factors, price
     plt.close(ax.figure)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from functions.config import ServiceSettings
+from functions.settings import ServiceSettings
 from functions.vertex import VertexRunner
 from tests.gcs_emulator import gcs_client
 from tests.training_fixtures import CUSTOMER_FILE, FAST, REPO

@@ -4,7 +4,7 @@ import pytest
 
 from training.forest import Forest
 
-from . import shapley_reference
+from .. import shapley_reference
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,13 @@ import requests
 from training.job import TrainingRun
 from training.storage import open_storage
 
-from .service_fixtures import KEY, serving
-from .test_spreadsheet import inert_rows
-from .training_fixtures import CUSTOMER_FILE, FAST
+from ..service_fixtures import KEY, serving
+from ..training.test_spreadsheet import inert_rows
+from ..training_fixtures import CUSTOMER_FILE, FAST
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts" / "web"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}

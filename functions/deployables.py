@@ -1,0 +1,91 @@
+"""The deployables: each Cloud Function target, its kind, the paths the front door sends it and
+its routes. `main.py`'s targets, the local gateway of `diamonds serve` and each function's own
+dispatch come from this table; the tests hold infra/'s URL map to it.
+
+Each HTTP function is a Router over its own routes plus the common ones (health, the API
+document, the docs page)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from flask import Request
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from functions.endpoints.common import common_routes
+from functions.endpoints.inventory import inventory_routes
+from functions.endpoints.models import models_routes
+from functions.endpoints.pricing import pricing_routes
+from functions.endpoints.retrain import retrain_routes
+from functions.instance import Instance
+from functions.routing import HttpProblem, Route, Router
+from functions.web import web_routes
+
+
+@dataclass(frozen=True)
+class Deployable:
+    target: str
+    """The functions-framework target in main.py, and the deployed function's entry point."""
+    kind: Literal["http", "cloudevent"]
+    prefixes: tuple[str, ...] = ()
+    """The paths it serves: each prefix, and every path below it."""
+    routes: Callable[[Instance], list[Route]] | None = None
+
+
+DEPLOYABLES = {
+    d.target: d
+    for d in (
+        Deployable("inventory", "http", ("/v1/diamonds",), inventory_routes),
+        Deployable("pricing", "http", ("/v1/price",), pricing_routes),
+        Deployable("models", "http", ("/v1/models", "/v1/runs", "/v1/ingestions"), models_routes),
+        Deployable("retrain", "http", ("/v1/retrain",), retrain_routes),
+        Deployable("ingest", "cloudevent"),
+    )
+}
+HTTP_TARGETS = tuple(t for t, d in DEPLOYABLES.items() if d.kind == "http")
+DEFAULT_TARGET = "pricing"
+"""Serves /healthz, /v1/openapi.json, /v1/docs, the pricing desk (/) and the 404s, as in GCP."""
+
+
+def target_for(path: str) -> str:
+    """The function that serves `path`, as the front door routes it."""
+    for deployable in DEPLOYABLES.values():
+        for prefix in deployable.prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return deployable.target
+    return DEFAULT_TARGET
+
+
+def routes_of(instance: Instance, target: str) -> list[Route]:
+    """A function's own routes (none for a CloudEvent function)."""
+    make = DEPLOYABLES[target].routes
+    return make(instance) if make else []
+
+
+def all_routes(instance: Instance) -> list[Route]:
+    return [route for target in HTTP_TARGETS for route in routes_of(instance, target)]
+
+
+def http_function(instance: Instance, name: str) -> Callable[[Request], Response]:
+    """The request handler of one function target; its router is built on the first request."""
+    routers: list[Router] = []
+
+    def handle(request: Request) -> Response:
+        if not routers:
+            own = routes_of(instance, name) + common_routes(all_routes(instance))
+            if name == DEFAULT_TARGET:  # the function behind every path the API does not claim
+                own += web_routes()
+            routers.append(Router(own, lambda: instance.settings))
+        return routers[0](request)
+
+    handle.__name__ = handle.__qualname__ = name
+    return handle
+
+
+def framework_error(error: HTTPException) -> Response:
+    """A request the framework itself refuses (a path no function route can match, such as one
+    with a newline in it) still gets a problem document, not an HTML page."""
+    return HttpProblem(error.code or 400, error.name, error.description or error.name).response()

@@ -1,0 +1,67 @@
+"""What every HTTP function serves: health, the API document and its page."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from werkzeug.wrappers import Response
+
+from functions.routing import Call, Route, json_response
+
+
+def common_routes(all_routes: list[Route]) -> list[Route]:
+    """Health, the API document and its page. The document is made once per instance, on its
+    first request, and served as the same bytes ever after."""
+
+    @cache
+    def spec() -> bytes:
+        from functions.openapi import document, serialise
+
+        return serialise(document(all_routes))
+
+    @cache
+    def page() -> bytes:
+        import orjson
+
+        from functions.openapi import docs_page
+
+        return docs_page(orjson.loads(spec())).encode()
+
+    def health(call: Call) -> Response:
+        return json_response({"status": "ok"})
+
+    def openapi(call: Call) -> Response:
+        return Response(spec(), content_type="application/json")
+
+    def docs(call: Call) -> Response:
+        return Response(page(), content_type="text/html; charset=utf-8")
+
+    return [
+        Route(
+            "GET",
+            "/healthz",
+            health,
+            "Liveness",
+            responses={200: dict},
+            public=True,
+            tag="service",
+        ),
+        Route(
+            "GET",
+            "/v1/openapi.json",
+            openapi,
+            "This API's OpenAPI 3.1 document",
+            responses={200: dict},
+            public=True,
+            tag="service",
+        ),
+        Route(
+            "GET",
+            "/v1/docs",
+            docs,
+            "This API's documentation page",
+            responses={200: "text/html"},
+            public=True,
+            tag="service",
+        ),
+    ]

@@ -1,0 +1,160 @@
+"""The inventory function's endpoints: /v1/diamonds..."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from werkzeug.wrappers import Response
+
+from functions import payloads
+from functions.endpoints import GEOMETRY, MANY
+from functions.instance import Instance
+from functions.routing import Call, HttpProblem, Route, invalid, json_response, refuse_implausible
+from training.geometry import record_implausibilities
+
+T = TypeVar("T")
+
+
+def _stored(write: Callable[[], T]) -> T:
+    """Run a database write; a record the database refuses becomes a 422 naming the field."""
+    from functions.database import InvalidRecord
+
+    try:
+        return write()
+    except InvalidRecord as exc:
+        raise invalid(
+            [{"field": f"/{exc.field}" if exc.field else "", "detail": str(exc)}]
+        ) from None
+
+
+def _plausible(records: list[dict], single: bool) -> None:
+    """The inventory is the training data: it refuses what training would quarantine."""
+    refuse_implausible(record_implausibilities(records), single)
+
+
+def inventory_routes(instance: Instance) -> list[Route]:
+    def list_diamonds(call: Call) -> Response:
+        q = call.query
+        filters = q.model_dump(exclude={"limit", "cursor"}, exclude_none=True)
+        items, next_cursor = instance.inventory.list(filters, q.limit, q.cursor)
+        page = {
+            "items": items,
+            "next_cursor": next_cursor,
+            "total": instance.inventory.count(filters),
+        }
+        return json_response(page)
+
+    def create(call: Call) -> Response:
+        many = isinstance(call.body, list)
+        stones = call.body if many else [call.body]
+        records = [s.model_dump() for s in stones]
+        _plausible(records, single=not many)
+        created = _stored(lambda: instance.inventory.create_many(records, source="api"))
+        location = {"Location": f"/v1/diamonds/{created[0]['id']}"} if not many else None
+        return json_response(created if many else created[0], 201, location)
+
+    def found(stone: dict | None, call: Call) -> Response:
+        if stone is None:
+            raise HttpProblem(404, "Not found", f"no diamond with id {call.params['id']}")
+        return json_response(stone)
+
+    def get(call: Call) -> Response:
+        return found(instance.inventory.get(call.params["id"]), call)
+
+    def replace(call: Call) -> Response:
+        record = call.body.model_dump()
+        _plausible([record], single=True)
+        return found(_stored(lambda: instance.inventory.replace(call.params["id"], record)), call)
+
+    def patch(call: Call) -> Response:
+        changes = call.body.model_dump(exclude_unset=True)
+        if not changes:
+            raise invalid([{"field": "", "detail": "name at least one field"}], "Nothing to change")
+        stored = _stored(
+            lambda: instance.inventory.patch(
+                call.params["id"], changes, check=lambda stone: _plausible([stone], single=True)
+            )
+        )
+        return found(stored, call)
+
+    def delete(call: Call) -> Response:
+        if not instance.inventory.delete(call.params["id"]):
+            raise HttpProblem(404, "Not found", f"no diamond with id {call.params['id']}")
+        return Response(status=204)
+
+    one = "/v1/diamonds/<int:id>"
+    by_id = {"id": "$response.body#/id"}
+    stone_links = {
+        "GetDiamond": {"operationId": "get_v1_diamonds_id", "parameters": by_id},
+        "ReplaceDiamond": {"operationId": "put_v1_diamonds_id", "parameters": by_id},
+        "PatchDiamond": {"operationId": "patch_v1_diamonds_id", "parameters": by_id},
+        "DeleteDiamond": {"operationId": "delete_v1_diamonds_id", "parameters": by_id},
+    }
+    return [
+        Route(
+            "GET",
+            "/v1/diamonds",
+            list_diamonds,
+            "List inventory stones, filtered and paginated",
+            query=payloads.DiamondFilters,
+            responses={200: payloads.DiamondPage},
+            tag="inventory",
+        ),
+        Route(
+            "POST",
+            "/v1/diamonds",
+            create,
+            f"Add one stone, or a list of {MANY} in one request (all or none)",
+            body=payloads.Diamond,
+            bulk=payloads.MAX_STONES,
+            responses={201: payloads.StoredDiamond | list[payloads.StoredDiamond]},
+            links={201: stone_links},
+            refuses=GEOMETRY,
+            write=True,
+            tag="inventory",
+        ),
+        Route(
+            "GET",
+            one,
+            get,
+            "One inventory stone",
+            params=payloads.DiamondId,
+            responses={200: payloads.StoredDiamond, 404: None},
+            tag="inventory",
+        ),
+        Route(
+            "PUT",
+            one,
+            replace,
+            "Replace an inventory stone",
+            body=payloads.Diamond,
+            params=payloads.DiamondId,
+            responses={200: payloads.StoredDiamond, 404: None},
+            refuses=GEOMETRY,
+            write=True,
+            tag="inventory",
+        ),
+        Route(
+            "PATCH",
+            one,
+            patch,
+            "Change some fields of an inventory stone",
+            body=payloads.DiamondPatch,
+            params=payloads.DiamondId,
+            responses={200: payloads.StoredDiamond, 404: None},
+            refuses=GEOMETRY + " (the stone as the change would leave it)",
+            write=True,
+            tag="inventory",
+        ),
+        Route(
+            "DELETE",
+            one,
+            delete,
+            "Remove an inventory stone",
+            params=payloads.DiamondId,
+            responses={204: None, 404: None},
+            write=True,
+            tag="inventory",
+        ),
+    ]

@@ -1,0 +1,147 @@
+"""The models function's endpoints: model versions, promotion, training runs, the ingestion
+ledger."""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Response
+
+from functions import payloads
+from functions.instance import Instance
+from functions.routing import Call, HttpProblem, Route, json_response
+
+
+def models_routes(instance: Instance) -> list[Route]:
+    def list_models(call: Call) -> Response:
+        registry = instance.registry
+        champion = (registry.champion() or {}).get("version")
+        summaries = []
+        for version in registry.versions():
+            meta = registry.metadata(version)
+            holdout = meta.get("metrics", {}).get("holdout", {})
+            summaries.append(
+                {
+                    "version": version,
+                    "champion": version == champion,
+                    "created_at": meta.get("created_at"),
+                    "cv_mape": meta.get("metrics", {}).get("cross_validation", {}).get("mape"),
+                    "holdout_mape": holdout.get("mape"),
+                    "interval_coverage": holdout.get("coverage"),
+                    "rows": meta.get("lineage", {}).get("rows_accepted"),
+                }
+            )
+        return json_response({"champion": champion, "models": summaries})
+
+    def show(call: Call) -> Response:
+        from training.registry import UnknownVersion
+
+        version = call.params["version"]
+        try:
+            meta = instance.registry.metadata(version)
+        except (UnknownVersion, ValueError):
+            raise HttpProblem(404, "Not found", f"no model version {version}") from None
+        champion = (instance.registry.champion() or {}).get("version")
+        return json_response({**meta, "champion": version == champion})
+
+    def promote(call: Call) -> Response:
+        from training.registry import PromotionConflict, UnknownVersion
+
+        version = call.params["version"]
+        try:
+            record = instance.registry.promote(version, call.body.reason)
+        except (UnknownVersion, ValueError):
+            raise HttpProblem(404, "Not found", f"no model version {version}") from None
+        except PromotionConflict as exc:
+            raise HttpProblem(409, "Conflict", str(exc)) from None
+        return json_response(record)
+
+    def run(call: Call) -> Response:
+        try:
+            return json_response(instance.schedule.run(call.params["run_id"]))
+        except (LookupError, ValueError):
+            raise HttpProblem(404, "Not found", f"no run {call.params['run_id']}") from None
+
+    def runs(call: Call) -> Response:
+        state = instance.schedule.reconcile()
+        return json_response(
+            {
+                "runs": instance.schedule.runs()[-200:],
+                "running": (state["current"] or {}).get("run_id"),
+                "queued": (state["next"] or {}).get("run_id"),
+            }
+        )
+
+    def ingestions(call: Call) -> Response:
+        items, next_cursor = instance.ledger.list(call.query.limit, call.query.cursor)
+        return json_response({"items": items, "next_cursor": next_cursor})
+
+    version = "/v1/models/<version>"
+    by_version = {"version": "$response.body#/champion"}
+    return [
+        Route(
+            "GET",
+            "/v1/models",
+            list_models,
+            "Every model version, with its metrics; the champion marked",
+            responses={200: payloads.ModelList},
+            links={
+                200: {
+                    "GetChampion": {
+                        "operationId": "get_v1_models_version",
+                        "parameters": by_version,
+                    },
+                    "PromoteChampion": {
+                        "operationId": "post_v1_models_version_promote",
+                        "parameters": by_version,
+                    },
+                }
+            },
+            tag="models",
+        ),
+        Route(
+            "GET",
+            version,
+            show,
+            "One model version's metadata: parameters, metrics, lineage, checksums",
+            params=payloads.ModelVersion,
+            responses={200: payloads.ModelMetadata, 404: None},
+            tag="models",
+        ),
+        Route(
+            "POST",
+            f"{version}/promote",
+            promote,
+            "Make a version the champion (also the rollback)",
+            body=payloads.Promotion,
+            params=payloads.ModelVersion,
+            responses={200: payloads.ChampionRecord, 404: None, 409: None},
+            write=True,
+            tag="models",
+        ),
+        Route(
+            "GET",
+            "/v1/runs",
+            runs,
+            "The latest training runs' ids, the run in progress and the one queued behind it",
+            responses={200: payloads.RunList},
+            tag="models",
+        ),
+        Route(
+            "GET",
+            "/v1/runs/<run_id>",
+            run,
+            "One training run: what asked for it, status, stages and timings, gate decision",
+            params=payloads.RunId,
+            responses={200: payloads.Run, 404: None},
+            tag="models",
+        ),
+        Route(
+            "GET",
+            "/v1/ingestions",
+            ingestions,
+            "The ingestion ledger, newest first: each data file delivered, what it held, the "
+            "champion's error on its stones before retraining, the run it asked for",
+            query=payloads.Page,
+            responses={200: payloads.IngestionPage},
+            tag="models",
+        ),
+    ]

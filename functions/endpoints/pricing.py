@@ -1,0 +1,70 @@
+"""The pricing function's endpoints: /v1/price."""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Response
+
+from functions import payloads
+from functions.endpoints import DOMAIN, MANY
+from functions.instance import Instance
+from functions.routing import Call, HttpProblem, Route, json_response, refuse_implausible
+
+
+def pricing_routes(instance: Instance) -> list[Route]:
+    def respond(
+        call: Call, stones: list, single: bool, options: payloads.PriceOptions, at: tuple = ()
+    ) -> Response:
+        """A 503 without a model; a 422 for stones refused, its errors pointing at `at` + the
+        field (or + the stone's index and the field)."""
+        from training.registry import NoChampion
+
+        try:
+            version, results, problems = instance.pricer.price(
+                stones, explain=options.explain, comparables=options.comparables
+            )
+        except NoChampion as exc:
+            raise HttpProblem(
+                503, "No model yet", f"{exc}; POST /v1/retrain to train one"
+            ) from None
+        refuse_implausible(problems, single, at)
+        document = results[0] if single else {"model_version": version, "prices": results}
+        call.journal.update(model_version=version, n_stones=len(stones), response=document)
+        return json_response(document)
+
+    def price_body(call: Call) -> Response:
+        single = not isinstance(call.body, list)
+        return respond(call, [call.body] if single else call.body, single, call.query)
+
+    def price_query(call: Call) -> Response:
+        return respond(call, [call.query], True, call.query, at=("query",))
+
+    def journal(entry: dict) -> None:
+        instance.prediction_log.submit(entry)
+
+    return [
+        Route(
+            "POST",
+            "/v1/price",
+            price_body,
+            f"Price one stone, or a list of {MANY}: price, 90% interval, model version; "
+            "optionally the explanation and comparable inventory stones",
+            body=payloads.Stone,
+            bulk=payloads.MAX_STONES,
+            query=payloads.PriceOptions,
+            responses={200: payloads.Price | payloads.PriceList, 503: None},
+            refuses=DOMAIN,
+            tag="pricing",
+            journal=journal,
+        ),
+        Route(
+            "GET",
+            "/v1/price",
+            price_query,
+            "Price one stone given in the query string",
+            query=payloads.StoneQuery,
+            responses={200: payloads.Price, 503: None},
+            refuses=DOMAIN,
+            tag="pricing",
+            journal=journal,
+        ),
+    ]

@@ -1,0 +1,77 @@
+"""Appraising stones with a model: price, 90% interval and, on request, the explanation.
+
+A stone whose measurements contradict each other, or that lies far outside what the model was
+trained on, gets its problems instead of a price, each naming the field: never an absurd price.
+This is the one pricing core; the HTTP function and `diamonds price` each turn its answer into
+their own form (a response or a 422; a spreadsheet row with its error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.features import feature_matrix
+from training.geometry import MEASURES, FieldProblem, implausibilities
+from training.model import PriceBreakdown, PriceModel
+from training.record import FEATURES
+
+
+@dataclass(frozen=True)
+class Appraisal:
+    """One entry per stone in each array, NaN where the stone was refused; `problems` holds
+    each stone's (field, message) pairs, empty for a priced stone."""
+
+    price: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    coverage: float
+    problems: list[list[FieldProblem]]
+    priced: np.ndarray
+    """The mask of the stones that were priced."""
+    base: float | None = None
+    """With `explain`: the log of the base price."""
+    log_factors: np.ndarray | None = None
+    """With `explain`: each priced stone's log factor per characteristic (GROUPS' order)."""
+    X: np.ndarray | None = None
+    """The priced stones' features, which the explanations' labels read."""
+
+    @property
+    def refused(self) -> bool:
+        return not self.priced.all()
+
+    def explanations(self) -> list[PriceBreakdown]:
+        """The priced stones' explanations (computed with `explain`)."""
+        if self.base is None or self.log_factors is None or self.X is None:
+            raise ValueError("appraised without explain")
+        return PriceModel.explanations_from(self.X, self.base, self.log_factors)
+
+
+def appraise(
+    model: PriceModel, stones: np.ndarray | Mapping[str, Sequence], *, explain: bool = False
+) -> Appraisal:
+    """Price `stones` (a feature matrix, or columns of FEATURES) with `model`. Prices and
+    factors are unrounded, so that base_price × Π factors = price holds to float precision;
+    round for display."""
+    X = stones if isinstance(stones, np.ndarray) else feature_matrix(stones)
+    geometry = implausibilities(*(X[:, FEATURES.index(name)] for name in MEASURES))
+    problems = [a + b for a, b in zip(geometry, model.out_of_domain(X), strict=True)]
+    priced = np.fromiter((not p for p in problems), dtype=bool, count=len(problems))
+    ok = X if priced.all() else X[priced]
+    price, low, high = (np.full(len(X), np.nan) for _ in range(3))
+    price[priced] = model.predict(ok)
+    low[priced], high[priced] = model.interval(ok, price[priced])
+    base, log_factors = model.log_factors(ok) if explain else (None, None)
+    return Appraisal(
+        price,
+        low,
+        high,
+        model.params.coverage,
+        problems,
+        priced,
+        base,
+        log_factors,
+        ok if explain else None,
+    )
