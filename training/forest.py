@@ -158,19 +158,26 @@ class Forest:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Raw output (sum over trees) for each row of X."""
         X = np.ascontiguousarray(X, dtype=np.float64)
+        if len(X) <= _CHUNK_ROWS:
+            return self._predict_chunk(X)
         out = np.empty(len(X))
         for start in range(0, len(X), _CHUNK_ROWS):
             out[start : start + _CHUNK_ROWS] = self._predict_chunk(X[start : start + _CHUNK_ROWS])
         return out
 
     def _predict_chunk(self, X: np.ndarray) -> np.ndarray:
+        """One stone, the common request, walks 1-D index arrays with no row offsets: NumPy
+        indexes those at a fraction of the cost of a 1 × trees array."""
         flat = X.ravel()
-        offsets = (np.arange(len(X), dtype=np.int64) * X.shape[1])[:, None]
-        node = np.broadcast_to(self._root_ids, (len(X), len(self.roots))).copy()
+        if len(X) == 1:
+            node, offsets = self._root_ids, 0
+        else:
+            node = np.broadcast_to(self._root_ids, (len(X), len(self.roots))).copy()
+            offsets = (np.arange(len(X), dtype=np.int64) * X.shape[1])[:, None]
         for _ in range(self.max_depth):
             step = flat[offsets + self._flat_feature[node]] > self._flat_threshold[node]
             node = self._flat_first_child[node] + step
-        return self._flat_value[node].sum(axis=1)
+        return self._flat_value[node].reshape(len(X), -1).sum(axis=1)
 
     def _compile_layout(self) -> None:
         """Renumber all nodes, leaves included, breadth-first so that the right child of every
