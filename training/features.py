@@ -14,6 +14,18 @@ FEATURE_GROUP: dict[str, int] = {
     name: GROUPS.index(name) if name in GROUPS else GROUPS.index("proportions") for name in FEATURES
 }
 _CODES = {name: {v: i for i, v in enumerate(values)} for name, values in CATEGORIES.items()}
+# The grade indicators of `linear_terms`: column j is X[:, _GRADE_COLUMNS[j]] == _GRADE_LEVELS[j].
+_GRADE_COLUMNS = np.array(
+    [FEATURES.index(name) for name, grades in CATEGORIES.items() for _ in grades[1:]]
+)
+_GRADE_LEVELS = np.array(
+    [float(level) for grades in CATEGORIES.values() for level in range(1, len(grades))]
+)
+_TERM_GROUPS = np.array(
+    [GROUPS.index("carat")] * 3
+    + [GROUPS.index(name) for name, grades in CATEGORIES.items() for _ in grades[1:]]
+)
+_TERM_GROUPS.flags.writeable = False
 
 
 def feature_matrix(records: Mapping[str, Sequence]) -> np.ndarray:
@@ -35,13 +47,12 @@ def feature_matrix(records: Mapping[str, Sequence]) -> np.ndarray:
 
 def linear_terms(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The log-linear part's design: a cubic in log carat and one indicator per grade above the
-    worst. Returns the design matrix and the explanation group of each column."""
+    worst, in a few whole-array steps. Returns the design matrix and the explanation group of
+    each column (one read-only array shared by every call)."""
     log_carat = np.log(X[:, FEATURES.index("carat")])
-    columns = [log_carat, log_carat**2, log_carat**3]
-    groups = [GROUPS.index("carat")] * 3
-    for name, values in CATEGORIES.items():
-        code = X[:, FEATURES.index(name)]
-        for level in range(1, len(values)):
-            columns.append((code == level).astype(float))
-            groups.append(GROUPS.index(name))
-    return np.column_stack(columns), np.array(groups)
+    terms = np.empty((len(X), 3 + len(_GRADE_LEVELS)))
+    terms[:, 0] = log_carat
+    terms[:, 1] = log_carat**2
+    terms[:, 2] = log_carat**3
+    terms[:, 3:] = X[:, _GRADE_COLUMNS] == _GRADE_LEVELS
+    return terms, _TERM_GROUPS
