@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from itertools import pairwise
 from typing import Annotated
 
@@ -31,6 +32,8 @@ BOOSTER_FILE = "lightgbm.txt"
 reads it."""
 INTERVAL_CARAT_EDGES = (0.0, 0.5, 1.0, 1.5, 2.0)
 """Lower edges of the carat bands that each get their own interval width."""
+_UPPER_CARAT_EDGES = np.asarray(INTERVAL_CARAT_EDGES[1:])
+"""How many of these a carat reaches is the number of its band (a carat below 0 is in band 0)."""
 MIN_BAND_ROWS = 100
 DOMAIN_MARGIN = 0.05
 """How far beyond the training range of a measurement the model still prices (relative)."""
@@ -117,6 +120,7 @@ class PriceModel:
             for j, name in enumerate(FEATURES)
             if name not in CATEGORIES
         }
+        self.__dict__.pop("_domain_limits", None)
         return self
 
     def _fit_point(self, X: np.ndarray, y: np.ndarray) -> None:
@@ -196,8 +200,8 @@ class PriceModel:
     def interval(self, X: np.ndarray, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The calibrated interval around the predicted prices of the stones X."""
         carat = np.asarray(X, dtype=float)[:, FEATURES.index("carat")]
-        band = np.searchsorted(INTERVAL_CARAT_EDGES, carat, side="right") - 1
-        offsets = np.asarray(self.interval_bands)[np.clip(band, 0, None)]
+        band = _UPPER_CARAT_EDGES.searchsorted(carat, side="right")
+        offsets = np.asarray(self.interval_bands)[band]
         return price * np.exp(offsets[:, 0]), price * np.exp(offsets[:, 1])
 
     def log_factors(self, X: np.ndarray) -> tuple[float, np.ndarray]:
@@ -239,22 +243,31 @@ class PriceModel:
 
     def out_of_domain(self, X: np.ndarray) -> list[list[FieldProblem]]:
         """For each stone, the measurements too far outside what the model was trained on."""
-        X = np.asarray(X, dtype=float)
-        names = list(self.domain)
-        columns = X[:, [FEATURES.index(name) for name in names]]
-        low, high = np.asarray([self.domain[name] for name in names]).T
-        outside = (columns < low * (1 - DOMAIN_MARGIN)) | (columns > high * (1 + DOMAIN_MARGIN))
+        names, indices, lowest, highest = self._domain_limits
+        columns = np.asarray(X, dtype=float)[:, indices]
+        outside = (columns < lowest) | (columns > highest)
         problems: list[list[FieldProblem]] = [[] for _ in range(len(X))]
         for i, k in zip(*np.nonzero(outside), strict=True):
-            unit = FIELD_BY_NAME[names[k]].unit
+            name = names[k]
+            low, high = self.domain[name]
+            unit = FIELD_BY_NAME[name].unit
             problems[i].append(
                 (
-                    names[k],
+                    name,
                     f"{columns[i, k]:g} {unit} is outside the range the model was trained on "
-                    f"({low[k]:g}–{high[k]:g} {unit})",
+                    f"({low:g}–{high:g} {unit})",
                 )
             )
         return problems
+
+    @cached_property
+    def _domain_limits(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """The measurements of `domain`, their columns of X, and the lowest and highest values
+        priced, margins included."""
+        names = list(self.domain)
+        low, high = np.asarray([self.domain[name] for name in names]).T
+        indices = np.array([FEATURES.index(name) for name in names])
+        return names, indices, low * (1 - DOMAIN_MARGIN), high * (1 + DOMAIN_MARGIN)
 
     # -- files --------------------------------------------------------------------------------
     def to_files(self) -> dict[str, bytes]:
