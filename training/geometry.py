@@ -36,7 +36,7 @@ def implausibilities(
     bad_weight = ~((log_ratio >= low) & (log_ratio <= high))
     bad_depth = ~(np.abs(computed_depth - depth) <= DEPTH_TOLERANCE)
     problems: list[list[FieldProblem]] = [[] for _ in range(len(carat))]
-    for i in np.flatnonzero(bad_weight):
+    for i in bad_weight.nonzero()[0]:
         problems[i].append(
             (
                 "carat",
@@ -44,7 +44,7 @@ def implausibilities(
                 f"{_about(log_implied[i])} ct, not {carat[i]:g} ct",
             )
         )
-    for i in np.flatnonzero(bad_depth):
+    for i in bad_depth.nonzero()[0]:
         problems[i].append(
             (
                 "depth",
