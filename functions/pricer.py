@@ -12,10 +12,9 @@ from pydantic import BaseModel
 
 from functions.champion import Champion
 from training.appraisal import appraise
-from training.features import GROUPS
+from training.features import GROUPS, stone_matrix
 from training.geometry import FieldProblem
 from training.model import PriceBreakdown
-from training.record import FEATURES
 
 Comparables = Callable[[str, str, str, float, int], list[dict]]
 
@@ -34,18 +33,22 @@ class Pricer:
         Prices and factors are unrounded, so that base_price × Π factors = price holds to
         float precision; round for display."""
         version, model = self.champion.get()
-        columns = {name: [getattr(s, name) for s in stones] for name in FEATURES}
-        appraisal = appraise(model, columns, explain=explain)
+        appraisal = appraise(model, stone_matrix(stones), explain=explain)
         if appraisal.refused:
             return version, [], appraisal.problems
         coverage = appraisal.coverage
         results = [
             {
-                "price": float(p),
-                "interval": {"low": float(lo), "high": float(hi), "coverage": coverage},
+                "price": p,
+                "interval": {"low": lo, "high": hi, "coverage": coverage},
                 "model_version": version,
             }
-            for p, lo, hi in zip(appraisal.price, appraisal.low, appraisal.high, strict=True)
+            for p, lo, hi in zip(
+                appraisal.price.tolist(),
+                appraisal.low.tolist(),
+                appraisal.high.tolist(),
+                strict=True,
+            )
         ]
         if explain:
             for result, reasons in zip(results, appraisal.explanations(), strict=True):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from operator import attrgetter
 
 import numpy as np
 
@@ -14,6 +15,8 @@ FEATURE_GROUP: dict[str, int] = {
     name: GROUPS.index(name) if name in GROUPS else GROUPS.index("proportions") for name in FEATURES
 }
 _CODES = {name: {v: i for i, v in enumerate(values)} for name, values in CATEGORIES.items()}
+_COLUMN_CODES = [_CODES.get(name) for name in FEATURES]
+_READ_FEATURES = attrgetter(*FEATURES)
 # The grade indicators of `linear_terms`: column j is X[:, _GRADE_COLUMNS[j]] == _GRADE_LEVELS[j].
 _GRADE_COLUMNS = np.array(
     [FEATURES.index(name) for name, grades in CATEGORIES.items() for _ in grades[1:]]
@@ -43,6 +46,21 @@ def feature_matrix(records: Mapping[str, Sequence]) -> np.ndarray:
         else:
             columns.append(np.asarray(column, dtype=float))
     return np.column_stack(columns)
+
+
+def stone_matrix(stones: Iterable[object]) -> np.ndarray:
+    """`feature_matrix` of stones given as objects holding each feature as an attribute (the
+    API's validated stones), one row per stone; values are assumed valid."""
+    return np.array(
+        [
+            [
+                codes[value] if codes else value
+                for codes, value in zip(_COLUMN_CODES, row, strict=True)
+            ]
+            for row in map(_READ_FEATURES, stones)
+        ],
+        dtype=float,
+    ).reshape(-1, len(FEATURES))
 
 
 def linear_terms(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
