@@ -78,10 +78,10 @@ class Instance:
 
     @property
     def pricer(self):
-        from functions.champion import Champion
-        from functions.pricer import Pricer
-
         def make():
+            from functions.champion import Champion
+            from functions.pricer import Pricer
+
             champion = Champion(self.registry, self.settings.champion_ttl_seconds)
             return Pricer(champion, comparables=lambda *args: self.inventory.comparables(*args))
 
@@ -89,14 +89,17 @@ class Instance:
 
     @property
     def prediction_log(self):
-        from functions.prediction_log import PredictionLogger
-
         def write(entries: list[dict]) -> None:
             from functions.database import PredictionLog
 
             PredictionLog(self.engine).write_many(entries)
 
-        return self._once("prediction_log", lambda: PredictionLogger(write))
+        def make():
+            from functions.prediction_log import PredictionLogger
+
+            return PredictionLogger(write)
+
+        return self._once("prediction_log", make)
 
     @property
     def ledger(self):
