@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import orjson
@@ -177,6 +178,11 @@ class Router:
             strict_slashes=False,
         )
         self._body_adapters: dict[tuple[int, bool], TypeAdapter] = {}
+        self._fixed: dict[tuple[str, str], int] = {}
+        """(method, path) → route for the paths without parameters, found without the Map."""
+        for index, route in enumerate(routes):
+            if "<" not in route.path:
+                self._fixed.setdefault((route.method, route.path), index)
 
     def _body_adapter(self, index: int, many: bool) -> TypeAdapter:
         """Built on first use: a function instance only pays for the routes it serves."""
@@ -196,9 +202,18 @@ class Router:
             return _failure().response()
 
     def _dispatch(self, request: Request) -> Response:
+        index, params = self._fixed.get((request.method, request.path)), {}
+        if index is None:
+            index, params = self._match(request)
+        call = Call(request, params, self.settings())
+        if self.routes[index].journal is None:
+            return self._serve(index, call)
+        return self._journaled(index, call)
+
+    def _match(self, request: Request) -> tuple[int, dict[str, Any]]:
         adapter = self._map.bind("", path_info=request.path)
         try:
-            index, params = adapter.match(method=request.method)
+            return adapter.match(method=request.method)
         except MethodNotAllowed as exc:
             allowed = ", ".join(sorted(exc.valid_methods or []))
             raise HttpProblem(
@@ -209,11 +224,6 @@ class Router:
             ) from None
         except NotFound:
             raise HttpProblem(404, "Not found", f"no such resource: {request.path}") from None
-        route = self.routes[index]
-        call = Call(request, params, self.settings())
-        if route.journal is None:
-            return self._serve(index, call)
-        return self._journaled(index, call)
 
     def _serve(self, index: int, call: Call) -> Response:
         route = self.routes[index]
@@ -299,7 +309,7 @@ def parse_params(params: dict[str, Any], model: type[BaseModel]) -> BaseModel:
 
 
 def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
-    args = request.args
+    args = request.args if request.query_string else {}
     known = set(model.model_fields)
     unknown = sorted(set(args) - known)
     if unknown:
@@ -309,7 +319,7 @@ def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
                 for name in unknown
             ]
         )
-    lists = {n for n, f in model.model_fields.items() if "list[" in str(f.annotation)}
+    lists = _list_fields(model)
     values: dict[str, Any] = {}
     for name in args:
         many = args.getlist(name)
@@ -323,6 +333,11 @@ def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
         return model.model_validate(values)
     except ValidationError as exc:
         raise invalid(validation_errors(exc, ("query",))) from None
+
+
+@cache
+def _list_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(n for n, f in model.model_fields.items() if "list[" in str(f.annotation))
 
 
 def read_json(request: Request, limit: int) -> Any:
