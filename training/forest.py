@@ -177,7 +177,7 @@ class Forest:
         for _ in range(self.max_depth):
             step = flat[offsets + self._flat_feature[node]] > self._flat_threshold[node]
             node = self._flat_first_child[node] + step
-        return self._flat_value[node].reshape(len(X), -1).sum(axis=1)
+        return self._flat_value[node].reshape(len(X), len(self.roots)).sum(axis=1)
 
     def _compile_layout(self) -> None:
         """Renumber all nodes, leaves included, breadth-first so that the right child of every

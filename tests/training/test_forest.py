@@ -26,6 +26,11 @@ def test_predictions_match_lightgbm(fitted) -> None:
     np.testing.assert_allclose(forest.predict(X), booster.predict(X[:, 1:]), rtol=0, atol=1e-12)
 
 
+def test_no_stones_no_predictions(fitted) -> None:
+    _, forest, X = fitted
+    assert forest.predict(X[:0]).shape == (0,)
+
+
 def test_json_round_trip_predicts_the_same(fitted) -> None:
     _, forest, X = fitted
     again = Forest.from_dict(forest.to_dict())
