@@ -64,5 +64,6 @@ def test_the_docs_page_renders_every_endpoint_offline(
     assert page.locator("#problem-422").is_visible()
     page.screenshot(path=str(tmp_path / "docs.png"))
     assert errors == [] and outside == []
-    page.click("a[href='/v1/openapi.json']")
+    with page.expect_navigation():
+        page.click("a[href='/v1/openapi.json']")
     assert '"openapi":"3.1.0"' in page.content().replace(" ", "")
