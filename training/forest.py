@@ -166,18 +166,25 @@ class Forest:
         return out
 
     def _predict_chunk(self, X: np.ndarray) -> np.ndarray:
-        """One stone, the common request, walks 1-D index arrays with no row offsets: NumPy
-        indexes those at a fraction of the cost of a 1 × trees array."""
-        flat = X.ravel()
         if len(X) == 1:
-            node, offsets = self._root_ids, 0
-        else:
-            node = np.broadcast_to(self._root_ids, (len(X), len(self.roots))).copy()
-            offsets = (np.arange(len(X), dtype=np.int64) * X.shape[1])[:, None]
+            return self._predict_one(X[0])
+        flat = X.ravel()
+        node = np.broadcast_to(self._root_ids, (len(X), len(self.roots))).copy()
+        offsets = (np.arange(len(X), dtype=np.int64) * X.shape[1])[:, None]
         for _ in range(self.max_depth):
             step = flat[offsets + self._flat_feature[node]] > self._flat_threshold[node]
             node = self._flat_first_child[node] + step
         return self._flat_value[node].reshape(len(X), len(self.roots)).sum(axis=1)
+
+    def _predict_one(self, x: np.ndarray) -> np.ndarray:
+        """One stone, the common request: every node's way is decided in one comparison over
+        all nodes, then each level is a single look-up for all trees. Small arrays cost NumPy
+        per operation, not per element, so fewer operations win over less work."""
+        next_node = self._flat_first_child + (x[self._flat_feature] > self._flat_threshold)
+        node = self._root_ids
+        for _ in range(self.max_depth):
+            node = next_node[node]
+        return self._flat_value[node].sum(keepdims=True)
 
     def _compile_layout(self) -> None:
         """Renumber all nodes, leaves included, breadth-first so that the right child of every

@@ -26,6 +26,12 @@ def test_predictions_match_lightgbm(fitted) -> None:
     np.testing.assert_allclose(forest.predict(X), booster.predict(X[:, 1:]), rtol=0, atol=1e-12)
 
 
+def test_one_stone_at_a_time_predicts_what_the_batch_walk_does(fitted) -> None:
+    _, forest, X = fitted
+    one_by_one = np.concatenate([forest.predict(X[i : i + 1]) for i in range(200)])
+    np.testing.assert_array_equal(one_by_one, forest.predict(X[:200]))
+
+
 def test_no_stones_no_predictions(fitted) -> None:
     _, forest, X = fitted
     assert forest.predict(X[:0]).shape == (0,)
