@@ -18,6 +18,8 @@ from training.geometry import MEASURES, FieldProblem, implausibilities
 from training.model import PriceBreakdown, PriceModel
 from training.record import FEATURES
 
+_MEASURE_COLUMNS = [FEATURES.index(name) for name in MEASURES]
+
 
 @dataclass(frozen=True)
 class Appraisal:
@@ -56,13 +58,18 @@ def appraise(
     factors are unrounded, so that base_price × Π factors = price holds to float precision;
     round for display."""
     X = stones if isinstance(stones, np.ndarray) else feature_matrix(stones)
-    geometry = implausibilities(*(X[:, FEATURES.index(name)] for name in MEASURES))
+    geometry = implausibilities(*(X[:, column] for column in _MEASURE_COLUMNS))
     problems = [a + b for a, b in zip(geometry, model.out_of_domain(X), strict=True)]
     priced = np.fromiter((not p for p in problems), dtype=bool, count=len(problems))
-    ok = X if priced.all() else X[priced]
-    price, low, high = (np.full(len(X), np.nan) for _ in range(3))
-    price[priced] = model.predict(ok)
-    low[priced], high[priced] = model.interval(ok, price[priced])
+    if priced.all():
+        ok = X
+        price = model.predict(X)
+        low, high = model.interval(X, price)
+    else:
+        ok = X[priced]
+        price, low, high = (np.full(len(X), np.nan) for _ in range(3))
+        price[priced] = model.predict(ok)
+        low[priced], high[priced] = model.interval(ok, price[priced])
     base, log_factors = model.log_factors(ok) if explain else (None, None)
     return Appraisal(
         price,

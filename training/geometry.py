@@ -14,6 +14,9 @@ import numpy as np
 
 from training.record import CARAT_PER_MM3, DEPTH_TOLERANCE, WEIGHT_RATIO_RANGE
 
+_LOG_CARAT_PER_MM3 = float(np.log(CARAT_PER_MM3))
+_LOG_LOWEST_RATIO, _LOG_HIGHEST_RATIO = (float(v) for v in np.log(WEIGHT_RATIO_RANGE))
+
 FieldProblem = tuple[str, str]
 """(field, message): what is wrong and with which field."""
 
@@ -29,11 +32,10 @@ def implausibilities(
     """
     carat, depth, x, y, z = (np.asarray(a, dtype=float) for a in (carat, depth, x, y, z))
     with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
-        log_implied = np.log(CARAT_PER_MM3) + np.log(x) + np.log(y) + np.log(z)
+        log_implied = _LOG_CARAT_PER_MM3 + np.log(x) + np.log(y) + np.log(z)
         log_ratio = np.log(carat) - log_implied
         computed_depth = 200.0 * (z / (x + y))
-    low, high = np.log(WEIGHT_RATIO_RANGE)
-    bad_weight = ~((log_ratio >= low) & (log_ratio <= high))
+    bad_weight = ~((log_ratio >= _LOG_LOWEST_RATIO) & (log_ratio <= _LOG_HIGHEST_RATIO))
     bad_depth = ~(np.abs(computed_depth - depth) <= DEPTH_TOLERANCE)
     problems: list[list[FieldProblem]] = [[] for _ in range(len(carat))]
     for i in bad_weight.nonzero()[0]:

@@ -33,6 +33,7 @@ reads it."""
 INTERVAL_CARAT_EDGES = (0.0, 0.5, 1.0, 1.5, 2.0)
 """Lower edges of the carat bands that each get their own interval width."""
 _UPPER_CARAT_EDGES = np.asarray(INTERVAL_CARAT_EDGES[1:])
+_CARAT = FEATURES.index("carat")
 """How many of these a carat reaches is the number of its band (a carat below 0 is in band 0)."""
 MIN_BAND_ROWS = 100
 DOMAIN_MARGIN = 0.05
@@ -113,7 +114,7 @@ class PriceModel:
         if calibration_residuals is None:
             calibration_residuals = self._cross_fit_residuals(X, y)
         self.interval_bands = banded_offsets(
-            calibration_residuals, X[:, FEATURES.index("carat")], self.params.coverage
+            calibration_residuals, X[:, _CARAT], self.params.coverage
         )
         self.domain = {
             name: [float(X[:, j].min()), float(X[:, j].max())]
@@ -121,6 +122,7 @@ class PriceModel:
             if name not in CATEGORIES
         }
         self.__dict__.pop("_domain_limits", None)
+        self.__dict__.pop("_interval_factors", None)
         return self
 
     def _fit_point(self, X: np.ndarray, y: np.ndarray) -> None:
@@ -199,10 +201,14 @@ class PriceModel:
 
     def interval(self, X: np.ndarray, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The calibrated interval around the predicted prices of the stones X."""
-        carat = np.asarray(X, dtype=float)[:, FEATURES.index("carat")]
-        band = _UPPER_CARAT_EDGES.searchsorted(carat, side="right")
-        offsets = np.asarray(self.interval_bands)[band]
-        return price * np.exp(offsets[:, 0]), price * np.exp(offsets[:, 1])
+        carat = np.asarray(X, dtype=float)[:, _CARAT]
+        factors = self._interval_factors[_UPPER_CARAT_EDGES.searchsorted(carat, side="right")]
+        return price * factors[:, 0], price * factors[:, 1]
+
+    @cached_property
+    def _interval_factors(self) -> np.ndarray:
+        """Per carat band, the interval's low and high as multiples of the price."""
+        return np.exp(np.asarray(self.interval_bands, dtype=float))
 
     def log_factors(self, X: np.ndarray) -> tuple[float, np.ndarray]:
         """The log of the base price, and each stone's log factor per characteristic (columns in
