@@ -4,15 +4,18 @@
 #   requirements.txt   a copy of functions/requirements.txt
 #   functions/         the package, with its data files (OpenAPI, HTML, migrations, the web page)
 #   training/          the package the functions import (record schema, model loading)
-# Byte-code caches and anything else in those folders are left out by the patterns.
+# Byte-code caches and anything else in those folders are left out by the patterns, and so is
+# the training code no function imports (the notebook's and the accuracy benchmark's model
+# comparison).
 
 locals {
   repo_root       = "${path.module}/.."
   package_pattern = "**/*.{py,json,html,ini,mako,js,css,svg}"
+  not_deployed    = ["training/comparison.py"]
 
   function_source_files = merge(
     { for f in fileset("${local.repo_root}/functions", local.package_pattern) : "functions/${f}" => "${local.repo_root}/functions/${f}" },
-    { for f in fileset("${local.repo_root}/training", local.package_pattern) : "training/${f}" => "${local.repo_root}/training/${f}" },
+    { for f in fileset("${local.repo_root}/training", local.package_pattern) : "training/${f}" => "${local.repo_root}/training/${f}" if !contains(local.not_deployed, "training/${f}") },
     {
       "main.py"          = "${local.repo_root}/functions/main.py"
       "requirements.txt" = "${local.repo_root}/functions/requirements.txt"

@@ -459,11 +459,28 @@ def test_function_source_archive_has_the_layout_the_runtime_expects() -> None:
         assert f'fileset("{ref("local.repo_root")}/{package}"' in files, package
         assert f'"{package}/{ref("f")}"=>' in files, package
     assert expr(ROOT["locals"]["repo_root"]) == ref("path.module") + "/.."
+    assert "!contains(local.not_deployed" in files
     for required in ("functions/main.py", "functions/requirements.txt"):
         if not (REPO / required).exists():
             if IN_CI:
                 pytest.fail(f"{required} is packaged into the function source but does not exist")
             pytest.skip(f"{required} is not written yet")
+
+
+def test_code_left_out_of_the_function_source_is_not_imported_by_what_is_in_it() -> None:
+    left_out = expr(ROOT["locals"]["not_deployed"])
+    modules = {
+        path.removesuffix(".py").replace("/", ".")
+        for path in re.findall(r'"([^"]+\.py)"', left_out)
+    }
+    assert modules == {"training.comparison"}
+    for package in ("functions", "training"):
+        for path in (REPO / package).rglob("*.py"):
+            if f"{package}.{path.stem}" in modules:
+                continue
+            text = path.read_text(encoding="utf-8")
+            for module in modules:
+                assert module not in text, f"{path.relative_to(REPO)} imports {module}"
 
 
 # --- identities -----------------------------------------------------------------------------
