@@ -22,7 +22,10 @@ own keep-alive connection. Measured:
         function, and pricing's share of its throughput
   (iii) 10,000 stones in one POST /v1/price: median of 7
   (iv)  explain=true, one stone, 1,000 sequential POSTs: p50, p99
-  (v)   prediction log on vs off (a wrapper source replacing the log writer by a no-op)
+  (v)   where the time goes: routing alone (a constant price, no log), routing and the log,
+        pricing without the log, pricing, and the bare handler, alternated (wrapper sources
+        replacing the pricer or the log by no-ops); the log's cost is pricing without it vs
+        with it
   and the Flask+pandas+sklearn baseline (benchmarks/baseline_service.py) under the same gunicorn
   configuration and the same load.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,9 +86,18 @@ def pricing(request):
     orjson.loads(request.get_data())
     return ANSWER, 200, {"Content-Type": "application/json"}
 '''
-NO_LOG_SOURCE = '''"""The pricing function, its prediction log replaced by a no-op (benchmark)."""
+PARTS_SOURCE = '''"""The pricing function with parts of its work replaced by no-ops (benchmark)."""
 import functions.main
 from functions.main import pricing  # noqa: F401
+
+
+class ConstantPricer:
+    """One fixed price for every stone: routing, validation and the response stay."""
+
+    def price(self, stones, *, explain=False, comparables=0):
+        price = {"price": 3957.0, "interval": {"low": 3580.0, "high": 4370.0, "coverage": 0.9}}
+        results = [{**price, "model_version": "constant"} for _ in stones]
+        return "constant", results, [[] for _ in stones]
 
 
 class NoLog:
@@ -92,8 +105,20 @@ class NoLog:
         pass
 
 
-functions.main.instance._made["prediction_log"] = NoLog()
+made = functions.main.instance._made
 '''
+PARTS = {
+    "routing only": ("pricer", "prediction_log"),
+    "routing + log": ("pricer",),
+    "pricing, no log": ("prediction_log",),
+    "pricing": (),
+}
+"""The rows of (v): what each replaces by a no-op."""
+NO_OP = {"pricer": "ConstantPricer()", "prediction_log": "NoLog()"}
+
+
+def parts_source(replaced: tuple[str, ...]) -> str:
+    return PARTS_SOURCE + "".join(f'made["{name}"] = {NO_OP[name]}\n' for name in replaced)
 
 
 def parse_configs(text: str) -> list[tuple[int, int]]:
@@ -254,34 +279,52 @@ def main() -> None:
             f"p99 {percentile(explain, 99):.2f} ms"
         )
 
-        no_log = environment.write("pricing_without_log.py", NO_LOG_SOURCE)
-        on: list[LoadResult] = []
-        off: list[LoadResult] = []
+        sources = {
+            name: str(environment.write(f"pricing_part_{i}.py", parts_source(replaced)))
+            for i, (name, replaced) in enumerate(PARTS.items())
+        }
+        parts: dict[str, list[LoadResult]] = {name: [] for name in [*PARTS, "bare handler"]}
         before = environment.prediction_log_rows()
         for _ in range(args.repeats):
-            for source, results in ((None, on), (str(no_log), off)):
-                with running(ours(environment, workers, threads, source), body) as server:
+            for name, source in sources.items():
+                with running(ours(environment, *BARE, source), body) as server:
                     warm(server, body)
-                    results.append(load(server.port, "/v1/price", body, CONNECTIONS, args.seconds))
+                    parts[name].append(
+                        load(server.port, "/v1/price", body, CONNECTIONS, args.seconds)
+                    )
+            with running(bare(bare_source, environment), body) as server:
+                warm(server, body)
+                parts["bare handler"].append(
+                    load(server.port, "/v1/price", body, CONNECTIONS, args.seconds)
+                )
         logged = environment.prediction_log_rows() - before
-        on_rps, off_rps = median([r.rps for r in on]), median([r.rps for r in off])
-        cost = (off_rps - on_rps) / off_rps * 100
+        rps = {name: median([r.rps for r in results]) for name, results in parts.items()}
+        cost = (rps["pricing, no log"] - rps["pricing"]) / rps["pricing, no log"] * 100
+        cores = os.cpu_count() or 1
         print(
-            f"\n(v) prediction log, {workers} x {threads}, {CONNECTIONS} connections, "
-            f"median of {args.repeats} alternated runs"
+            f"\n(v) where the time goes, {BARE[0]} x {BARE[1]}, {CONNECTIONS} connections, median "
+            f"of {args.repeats} alternated runs; each row but the last replaces parts of the "
+            "pricing function by no-ops (a constant price, a log that drops its entries)"
         )
-        print(f"{'':12s} {'req/s':>8s} {'p50 ms':>7s} {'p99 ms':>7s} {'errors':>6s}")
-        for name, results in (("log on", on), ("log off", off)):
+        print(
+            f"{'':16s} {'req/s':>8s} {'p50 ms':>7s} {'p99 ms':>7s} {'errors':>6s} "
+            f"{'of bare':>7s} {'machine µs/request':>18s}"
+        )
+        for name, results in parts.items():
             print(
-                f"{name:12s} {median([r.rps for r in results]):8.0f} "
+                f"{name:16s} {rps[name]:8.0f} "
                 f"{median([r.p50_ms for r in results]):7.2f} "
                 f"{median([r.p99_ms for r in results]):7.2f} "
-                f"{sum(r.errors for r in results):6d}"
+                f"{sum(r.errors for r in results):6d} "
+                f"{rps[name] / rps['bare handler'] * 100:6.0f}% "
+                f"{cores * 1e6 / rps[name]:18.0f}"
                 + (f"  ({summary(results).error_kinds})" if summary(results).error_kinds else "")
             )
         print(
-            f"log cost: {cost:.1f}% of throughput; the log-on servers wrote {logged:,} log rows "
-            f"(warm-up included) for {sum(r.requests for r in on):,} measured requests"
+            f"(machine µs/request: {cores} cores' time per request, load generator included)\n"
+            f"log cost: {cost:.1f}% of throughput; the servers with the log wrote {logged:,} log "
+            f"rows (warm-up included) for {sum(r.requests for r in parts['pricing']):,} measured "
+            "requests"
         )
 
         with running(baseline(environment, workers, threads), body) as server:
