@@ -9,6 +9,8 @@ Compared, alternately, each started N times (median reported):
 
   ours      functions-framework --source functions/main.py --target pricing --port P
             (the venv's console script; gunicorn with functions-framework's defaults)
+  bare      the same command serving a handler that parses the body and answers a constant:
+            the floor of any pricing function (functions-framework's own start)
   baseline  gunicorn with the same options serving benchmarks/baseline_service.py: Flask +
             pandas + scikit-learn, a pickled LinearRegression on one-hot grades
 
@@ -30,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness import (
+    BARE_SOURCE,
     REPO,
     Environment,
     NotReady,
@@ -122,8 +125,10 @@ def main() -> None:
     print(f"cold start, {args.runs} starts each; {machine_load()}")
     with Environment(csv) as environment:
         body = json.dumps(valid_stones(csv)[0]).encode()
+        bare = str(environment.write("bare_pricing.py", BARE_SOURCE))
         servers = {
             "ours (functions-framework)": lambda port: ours_command(port),
+            "bare handler (functions-framework)": lambda port: ours_command(port, bare),
             "baseline (Flask+pandas+sklearn)": lambda port: baseline_command(port),
         }
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in servers}

@@ -29,6 +29,24 @@ REPO = BENCHMARKS.parent
 SOURCE = "functions/main.py"
 """The pricing function's source, relative to the repository root (the servers' cwd)."""
 FEATURES = ("carat", "cut", "color", "clarity", "depth", "table", "x", "y", "z")
+BARE_SOURCE = '''"""A bare function: parses the JSON body, answers a constant (benchmark)."""
+import orjson
+
+ANSWER = orjson.dumps(
+    {
+        "price": 3957.0,
+        "interval": {"low": 3580.0, "high": 4370.0, "coverage": 0.9},
+        "model_version": "bare",
+    }
+)
+
+
+def pricing(request):
+    orjson.loads(request.get_data())
+    return ANSWER, 200, {"Content-Type": "application/json"}
+'''
+"""The floor of any pricing function: functions-framework, the same JSON body parsed, a
+constant answered. `latency.py` and `cold_start.py` measure it beside pricing."""
 
 
 def default_csv() -> Path:

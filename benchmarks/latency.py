@@ -39,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness import (
+    BARE_SOURCE,
     Environment,
     LoadResult,
     Server,
@@ -70,22 +71,6 @@ TARGETS = {
 AT_LEAST = {"16-conn req/s", "share of bare req/s %"}
 BARE = (2, 1)
 """The configuration the bare handler runs in, and pricing is compared in."""
-BARE_SOURCE = '''"""A bare function: parses the JSON body, answers a constant (benchmark)."""
-import orjson
-
-ANSWER = orjson.dumps(
-    {
-        "price": 3957.0,
-        "interval": {"low": 3580.0, "high": 4370.0, "coverage": 0.9},
-        "model_version": "bare",
-    }
-)
-
-
-def pricing(request):
-    orjson.loads(request.get_data())
-    return ANSWER, 200, {"Content-Type": "application/json"}
-'''
 PARTS_SOURCE = '''"""The pricing function with parts of its work replaced by no-ops (benchmark)."""
 import functions.main
 from functions.main import pricing  # noqa: F401
