@@ -61,15 +61,12 @@ def appraise(
     geometry = implausibilities(*(X[:, column] for column in _MEASURE_COLUMNS))
     problems = [a + b for a, b in zip(geometry, model.out_of_domain(X), strict=True)]
     priced = np.fromiter((not p for p in problems), dtype=bool, count=len(problems))
-    if priced.all():
-        ok = X
-        price = model.predict(X)
-        low, high = model.interval(X, price)
-    else:
-        ok = X[priced]
-        price, low, high = (np.full(len(X), np.nan) for _ in range(3))
-        price[priced] = model.predict(ok)
-        low[priced], high[priced] = model.interval(ok, price[priced])
+    everything = bool(priced.all())
+    ok = X if everything else X[priced]
+    price = model.predict(ok)
+    low, high = model.interval(ok, price)
+    if not everything:
+        price, low, high = (_spread(values, priced) for values in (price, low, high))
     base, log_factors = model.log_factors(ok) if explain else (None, None)
     return Appraisal(
         price,
@@ -82,3 +79,10 @@ def appraise(
         log_factors,
         ok if explain else None,
     )
+
+
+def _spread(values: np.ndarray, priced: np.ndarray) -> np.ndarray:
+    """The priced stones' values in their places among all stones, NaN for the refused."""
+    spread = np.full(len(priced), np.nan)
+    spread[priced] = values
+    return spread

@@ -33,8 +33,8 @@ reads it."""
 INTERVAL_CARAT_EDGES = (0.0, 0.5, 1.0, 1.5, 2.0)
 """Lower edges of the carat bands that each get their own interval width."""
 _UPPER_CARAT_EDGES = np.asarray(INTERVAL_CARAT_EDGES[1:])
-_CARAT = FEATURES.index("carat")
 """How many of these a carat reaches is the number of its band (a carat below 0 is in band 0)."""
+_CARAT = FEATURES.index("carat")
 MIN_BAND_ROWS = 100
 DOMAIN_MARGIN = 0.05
 """How far beyond the training range of a measurement the model still prices (relative)."""
