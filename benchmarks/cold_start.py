@@ -48,7 +48,7 @@ from harness import (
 
 POLL_SECONDS = 0.005
 TIMEOUT_SECONDS = 60.0
-TARGET_SECONDS = 0.5
+TARGET_SECONDS = 0.35
 
 
 def first_price(command: list[str], env: dict, port: int, body: bytes) -> tuple[float, float]:

@@ -62,7 +62,7 @@ BATCH = 10_000
 TARGETS = {
     "single p50 ms": 2.0,
     "16-conn req/s": 1500.0,
-    "16-conn p99 ms": 30.0,
+    "16-conn p99 ms": 15.0,
     "10k stones ms": 300.0,
     "explain p50 ms": 2.0,
     "log cost %": 10.0,
