@@ -76,21 +76,26 @@ class PredictionLogger:
                 self._arrived.set()
 
     def _write_queued(self, partial: bool) -> None:
-        """Write the queued entries in full batches, and the last, partial one if `partial`.
+        """Write the entries queued when called, in full batches, and the last, partial one if
+        `partial`. Entries that arrive meanwhile wait for the next call: under steady load they
+        would otherwise be written as they come, in transactions of a few entries each.
+
         Entries leave the queue only while the lock is held, so whoever holds it next finds
         them written."""
         with self._writing:
-            while self._queue.qsize() >= self.batch_size or (partial and not self._queue.empty()):
-                batch = self._take()
+            queued = self._queue.qsize()
+            due = queued if partial else queued - queued % self.batch_size
+            while due > 0 and (batch := self._take(min(due, self.batch_size))):
+                due -= len(batch)
                 try:
                     self._write_many([storable(entry) for entry in batch])
                 except Exception:
                     log.exception("could not write %d prediction log entries", len(batch))
 
-    def _take(self) -> list[dict]:
+    def _take(self, count: int) -> list[dict]:
         batch: list[dict] = []
         with contextlib.suppress(queue.Empty):
-            while len(batch) < self.batch_size:
+            while len(batch) < count:
                 batch.append(self._queue.get_nowait())
         return batch
 

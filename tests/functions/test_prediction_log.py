@@ -179,6 +179,26 @@ def test_flush_writes_what_remains(table: Table) -> None:
     assert table.batches == [5, 5, 2]
 
 
+def test_entries_that_arrive_during_a_write_wait_for_the_next_one(table: Table) -> None:
+    """Under steady load entries arrive while a batch is being written; they join the next
+    batch rather than being written one small transaction after another."""
+    arriving = iter(range(3, 10))
+
+    def write_while_entries_arrive(entries: list[dict]) -> None:
+        table.write_many(entries)
+        for number in arriving:
+            logger.submit(entry(number))
+
+    logger = PredictionLogger(write_while_entries_arrive, batch_size=500, interval=LONG)
+    for number in range(3):
+        logger.submit(entry(number))
+    logger.flush()
+    assert table.batches == [3]
+    logger.flush()
+    assert table.batches == [3, 7]
+    assert table.numbers() == list(range(10))
+
+
 def test_flush_waits_for_a_batch_being_written(table: Table) -> None:
     logger = PredictionLogger(table.write_many, batch_size=1, interval=LONG)
     table.stall()
