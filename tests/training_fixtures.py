@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from training.model import ModelParams
+from training.model import ModelParams, PriceModel
 
 REPO = Path(__file__).resolve().parents[1]
 CUSTOMER_FILE = REPO.parent / "shared" / "data" / "diamonds.csv"
@@ -35,6 +36,17 @@ def public_csv() -> bytes:
 def sample_csv(public_csv: bytes) -> bytes:
     """The first 1,500 stones of the public data set: enough to train a small model quickly."""
     return b"\n".join(public_csv.splitlines()[:1501]) + b"\n"
+
+
+@pytest.fixture(scope="session")
+def trained(sample_csv: bytes) -> tuple[PriceModel, np.ndarray, np.ndarray]:
+    """A small model fitted on the sample, the sample's features and its prices."""
+    from training.features import feature_matrix
+    from training.validation import read_records
+
+    records = read_records(sample_csv).accepted
+    X, price = feature_matrix(records), records["price"].to_numpy(float)
+    return PriceModel(FAST).fit(X, price), X, price
 
 
 @pytest.fixture()

@@ -3,19 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from training.features import GROUPS, feature_matrix
+from training.features import GROUPS
 from training.model import MODEL_FILE, ModelParams, PriceModel, conformal_offsets
-from training.validation import read_records
 
 from .. import shapley_reference
-from ..training_fixtures import FAST
-
-
-@pytest.fixture(scope="module")
-def trained(sample_csv: bytes) -> tuple[PriceModel, np.ndarray, np.ndarray]:
-    records = read_records(sample_csv).accepted
-    X, price = feature_matrix(records), records["price"].to_numpy(float)
-    return PriceModel(FAST).fit(X, price), X, price
 
 
 def test_explanation_multiplies_back_to_the_price(trained) -> None:
