@@ -272,17 +272,3 @@ def test_entries_with_nul_or_deep_nesting_are_kept_with_their_batch(database: sa
     assert documents[1]["body"] == {"no\ufffdte": "a\ufffdb", "cut": ["\ufffd"]}
     assert documents[2] == {"unstorable": "Recursion limit reached"}
     assert "\ufffd" in str(rows[1].response)
-
-
-def test_a_batch_of_several_statements_is_one_transaction(database: sa.Engine) -> None:
-    log = PredictionLog(database)
-    log.write_many([entry(i) for i in range(120)], rows_per_statement=50)
-    broken = [entry(1000 + i) for i in range(120)]
-    broken[110]["status"] = None  # the third statement fails: nothing of the batch is kept
-    with pytest.raises(sa.exc.IntegrityError):
-        log.write_many(broken, rows_per_statement=50)
-    with database.connect() as connection:
-        numbers = connection.execute(
-            sa.text("SELECT n_stones FROM prediction_log ORDER BY n_stones")
-        ).scalars()
-        assert list(numbers) == list(range(120))

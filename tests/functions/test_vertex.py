@@ -249,7 +249,7 @@ def test_a_job_that_ended_without_finishing_its_run_is_reported(vertex: FakeVert
 def test_vertex_runs_go_through_the_single_flight_rule(vertex: FakeVertex, tmp_path: Path) -> None:
     from functions.instance import Instance
     from functions.retraining import request_training
-    from tests.functions.test_database import stone
+    from tests.functions.database.stones import stone
 
     instance = Instance(
         settings(

@@ -1,0 +1,124 @@
+"""Engines and migrations, on SQLite and on PostgreSQL (see tests/database_fixtures.py)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from functions.database import Base, IngestedFiles, Inventory, make_engine, migrate
+from tests.concurrency import run_at_once
+from tests.functions.database.stones import stone
+
+
+def schema_version(engine: sa.Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.scalars(sa.text("SELECT version_num FROM alembic_version")))
+
+
+def test_migrate_twice_is_a_no_op_and_matches_the_models(database: sa.Engine) -> None:
+    Inventory(database).create_many([stone()], "api")
+    migrate(database)
+    assert schema_version(database) == ["0002"]
+    assert Inventory(database).count() == 1
+    with database.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_a_database_at_the_first_revision_is_upgraded_with_its_rows(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from functions.database import MIGRATIONS
+
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(
+            sa.text(
+                "INSERT INTO ingested_files (bucket, name, generation, status, received_at)"
+                " VALUES ('b', 'incoming/old.csv', '1', 'done', :now)"
+            ),
+            {"now": datetime.now(UTC)},
+        )
+    migrate(engine)
+    assert schema_version(engine) == ["0002"]
+    row = IngestedFiles(engine).get("b", "incoming/old.csv", "1")
+    assert row["status"] == "done" and row["attempts"] == 0 and row["inserted"] is None
+    engine.dispose()
+
+
+def _migrate_when_all_are_ready(barrier: Any, url: str) -> None:
+    barrier.wait()
+    migrate(url)
+
+
+def test_concurrent_migrations_all_succeed(database_url: str) -> None:
+    """Several instances starting at once, each migrating the same new database."""
+    processes = 3
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Manager() as manager, ProcessPoolExecutor(processes, mp_context=spawn) as pool:
+        barrier = manager.Barrier(processes, timeout=60)
+        list(
+            pool.map(_migrate_when_all_are_ready, [barrier] * processes, [database_url] * processes)
+        )
+    run_at_once(3, lambda _: migrate(database_url))
+    engine = make_engine(database_url)
+    try:
+        assert schema_version(engine) == ["0002"]
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_engine_settings(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'new' / 'folder' / 'diamonds.db'}")
+    try:
+        with engine.connect() as connection:
+            pragma = lambda name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+            assert pragma("journal_mode") == "wal"
+            assert pragma("foreign_keys") == 1
+            assert pragma("busy_timeout") > 0
+        assert (tmp_path / "new" / "folder" / "diamonds.db").is_file()
+    finally:
+        engine.dispose()
+
+
+def test_the_switch_to_wal_waits_for_a_writer_on_a_new_database(tmp_path: Path) -> None:
+    """Another process writes to a database not yet in WAL mode while this one opens it: the
+    switch waits for the writer instead of failing with "database is locked" (what SQLite does
+    at once to a connection that holds a read lock and wants the write lock)."""
+    path = tmp_path / "diamonds.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE t (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (1)")
+    release = threading.Timer(0.5, writer.commit)
+    release.start()
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("SELECT x FROM t").scalar() == 1
+    finally:
+        release.join()
+        writer.close()
+        engine.dispose()
+
+
+def test_unsupported_databases_are_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported database"):
+        make_engine("mysql://localhost/diamonds")
+    with pytest.raises(ValueError, match="in-memory SQLite"):
+        make_engine("sqlite://")

@@ -1,0 +1,58 @@
+"""The prediction log's table, on SQLite and on PostgreSQL (see tests/database_fixtures.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from functions.database import PredictionLog, PredictionLogEntry
+from tests.functions.database.stones import stone
+
+
+def test_prediction_log_write_many(database: sa.Engine) -> None:
+    earlier = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+    entries = [
+        {
+            "model_version": "v3",
+            "latency_ms": 12.5,
+            "caller": "key:3f9a1c",
+            "n_stones": 2,
+            "status": 200,
+            "request": {"stones": [stone(), stone(0.7)]},
+            "response": {"prices": [1000.0, 2000.0], "note": "ünïcode"},
+            "created_at": earlier,
+        },
+        {"latency_ms": 0.8, "caller": "anonymous", "status": 422},
+    ]
+    PredictionLog(database).write_many(entries)
+    PredictionLog(database).write_many([])
+    table = PredictionLogEntry.__table__
+    with database.connect() as connection:
+        rows = connection.execute(sa.select(table).order_by(table.c.id)).mappings().all()
+    assert len(rows) == 2
+    assert rows[0]["created_at"] == earlier
+    assert rows[0]["request"] == entries[0]["request"]
+    assert rows[0]["response"] == entries[0]["response"]
+    assert rows[1]["model_version"] is None and rows[1]["request"] is None
+    assert rows[1]["created_at"] > earlier
+
+
+def logged(number: int) -> dict:
+    """A priced request's entry; `number` (its n_stones) tells entries apart."""
+    return {"caller": "anonymous", "n_stones": number, "status": 200, "latency_ms": 1.5}
+
+
+def test_a_batch_of_several_statements_is_one_transaction(database: sa.Engine) -> None:
+    log = PredictionLog(database)
+    log.write_many([logged(i) for i in range(120)], rows_per_statement=50)
+    broken = [logged(1000 + i) for i in range(120)]
+    broken[110]["status"] = None  # the third statement fails: nothing of the batch is kept
+    with pytest.raises(sa.exc.IntegrityError):
+        log.write_many(broken, rows_per_statement=50)
+    with database.connect() as connection:
+        numbers = connection.execute(
+            sa.text("SELECT n_stones FROM prediction_log ORDER BY n_stones")
+        ).scalars()
+        assert list(numbers) == list(range(120))
