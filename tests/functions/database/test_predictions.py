@@ -56,3 +56,11 @@ def test_a_batch_of_several_statements_is_one_transaction(database: sa.Engine) -
             sa.text("SELECT n_stones FROM prediction_log ORDER BY n_stones")
         ).scalars()
         assert list(numbers) == list(range(120))
+
+
+def test_a_timestamp_without_a_time_zone_is_refused(database: sa.Engine) -> None:
+    naive = {**logged(1), "created_at": datetime(2024, 5, 1, 12, 30)}
+    with pytest.raises((ValueError, sa.exc.StatementError), match="must carry a timezone"):
+        PredictionLog(database).write_many([logged(0), naive])
+    with database.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM prediction_log")).scalar() == 0
