@@ -172,9 +172,12 @@ class PriceModel:
 
     # -- pricing ------------------------------------------------------------------------------
     def predict_log(self, X: np.ndarray) -> np.ndarray:
+        """The log price of each stone. The backbone's terms are summed row by row in one order
+        (einsum), not by BLAS, whose kernels round a row's sum differently by its place in the
+        batch: a stone is priced to the last bit as it is among any others."""
         X = np.asarray(X, dtype=float)
         terms, _ = linear_terms(X)
-        return self.intercept + terms @ self.coef + self._trees(X)
+        return self.intercept + np.einsum("ij,j->i", terms, self.coef) + self._trees(X)
 
     @property
     def forest(self) -> Forest:
