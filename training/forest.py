@@ -177,13 +177,16 @@ class Forest:
         return self._flat_value[node].reshape(len(X), len(self.roots)).sum(axis=1)
 
     def _predict_one(self, x: np.ndarray) -> np.ndarray:
-        """One stone, the common request: every node's way is decided in one comparison over
-        all nodes, then each level is a single look-up for all trees. Small arrays cost NumPy
-        per operation, not per element, so fewer operations win over less work."""
-        next_node = self._flat_first_child + (x[self._flat_feature] > self._flat_threshold)
+        """One stone, the common request: all trees walked together, one level per step,
+        touching only the nodes on the stone's paths. Deciding every node's way at once takes
+        fewer NumPy calls and wins in a loop that prices nothing else, but in a serving process
+        its node-sized temporaries cost several times more (measured inside the pricing
+        function: 144-207 µs a stone against 25-35 µs)."""
         node = self._root_ids
         for _ in range(self.max_depth):
-            node = next_node[node]
+            node = self._flat_first_child[node] + (
+                x[self._flat_feature[node]] > self._flat_threshold[node]
+            )
         return self._flat_value[node].sum(keepdims=True)
 
     def _compile_layout(self) -> None:
