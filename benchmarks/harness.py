@@ -93,7 +93,12 @@ def valid_stones(csv: Path) -> list[dict]:
 class Environment:
     """A temp dir with DATA/MODELS roots and a SQLite database (DIAMONDS_* variables), a
     champion trained by `python -m training CSV`, the migrated database and the baseline's
-    pickled model. Use as a context manager; everything is removed afterwards."""
+    pickled model. Use as a context manager; everything is removed afterwards.
+
+    The servers start as a deployed function does, from byte-code: Cloud Functions' Python
+    build runs `python3 -m compileall -f -q .` over the source, and the installed packages
+    carry theirs. Without it, where PYTHONDONTWRITEBYTECODE is set, every start would compile
+    the repository's modules again (about 60 ms here)."""
 
     def __init__(self, csv: Path) -> None:
         self.csv = csv
@@ -123,6 +128,11 @@ class Environment:
         )
         if result.returncode != 0:
             raise SystemExit(f"training failed:\n{result.stdout}\n{result.stderr}")
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", "functions", "training"],
+            cwd=REPO,
+            check=True,
+        )
         from functions.database import make_engine, migrate
 
         engine = make_engine(self.database_url)
