@@ -73,8 +73,10 @@ def test_a_group_the_trees_never_use_gets_nothing(fitted) -> None:
     assert phi[0] == 0.0  # column 0, alone in group 0, was not given to the trees
 
 
-def test_trees_that_are_a_single_leaf_or_lopsided_are_explained_too() -> None:
-    forest = Forest(
+def lopsided_forest() -> Forest:
+    """Three trees: 1 or 2 by x0 <= 0.5; a single leaf, 0.25; x1 > 0: 3, else -1 or 0.5 by
+    x0 <= -1."""
+    return Forest(
         feature=np.array([0, 1, 0]),
         threshold=np.array([0.5, 0.0, -1.0]),
         left=np.array([~0, 2, ~3]),
@@ -85,9 +87,25 @@ def test_trees_that_are_a_single_leaf_or_lopsided_are_explained_too() -> None:
         roots=np.array([0, ~2, 1]),
         groups=np.array([0, 1, 1]),
     )
+
+
+def test_trees_that_are_a_single_leaf_or_lopsided_are_explained_too() -> None:
+    forest = lopsided_forest()
     X = np.array([[x0, x1, 0.0] for x0 in (-2.0, 0.0, 1.0) for x1 in (-1.0, 1.0)])
     # trees: 1 or 2 by x0 <= 0.5; 0.25 always; x1 > 0: 3, else -1 or 0.5 by x0 <= -1
     price = [1 + 0.25 - 1, 1 + 0.25 + 3, 1 + 0.25 + 0.5, 1 + 0.25 + 3, 2 + 0.25 + 0.5, 2 + 0.25 + 3]
     np.testing.assert_allclose(forest.predict(X), price, rtol=0, atol=1e-12)
     expected = np.array([shapley_reference.shapley(forest, x) for x in X])
     np.testing.assert_allclose(forest.shapley(X), expected, rtol=0, atol=1e-12)
+
+
+def test_a_stone_walks_alone_as_among_others_and_goes_left_on_a_threshold() -> None:
+    forest = lopsided_forest()
+    X = np.array([[x0, x1, 0.0] for x0 in (-2.0, -1.0, 0.0, 0.5, 1.0) for x1 in (-1.0, 0.0, 1.0)])
+    price = [
+        (1 if x0 <= 0.5 else 2) + 0.25 + (3 if x1 > 0 else -1 if x0 <= -1 else 0.5)
+        for x0, x1, _ in X
+    ]
+    alone = np.concatenate([forest.predict(x[None, :]) for x in X])
+    np.testing.assert_array_equal(alone, forest.predict(X))
+    np.testing.assert_allclose(alone, price, rtol=0, atol=1e-12)
