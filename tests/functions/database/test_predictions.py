@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -37,6 +37,38 @@ def test_prediction_log_write_many(database: sa.Engine) -> None:
     assert rows[0]["response"] == entries[0]["response"]
     assert rows[1]["model_version"] is None and rows[1]["request"] is None
     assert rows[1]["created_at"] > earlier
+
+
+def test_rows_are_stored_as_sqlalchemys_own_insert_stores_them(database: sa.Engine) -> None:
+    paris = timezone(timedelta(hours=2))
+    entries = [
+        {
+            "created_at": datetime(2024, 5, 1, 14, 30, 0, 123456, tzinfo=paris),
+            "model_version": "v3",
+            "latency_ms": 0.1 + 0.2,
+            "caller": "key:3f9a1c",
+            "n_stones": 2,
+            "status": 200,
+            "request": {"body": [stone(), stone(0.7)], "query": "explain=true"},
+            "response": {"prices": [1000.5, 2e-7], "note": "ünïcode ✓", "none": None},
+        },
+        {"latency_ms": 0.8, "caller": "anonymous", "status": 422, "response": [1, "two"]},
+    ]
+    table = PredictionLogEntry.__table__
+    now = datetime.now(UTC)
+    with database.begin() as connection:
+        connection.execute(
+            sa.insert(table),
+            [{"created_at": now, **dict.fromkeys(PredictionLog._OPTIONAL), **e} for e in entries],
+        )
+    PredictionLog(database).write_many([{"created_at": now, **e} for e in entries])
+    columns = ", ".join(c.name for c in table.columns if c.name != "id")
+    with database.connect() as connection:
+        stored = connection.exec_driver_sql(
+            f"SELECT {columns} FROM prediction_log ORDER BY id"
+        ).all()
+    assert len(stored) == 4
+    assert stored[2:] == stored[:2]
 
 
 def logged(number: int) -> dict:
