@@ -98,7 +98,7 @@ class Environment:
     The servers start as a deployed function does, from byte-code: Cloud Functions' Python
     build runs `python3 -m compileall -f -q .` over the source, and the installed packages
     carry theirs. Without it, where PYTHONDONTWRITEBYTECODE is set, every start would compile
-    the repository's modules again (about 60 ms here)."""
+    the repository's modules again."""
 
     def __init__(self, csv: Path) -> None:
         self.csv = csv
