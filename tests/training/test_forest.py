@@ -92,7 +92,6 @@ def lopsided_forest() -> Forest:
 def test_trees_that_are_a_single_leaf_or_lopsided_are_explained_too() -> None:
     forest = lopsided_forest()
     X = np.array([[x0, x1, 0.0] for x0 in (-2.0, 0.0, 1.0) for x1 in (-1.0, 1.0)])
-    # trees: 1 or 2 by x0 <= 0.5; 0.25 always; x1 > 0: 3, else -1 or 0.5 by x0 <= -1
     price = [1 + 0.25 - 1, 1 + 0.25 + 3, 1 + 0.25 + 0.5, 1 + 0.25 + 3, 2 + 0.25 + 0.5, 2 + 0.25 + 3]
     np.testing.assert_allclose(forest.predict(X), price, rtol=0, atol=1e-12)
     expected = np.array([shapley_reference.shapley(forest, x) for x in X])
