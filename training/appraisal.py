@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from training.features import feature_matrix
-from training.geometry import MEASURES, FieldProblem, implausibilities
+from training.geometry import MEASURES, FieldProblem, implausibilities, plausible
 from training.model import PriceBreakdown, PriceModel
 from training.record import FEATURES
 
 _MEASURE_COLUMNS = [FEATURES.index(name) for name in MEASURES]
+_ONE_PRICED = np.ones(1, dtype=bool)
+_ONE_PRICED.flags.writeable = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ def appraise(
     factors are unrounded, so that base_price × Π factors = price holds to float precision;
     round for display."""
     X = stones if isinstance(stones, np.ndarray) else feature_matrix(stones)
+    if len(X) == 1 and not explain and (one := _appraise_one(model, X[0].tolist())):
+        return one
     geometry = implausibilities(*(X[:, column] for column in _MEASURE_COLUMNS))
     problems = [a + b for a, b in zip(geometry, model.out_of_domain(X), strict=True)]
     priced = np.fromiter((not p for p in problems), dtype=bool, count=len(problems))
@@ -79,6 +83,15 @@ def appraise(
         log_factors,
         ok if explain else None,
     )
+
+
+def _appraise_one(model: PriceModel, x: list[float]) -> Appraisal | None:
+    """One stone in plain floats, the common request, to the last bit what the batch path
+    gives it; None if it has problems, which the batch path words."""
+    if not (plausible(*(x[column] for column in _MEASURE_COLUMNS)) and model.within_domain(x)):
+        return None
+    price, low, high = np.array(model.price_row(x))[:, None]
+    return Appraisal(price, low, high, model.params.coverage, [[]], _ONE_PRICED)
 
 
 def _spread(values: np.ndarray, priced: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ FEATURE_GROUP: dict[str, int] = {
 _CODES = {name: {v: i for i, v in enumerate(values)} for name, values in CATEGORIES.items()}
 _COLUMN_CODES = [_CODES.get(name) for name in FEATURES]
 _READ_FEATURES = attrgetter(*FEATURES)
+_CARAT = FEATURES.index("carat")
 # The grade indicators of `linear_terms`: column j is X[:, _GRADE_COLUMNS[j]] == _GRADE_LEVELS[j].
 _GRADE_COLUMNS = np.array(
     [FEATURES.index(name) for name, grades in CATEGORIES.items() for _ in grades[1:]]
@@ -29,6 +30,14 @@ _TERM_GROUPS = np.array(
     + [GROUPS.index(name) for name, grades in CATEGORIES.items() for _ in grades[1:]]
 )
 _TERM_GROUPS.flags.writeable = False
+_GRADE_TERM = {
+    (feature, level): 3 + j
+    for j, (feature, level) in enumerate(
+        zip(_GRADE_COLUMNS.tolist(), _GRADE_LEVELS.tolist(), strict=True)
+    )
+}
+"""(grade feature, code) → the column of its indicator in `linear_terms` (none for the worst)."""
+_GRADE_FEATURES = [FEATURES.index(name) for name in CATEGORIES]
 
 
 def feature_matrix(records: Mapping[str, Sequence]) -> np.ndarray:
@@ -67,10 +76,23 @@ def linear_terms(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The log-linear part's design: a cubic in log carat and one indicator per grade above the
     worst, in a few whole-array steps. Returns the design matrix and the explanation group of
     each column (one read-only array shared by every call)."""
-    log_carat = np.log(X[:, FEATURES.index("carat")])
+    log_carat = np.log(X[:, _CARAT])
     terms = np.empty((len(X), 3 + len(_GRADE_LEVELS)))
     terms[:, 0] = log_carat
-    terms[:, 1] = log_carat**2
-    terms[:, 2] = log_carat**3
+    terms[:, 1] = log_carat * log_carat
+    terms[:, 2] = terms[:, 1] * log_carat
     terms[:, 3:] = X[:, _GRADE_COLUMNS] == _GRADE_LEVELS
     return terms, _TERM_GROUPS
+
+
+def row_terms(x: Sequence[float]) -> list[tuple[int, float]]:
+    """One stone's nonzero `linear_terms`, as (column, value) in column order, in plain floats
+    computed as the whole-array steps compute them."""
+    log_carat = float(np.log(x[_CARAT]))
+    square = log_carat * log_carat
+    terms = [(0, log_carat), (1, square), (2, square * log_carat)]
+    for feature in _GRADE_FEATURES:
+        column = _GRADE_TERM.get((feature, x[feature]))
+        if column is not None:
+            terms.append((column, 1.0))
+    return terms

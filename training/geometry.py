@@ -19,6 +19,7 @@ _LOG_LOWEST_RATIO, _LOG_HIGHEST_RATIO = (float(v) for v in np.log(WEIGHT_RATIO_R
 
 FieldProblem = tuple[str, str]
 """(field, message): what is wrong and with which field."""
+Real = float | np.ndarray
 
 
 def implausibilities(
@@ -32,11 +33,10 @@ def implausibilities(
     """
     carat, depth, x, y, z = (np.asarray(a, dtype=float) for a in (carat, depth, x, y, z))
     with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
-        log_implied = _LOG_CARAT_PER_MM3 + np.log(x) + np.log(y) + np.log(z)
-        log_ratio = np.log(carat) - log_implied
-        computed_depth = 200.0 * (z / (x + y))
-    bad_weight = ~((log_ratio >= _LOG_LOWEST_RATIO) & (log_ratio <= _LOG_HIGHEST_RATIO))
-    bad_depth = ~(np.abs(computed_depth - depth) <= DEPTH_TOLERANCE)
+        log_implied = _log_implied_carat(np.log(x), np.log(y), np.log(z))
+        computed_depth = _computed_depth(x, y, z)
+        bad_weight = ~_weight_agrees(np.log(carat), log_implied)
+        bad_depth = ~_depth_agrees(depth, computed_depth)
     problems: list[list[FieldProblem]] = [[] for _ in range(len(carat))]
     for i in bad_weight.nonzero()[0]:
         problems[i].append(
@@ -55,6 +55,34 @@ def implausibilities(
             )
         )
     return problems
+
+
+def plausible(carat: float, depth: float, x: float, y: float, z: float) -> bool:
+    """Whether one stone, given in plain floats, has no `implausibilities`: the same rules in
+    the same arithmetic, without a hundred NumPy calls on one-element arrays."""
+    log_carat, log_x, log_y, log_z = np.log([carat, x, y, z]).tolist()
+    return bool(
+        _weight_agrees(log_carat, _log_implied_carat(log_x, log_y, log_z))
+        and _depth_agrees(depth, _computed_depth(x, y, z))
+    )
+
+
+# The rules, written once for a stone's floats and a batch's arrays alike.
+def _log_implied_carat(log_x: Real, log_y: Real, log_z: Real) -> Real:
+    return _LOG_CARAT_PER_MM3 + log_x + log_y + log_z
+
+
+def _computed_depth(x: Real, y: Real, z: Real) -> Real:
+    return 200.0 * (z / (x + y))
+
+
+def _weight_agrees(log_carat: Real, log_implied: Real) -> Real:
+    log_ratio = log_carat - log_implied
+    return (log_ratio >= _LOG_LOWEST_RATIO) & (log_ratio <= _LOG_HIGHEST_RATIO)
+
+
+def _depth_agrees(depth: Real, computed: Real) -> Real:
+    return abs(computed - depth) <= DEPTH_TOLERANCE
 
 
 def _about(log_value: float) -> str:

@@ -10,6 +10,8 @@ Serving needs only NumPy: the fitted trees are compiled into a `Forest` and stor
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from itertools import pairwise
@@ -19,7 +21,7 @@ import numpy as np
 import pydantic.dataclasses
 from pydantic import AfterValidator, ConfigDict, Field
 
-from training.features import FEATURE_GROUP, GROUPS, linear_terms
+from training.features import FEATURE_GROUP, GROUPS, linear_terms, row_terms
 from training.forest import Forest
 from training.geometry import FieldProblem
 from training.record import CATEGORIES, FEATURES, FIELD_BY_NAME
@@ -38,6 +40,14 @@ _CARAT = FEATURES.index("carat")
 MIN_BAND_ROWS = 100
 DOMAIN_MARGIN = 0.05
 """How far beyond the training range of a measurement the model still prices (relative)."""
+_DERIVED = (
+    "_coef",
+    "_interval_factors",
+    "_interval_factor_rows",
+    "_domain_limits",
+    "_domain_bounds",
+)
+"""The cached forms of fitted values, dropped when the model is fitted again."""
 
 
 def _known_features(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -121,8 +131,8 @@ class PriceModel:
             for j, name in enumerate(FEATURES)
             if name not in CATEGORIES
         }
-        self.__dict__.pop("_domain_limits", None)
-        self.__dict__.pop("_interval_factors", None)
+        for derived in _DERIVED:
+            self.__dict__.pop(derived, None)
         return self
 
     def _fit_point(self, X: np.ndarray, y: np.ndarray) -> None:
@@ -172,12 +182,29 @@ class PriceModel:
 
     # -- pricing ------------------------------------------------------------------------------
     def predict_log(self, X: np.ndarray) -> np.ndarray:
-        """The log price of each stone. The backbone's terms are summed row by row in one order
-        (einsum), not by BLAS, whose kernels round a row's sum differently by its place in the
-        batch: a stone is priced to the last bit as it is among any others."""
+        """The log price of each stone. Every sum is taken term after term, in the terms' and
+        the trees' order (not by BLAS or pairwise, whose rounding depends on a row's place in
+        the batch): a stone is priced to the last bit alone, among any others, and in plain
+        floats by `price_row`."""
         X = np.asarray(X, dtype=float)
         terms, _ = linear_terms(X)
-        return self.intercept + np.einsum("ij,j->i", terms, self.coef) + self._trees(X)
+        return self.intercept + (terms * self.coef).cumsum(axis=1)[:, -1] + self._trees(X)
+
+    def price_row(self, x: Sequence[float]) -> tuple[float, float, float]:
+        """One stone's (price, low, high) in plain floats, to the last bit what `predict` and
+        `interval` give it: the pricing of one stone, the common request, which in NumPy would
+        be a hundred calls on one-element arrays. `x` is a row of the feature matrix."""
+        (_, first), *rest = row_terms(x)
+        backbone = first * self._coef[0]
+        for column, term in rest:
+            backbone += term * self._coef[column]
+        price = float(np.exp(self.intercept + backbone + self.forest.predict_row(x)))
+        low, high = self._interval_factor_rows[bisect_right(INTERVAL_CARAT_EDGES[1:], x[_CARAT])]
+        return price, price * low, price * high
+
+    @cached_property
+    def _coef(self) -> list[float]:
+        return self.coef.tolist()
 
     @property
     def forest(self) -> Forest:
@@ -212,6 +239,10 @@ class PriceModel:
     def _interval_factors(self) -> np.ndarray:
         """Per carat band, the interval's low and high as multiples of the price."""
         return np.exp(np.asarray(self.interval_bands, dtype=float))
+
+    @cached_property
+    def _interval_factor_rows(self) -> list[list[float]]:
+        return self._interval_factors.tolist()
 
     def log_factors(self, X: np.ndarray) -> tuple[float, np.ndarray]:
         """The log of the base price, and each stone's log factor per characteristic (columns in
@@ -254,7 +285,7 @@ class PriceModel:
         """For each stone, the measurements too far outside what the model was trained on."""
         names, indices, lowest, highest = self._domain_limits
         columns = np.asarray(X, dtype=float)[:, indices]
-        outside = (columns < lowest) | (columns > highest)
+        outside = _outside(columns, lowest, highest)
         problems: list[list[FieldProblem]] = [[] for _ in range(len(X))]
         for i, k in zip(*np.nonzero(outside), strict=True):
             name = names[k]
@@ -268,6 +299,16 @@ class PriceModel:
                 )
             )
         return problems
+
+    def within_domain(self, x: Sequence[float]) -> bool:
+        """Whether one stone (a row of the feature matrix) has no problem `out_of_domain`."""
+        return not any(_outside(x[j], low, high) for j, low, high in self._domain_bounds)
+
+    @cached_property
+    def _domain_bounds(self) -> list[tuple[int, float, float]]:
+        """`_domain_limits` as (column, lowest, highest) floats."""
+        _, indices, lowest, highest = self._domain_limits
+        return list(zip(indices.tolist(), lowest.tolist(), highest.tolist(), strict=True))
 
     @cached_property
     def _domain_limits(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
@@ -321,6 +362,13 @@ class PriceModel:
         model.interval_bands = [[float(a), float(b)] for a, b in bands]
         model.domain = {k: [float(a), float(b)] for k, (a, b) in document["domain"].items()}
         return model
+
+
+def _outside(
+    value: float | np.ndarray, lowest: float | np.ndarray, highest: float | np.ndarray
+) -> bool | np.ndarray:
+    """Outside [lowest, highest]: one rule for a stone's floats and a batch's arrays."""
+    return (value < lowest) | (value > highest)
 
 
 def banded_offsets(residuals: np.ndarray, carat: np.ndarray, coverage: float) -> list[list[float]]:

@@ -53,6 +53,30 @@ def test_one_stone_is_priced_as_it_is_among_many(trained) -> None:
         assert alone.factors == pytest.approx(among.factors, rel=1e-12)
 
 
+def test_a_stone_alone_is_priced_in_plain_floats_to_the_last_bit_of_the_batch(trained) -> None:
+    """Alone, a plausible stone is priced without NumPy arrays; among 300 (NumPy, and in the
+    fitting process LightGBM's own predictor for the trees) it must get the same bits. Carats
+    on the interval's band edges included, and a one-carat stone of the worst grades, whose
+    backbone terms are all zero."""
+    model, X, _ = trained
+    on_edges = [int(np.flatnonzero(X[:, CARAT] == carat)[0]) for carat in (0.5, 1.0, 1.5)]
+    stones = np.vstack([X[:300], X[on_edges], X[on_edges[1]]])
+    stones[-1, [FEATURES.index(name) for name in CATEGORIES]] = 0
+    many = appraise(model, stones)
+    assert not many.refused
+    for i, stone in enumerate(stones):
+        one = appraise(model, stone[None, :])
+        assert (one.price[0], one.low[0], one.high[0]) == (many.price[i], many.low[i], many.high[i])
+
+
+def test_a_stone_refused_alone_gets_the_problems_it_gets_among_others(trained) -> None:
+    model, X, _ = trained
+    stones = refusable(X)
+    among = appraise(model, stones).problems
+    alone = [appraise(model, stone[None, :]).problems[0] for stone in stones]
+    assert alone == among
+
+
 def test_refused_stones_name_the_field_and_leave_the_others_priced(trained) -> None:
     model, X, _ = trained
     stones = refusable(X)

@@ -21,9 +21,11 @@ def fitted() -> tuple[lightgbm.Booster, Forest, np.ndarray]:
     return booster, forest, X
 
 
-def test_predictions_match_lightgbm(fitted) -> None:
+def test_predictions_are_lightgbms_to_the_last_bit(fitted) -> None:
     booster, forest, X = fitted
-    np.testing.assert_allclose(forest.predict(X), booster.predict(X[:, 1:]), rtol=0, atol=1e-12)
+    expected = booster.predict(X[:, 1:])
+    np.testing.assert_array_equal(forest.predict(X), expected)
+    np.testing.assert_array_equal([forest.predict_row(x) for x in X[:100].tolist()], expected[:100])
 
 
 def test_one_stone_at_a_time_predicts_what_the_batch_walk_does(fitted) -> None:
@@ -108,3 +110,24 @@ def test_a_stone_walks_alone_as_among_others_and_goes_left_on_a_threshold() -> N
     alone = np.concatenate([forest.predict(x[None, :]) for x in X])
     np.testing.assert_array_equal(alone, forest.predict(X))
     np.testing.assert_allclose(alone, price, rtol=0, atol=1e-12)
+
+
+def test_trees_too_deep_to_compile_into_python_are_walked_for_one_row_too() -> None:
+    """A chain of 120 splits on x0 (deeper than Python's parser nests): x0 > k goes on."""
+    depth = 120
+    forest = Forest(
+        feature=np.zeros(depth, dtype=np.int64),
+        threshold=np.arange(depth, dtype=float),
+        left=np.array([~k for k in range(depth)]),
+        right=np.array([*range(1, depth), ~depth]),
+        node_count=np.full(depth, 2.0),
+        leaf_value=np.arange(depth + 1, dtype=float) / 8,
+        leaf_count=np.ones(depth + 1),
+        roots=np.array([0]),
+        groups=np.array([0]),
+    )
+    X = np.array([[-1.0], [0.0], [0.5], [57.0], [500.0]])
+    np.testing.assert_array_equal(
+        [forest.predict_row(x) for x in X.tolist()], [0, 0, 1, 57, 120] / np.float64(8)
+    )
+    np.testing.assert_array_equal(forest.predict(X[3:4]), forest.predict(X)[3:4])
