@@ -124,21 +124,26 @@ def test_bad_stones_get_a_422_naming_the_field_and_never_a_price(
 
 
 @pytest.mark.parametrize(
-    ("data", "headers", "status"),
+    ("data", "headers", "status", "title"),
     [
-        (b"", {"Content-Type": "application/json"}, 400),
-        (b"{not json", {"Content-Type": "application/json"}, 400),
-        (b'{"carat": NaN}', {"Content-Type": "application/json"}, 400),
-        (b'{"carat": Infinity}', {"Content-Type": "application/json"}, 400),
-        ('{"cut": "Idéal"}'.encode("latin-1"), {"Content-Type": "application/json"}, 400),
-        (b"[" * 100_000 + b"]" * 100_000, {"Content-Type": "application/json"}, 400),
-        (b"carat=1", {"Content-Type": "application/x-www-form-urlencoded"}, 415),
-        (b"1", {"Content-Type": "application/json"}, 422),
-        (b"x" * 3_100_000, {"Content-Type": "application/json"}, 413),
+        (b"", JSON, 400, "Empty body"),
+        (b" \n", JSON, 400, "Empty body"),
+        (b"{not json", JSON, 400, "Malformed JSON"),
+        (b'{"carat": NaN}', JSON, 400, "Malformed JSON"),
+        (b'{"carat": Infinity}', JSON, 400, "Malformed JSON"),
+        ('{"cut": "Idéal"}'.encode("latin-1"), JSON, 400, "Bad encoding"),
+        (b"\xff{}", JSON, 400, "Bad encoding"),
+        (b"[" * 100_000 + b"]" * 100_000, JSON, 400, "Malformed JSON"),
+        (b"carat=1", FORM, 415, "Unsupported media type"),
+        (b"1", JSON, 422, "Invalid input"),
+        (b"x" * 3_100_000, JSON, 413, "Body too large"),
     ],
 )
-def test_hostile_bodies(stack: Stack, data: bytes, headers: dict, status: int) -> None:
-    problem(stack.call("POST", "/v1/price", data=data, headers=headers), status)
+def test_hostile_bodies(stack: Stack, data: bytes, headers: dict, status: int, title: str) -> None:
+    assert (
+        problem(stack.call("POST", "/v1/price", data=data, headers=headers), status)["title"]
+        == title
+    )
 
 
 @pytest.mark.parametrize(
