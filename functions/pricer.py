@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from functions.champion import Champion
 from training.appraisal import appraise
-from training.features import GROUPS, stone_matrix
+from training.features import GROUPS, stone_rows
 from training.geometry import FieldProblem
 from training.model import PriceBreakdown
 
@@ -33,7 +33,7 @@ class Pricer:
         Prices and factors are unrounded, so that base_price × Π factors = price holds to
         float precision; round for display."""
         version, model = self.champion.get()
-        appraisal = appraise(model, stone_matrix(stones), explain=explain)
+        appraisal = appraise(model, stone_rows(stones), explain=explain)
         if appraisal.refused:
             return version, [], appraisal.problems
         coverage = appraisal.coverage
@@ -43,12 +43,7 @@ class Pricer:
                 "interval": {"low": lo, "high": hi, "coverage": coverage},
                 "model_version": version,
             }
-            for p, lo, hi in zip(
-                appraisal.price.tolist(),
-                appraisal.low.tolist(),
-                appraisal.high.tolist(),
-                strict=True,
-            )
+            for p, lo, hi in appraisal.estimates.tolist()
         ]
         if explain:
             for result, reasons in zip(results, appraisal.explanations(), strict=True):

@@ -28,9 +28,8 @@ class Appraisal:
     """One entry per stone in each array, NaN where the stone was refused; `problems` holds
     each stone's (field, message) pairs, empty for a priced stone."""
 
-    price: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
+    estimates: np.ndarray
+    """(stones, 3): each stone's price and its interval's low and high."""
     coverage: float
     problems: list[list[FieldProblem]]
     priced: np.ndarray
@@ -41,6 +40,18 @@ class Appraisal:
     """With `explain`: each priced stone's log factor per characteristic (GROUPS' order)."""
     X: np.ndarray | None = None
     """The priced stones' features, which the explanations' labels read."""
+
+    @property
+    def price(self) -> np.ndarray:
+        return self.estimates[:, 0]
+
+    @property
+    def low(self) -> np.ndarray:
+        return self.estimates[:, 1]
+
+    @property
+    def high(self) -> np.ndarray:
+        return self.estimates[:, 2]
 
     @property
     def refused(self) -> bool:
@@ -54,14 +65,22 @@ class Appraisal:
 
 
 def appraise(
-    model: PriceModel, stones: np.ndarray | Mapping[str, Sequence], *, explain: bool = False
+    model: PriceModel,
+    stones: np.ndarray | list[list[float]] | Mapping[str, Sequence],
+    *,
+    explain: bool = False,
 ) -> Appraisal:
-    """Price `stones` (a feature matrix, or columns of FEATURES) with `model`. Prices and
-    factors are unrounded, so that base_price × Π factors = price holds to float precision;
-    round for display."""
-    X = stones if isinstance(stones, np.ndarray) else feature_matrix(stones)
-    if len(X) == 1 and not explain and (one := _appraise_one(model, X[0].tolist())):
-        return one
+    """Price `stones` (a feature matrix or a list of its rows, or columns of FEATURES) with
+    `model`. Prices and factors are unrounded, so that base_price × Π factors = price holds to
+    float precision; round for display."""
+    if isinstance(stones, np.ndarray | list) and len(stones) == 1 and not explain:
+        row = stones[0] if isinstance(stones, list) else stones[0].tolist()
+        if one := _appraise_one(model, row):
+            return one
+    if isinstance(stones, list):
+        X = np.array(stones, dtype=float).reshape(-1, len(FEATURES))
+    else:
+        X = stones if isinstance(stones, np.ndarray) else feature_matrix(stones)
     geometry = implausibilities(*(X[:, column] for column in _MEASURE_COLUMNS))
     problems = [a + b for a, b in zip(geometry, model.out_of_domain(X), strict=True)]
     priced = np.fromiter((not p for p in problems), dtype=bool, count=len(problems))
@@ -69,13 +88,12 @@ def appraise(
     ok = X if everything else X[priced]
     price = model.predict(ok)
     low, high = model.interval(ok, price)
+    estimates = np.column_stack([price, low, high])
     if not everything:
-        price, low, high = (_spread(values, priced) for values in (price, low, high))
+        estimates = _spread(estimates, priced)
     base, log_factors = model.log_factors(ok) if explain else (None, None)
     return Appraisal(
-        price,
-        low,
-        high,
+        estimates,
         model.params.coverage,
         problems,
         priced,
@@ -90,12 +108,11 @@ def _appraise_one(model: PriceModel, x: list[float]) -> Appraisal | None:
     gives it; None if it has problems, which the batch path words."""
     if not (plausible(*(x[column] for column in _MEASURE_COLUMNS)) and model.within_domain(x)):
         return None
-    price, low, high = np.array(model.price_row(x))[:, None]
-    return Appraisal(price, low, high, model.params.coverage, [[]], _ONE_PRICED)
+    return Appraisal(np.array([model.price_row(x)]), model.params.coverage, [[]], _ONE_PRICED)
 
 
 def _spread(values: np.ndarray, priced: np.ndarray) -> np.ndarray:
-    """The priced stones' values in their places among all stones, NaN for the refused."""
-    spread = np.full(len(priced), np.nan)
+    """The priced stones' rows in their places among all stones, NaN for the refused."""
+    spread = np.full((len(priced), values.shape[1]), np.nan)
     spread[priced] = values
     return spread

@@ -57,19 +57,16 @@ def feature_matrix(records: Mapping[str, Sequence]) -> np.ndarray:
     return np.column_stack(columns)
 
 
-def stone_matrix(stones: Iterable[object]) -> np.ndarray:
-    """`feature_matrix` of stones given as objects holding each feature as an attribute (the
-    API's validated stones), one row per stone; values are assumed valid."""
-    return np.array(
+def stone_rows(stones: Iterable[object]) -> list[list[float]]:
+    """The rows of `feature_matrix` for stones given as objects holding each feature as an
+    attribute (the API's validated stones), as lists: one stone is priced without NumPy."""
+    return [
         [
-            [
-                codes[value] if codes else value
-                for codes, value in zip(_COLUMN_CODES, row, strict=True)
-            ]
-            for row in map(_READ_FEATURES, stones)
-        ],
-        dtype=float,
-    ).reshape(-1, len(FEATURES))
+            float(codes[value]) if codes else value
+            for codes, value in zip(_COLUMN_CODES, row, strict=True)
+        ]
+        for row in map(_READ_FEATURES, stones)
+    ]
 
 
 def linear_terms(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

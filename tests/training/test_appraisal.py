@@ -30,15 +30,18 @@ def test_priced_stones_get_their_price_inside_the_interval(trained) -> None:
     assert appraisal.coverage == model.params.coverage
 
 
-def test_columns_and_matrix_are_appraised_alike(trained) -> None:
+def test_columns_rows_and_matrix_are_appraised_alike(trained) -> None:
     model, X, _ = trained
     columns = {
         name: [CATEGORIES[name][int(v)] for v in X[:20, j]] if name in CATEGORIES else X[:20, j]
         for j, name in enumerate(FEATURES)
     }
-    by_columns, by_matrix = appraise(model, columns), appraise(model, X[:20])
-    np.testing.assert_array_equal(by_columns.price, by_matrix.price)
-    np.testing.assert_array_equal(by_columns.high, by_matrix.high)
+    by_matrix = appraise(model, X[:20])
+    for other in (appraise(model, columns), appraise(model, X[:20].tolist())):
+        np.testing.assert_array_equal(other.estimates, by_matrix.estimates)
+    np.testing.assert_array_equal(
+        appraise(model, [X[3].tolist()]).estimates, by_matrix.estimates[3:4]
+    )
 
 
 def test_one_stone_is_priced_as_it_is_among_many(trained) -> None:
