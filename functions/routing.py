@@ -309,9 +309,18 @@ def parse_params(params: dict[str, Any], model: type[BaseModel]) -> BaseModel:
 
 
 def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
-    args = request.args if request.query_string else {}
-    known = set(model.model_fields)
-    unknown = sorted(set(args) - known)
+    values = _query_values(request, model) if request.query_string else {}
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise invalid(validation_errors(exc, ("query",))) from None
+
+
+def _query_values(request: Request, model: type[BaseModel]) -> dict[str, Any]:
+    """The query's parameters by name: a list field's values split at commas, any other given
+    once; an unknown or repeated parameter is a 422."""
+    args = request.args
+    unknown = sorted(set(args) - set(model.model_fields))
     if unknown:
         raise invalid(
             [
@@ -329,10 +338,7 @@ def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
             raise invalid([{"field": pointer(("query", name)), "detail": "given more than once"}])
         else:
             values[name] = many[0]
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        raise invalid(validation_errors(exc, ("query",))) from None
+    return values
 
 
 @cache
