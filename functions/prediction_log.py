@@ -7,10 +7,9 @@ status and the problem document answered (its detail and `errors[].field`)."""
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +28,9 @@ class PredictionLogger:
         capacity: int = 100_000,
     ) -> None:
         self._write_many, self.batch_size, self.interval = write_many, batch_size, interval
-        self._queue: queue.Queue[dict] = queue.Queue(maxsize=capacity)
+        self.capacity = capacity
+        self._queue: deque[dict] = deque()
+        """Appended by the serving threads, emptied from the left by the writer: both atomic."""
         self._arrived = threading.Event()
         self._batch_full = threading.Event()
         self._writing = threading.Lock()
@@ -39,18 +40,19 @@ class PredictionLogger:
     def submit(self, entry: dict) -> None:
         """Queue one entry; never raises and never blocks."""
         try:
+            if len(self._queue) >= self.capacity:
+                log.warning(
+                    "the prediction log is %d entries behind; an entry was dropped", self.capacity
+                )
+                return
             entry.setdefault("created_at", datetime.now(UTC))
-            self._queue.put_nowait(entry)
-            if self._queue.qsize() >= self.batch_size:
+            self._queue.append(entry)
+            if len(self._queue) >= self.batch_size and not self._batch_full.is_set():
                 self._batch_full.set()
             if not self._arrived.is_set():
                 self._arrived.set()
             if self._thread is None:
                 self._start()
-        except queue.Full:
-            log.warning(
-                "the prediction log is %d entries behind; an entry was dropped", self._queue.maxsize
-            )
         except Exception:
             log.exception("could not queue a prediction log entry")
 
@@ -72,7 +74,7 @@ class PredictionLogger:
             self._batch_full.clear()
             self._arrived.clear()
             self._write_queued(partial=not full)
-            if not self._queue.empty():
+            if self._queue:
                 self._arrived.set()
 
     def _write_queued(self, partial: bool) -> None:
@@ -83,7 +85,7 @@ class PredictionLogger:
         Entries leave the queue only while the lock is held, so whoever holds it next finds
         them written."""
         with self._writing:
-            queued = self._queue.qsize()
+            queued = len(self._queue)
             due = queued if partial else queued - queued % self.batch_size
             while due > 0 and (batch := self._take(min(due, self.batch_size))):
                 due -= len(batch)
@@ -93,11 +95,7 @@ class PredictionLogger:
                     log.exception("could not write %d prediction log entries", len(batch))
 
     def _take(self, count: int) -> list[dict]:
-        batch: list[dict] = []
-        with contextlib.suppress(queue.Empty):
-            while len(batch) < count:
-                batch.append(self._queue.get_nowait())
-        return batch
+        return [self._queue.popleft() for _ in range(min(count, len(self._queue)))]
 
     def flush(self) -> None:
         """Write every entry submitted so far, waiting for a batch being written now (used at
