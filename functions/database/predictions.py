@@ -12,20 +12,32 @@ from functions.database.columns import utcnow
 from functions.database.repository import Repository
 from functions.database.tables import PREDICTION_LOG
 
-_FROM_JSON = sa.text(
-    """
-    INSERT INTO prediction_log
-        (created_at, model_version, latency_ms, caller, n_stones, status, request, response)
-    SELECT created_at, model_version, latency_ms, caller, n_stones, status,
-        coalesce(request, 'null'::jsonb), coalesce(response, 'null'::jsonb)
-    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
-        created_at timestamptz, model_version varchar, latency_ms float8, caller varchar,
-        n_stones int, status int, request jsonb, response jsonb)
-    """
-)
-"""PostgreSQL: a statement's rows as one JSON array, unpacked by the server. psycopg would
-otherwise adapt every value of every row in Python (about five times the writer's CPU). A
-missing document is stored as JSON null, as SQLAlchemy stores None."""
+_COLUMNS = "created_at, model_version, latency_ms, caller, n_stones, status, request, response"
+_FROM_JSON = {
+    "postgresql": sa.text(
+        f"""
+        INSERT INTO prediction_log ({_COLUMNS})
+        SELECT created_at, model_version, latency_ms, caller, n_stones, status,
+            coalesce(request, 'null'::jsonb), coalesce(response, 'null'::jsonb)
+        FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+            created_at timestamptz, model_version varchar, latency_ms float8, caller varchar,
+            n_stones int, status int, request jsonb, response jsonb)
+        """
+    ),
+    "sqlite": sa.text(
+        f"""
+        INSERT INTO prediction_log ({_COLUMNS})
+        SELECT value ->> 'created_at', value ->> 'model_version', value ->> 'latency_ms',
+            value ->> 'caller', value ->> 'n_stones', value ->> 'status',
+            value -> 'request', value -> 'response'
+        FROM json_each(:rows)
+        """
+    ),
+}
+"""A statement's rows as one JSON array, unpacked by the database. The driver would otherwise
+adapt every value of every row in Python (psycopg: about five times the writer's CPU), and
+SQLite would step once per row, handing the interpreter lock back and forth with the serving
+thread. A missing document is stored as JSON null, as SQLAlchemy stores None."""
 
 
 class PredictionLog(Repository):
@@ -46,16 +58,12 @@ class PredictionLog(Repository):
             dialect = session.get_bind().dialect
             for start in range(0, len(rows), rows_per_statement):
                 chunk = rows[start : start + rows_per_statement]
-                if dialect.name == "postgresql":
-                    session.execute(_FROM_JSON, {"rows": _json_rows(chunk, dialect)})
-                else:
-                    session.execute(sa.insert(PREDICTION_LOG), chunk)
+                session.execute(_FROM_JSON[dialect.name], {"rows": _json_rows(chunk, dialect)})
                 time.sleep(0)
 
 
 def _json_rows(rows: list[dict[str, Any]], dialect: sa.Dialect) -> str:
-    """The rows as one JSON array, their timestamps checked and made UTC by the column's type."""
-    stamp = PREDICTION_LOG.c.created_at.type.process_bind_param
-    return orjson.dumps(
-        [{**row, "created_at": stamp(row["created_at"], dialect)} for row in rows]
-    ).decode()
+    """The rows as one JSON array, their timestamps checked, made UTC and written as the
+    column's type writes them for `dialect`."""
+    stamp = PREDICTION_LOG.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+    return orjson.dumps([{**row, "created_at": stamp(row["created_at"])} for row in rows]).decode()
