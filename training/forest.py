@@ -172,13 +172,16 @@ class Forest:
         return out
 
     def _predict_chunk(self, X: np.ndarray) -> np.ndarray:
+        """All rows through all trees, one level per step, as a (trees, rows) array: summed
+        over its first axis, NumPy adds the trees one after the other (a sum over the last
+        axis would be pairwise)."""
         flat = X.ravel()
-        node = np.broadcast_to(self._root_ids, (len(X), len(self.roots))).copy()
-        offsets = (np.arange(len(X), dtype=np.int64) * X.shape[1])[:, None]
+        node = np.repeat(self._root_ids[:, None], len(X), axis=1)
+        offsets = np.arange(len(X), dtype=np.int64) * X.shape[1]
         for _ in range(self.max_depth):
             step = flat[offsets + self._flat_feature[node]] > self._flat_threshold[node]
             node = self._flat_first_child[node] + step
-        return self._flat_value[node].reshape(len(X), len(self.roots)).cumsum(axis=1)[:, -1]
+        return self._flat_value[node].sum(axis=0)
 
     def predict_row(self, x: Sequence[float]) -> float:
         """One row's raw output, in plain floats: the pricing of one stone, the common request.
