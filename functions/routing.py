@@ -349,7 +349,8 @@ def _list_fields(model: type[BaseModel]) -> frozenset[str]:
 def read_json(request: Request, limit: int) -> Any:
     """The body's JSON. The body stays cached on the request: functions-framework reads it
     again after every request."""
-    if request.content_length is not None and request.content_length > limit:
+    length = request.content_length
+    if length is not None and length > limit:
         raise HttpProblem(413, "Body too large", f"the body may hold at most {limit:,} bytes")
     mimetype = request.mimetype
     if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):

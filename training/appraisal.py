@@ -55,7 +55,8 @@ class Appraisal:
 
     @property
     def refused(self) -> bool:
-        return not self.priced.all()
+        """Whether any stone was refused: a stone is priced exactly when it has no problem."""
+        return any(self.problems)
 
     def explanations(self) -> list[PriceBreakdown]:
         """The priced stones' explanations (computed with `explain`)."""
