@@ -25,8 +25,8 @@ _ONE_PRICED.flags.writeable = False
 
 @dataclass(frozen=True)
 class Appraisal:
-    """One entry per stone in each array, NaN where the stone was refused; `problems` holds
-    each stone's (field, message) pairs, empty for a priced stone."""
+    """One entry per stone in each array (a row in `estimates`), NaN where the stone was
+    refused; `problems` holds each stone's (field, message) pairs, empty for a priced stone."""
 
     estimates: np.ndarray
     """(stones, 3): each stone's price and its interval's low and high."""
