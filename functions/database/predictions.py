@@ -44,26 +44,30 @@ class PredictionLog(Repository):
     """The log of pricing requests. Entries are dicts of PredictionLogEntry's columns (no id);
     a missing created_at means now."""
 
-    _OPTIONAL = ("model_version", "n_stones", "request", "response")
+    _ABSENT = dict.fromkeys(("model_version", "n_stones", "request", "response"))
+    """The columns an entry may leave out, and what they hold then."""
 
     def write_many(self, entries: list[dict[str, Any]], rows_per_statement: int = 50) -> None:
         """One transaction, in statements of `rows_per_statement` rows with the interpreter
         handed to other threads between them: the log is written by a thread of the process
-        that serves prices, and one long statement would hold a price up for milliseconds."""
+        that serves prices, and one long statement would hold a price up for milliseconds.
+        Each row's timestamp is checked, made UTC and written as the column's type writes it
+        for the database."""
         if not entries:
             return
         now = utcnow()
-        rows = [{"created_at": now, **dict.fromkeys(self._OPTIONAL), **e} for e in entries]
         with self._sessions.begin() as session:
             dialect = session.get_bind().dialect
-            for start in range(0, len(rows), rows_per_statement):
-                chunk = rows[start : start + rows_per_statement]
-                session.execute(_FROM_JSON[dialect.name], {"rows": _json_rows(chunk, dialect)})
+            stamp = PREDICTION_LOG.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+            for start in range(0, len(entries), rows_per_statement):
+                chunk = entries[start : start + rows_per_statement]
+                rows = [
+                    {
+                        **self._ABSENT,
+                        **entry,
+                        "created_at": stamp(entry.get("created_at", now)),
+                    }
+                    for entry in chunk
+                ]
+                session.execute(_FROM_JSON[dialect.name], {"rows": orjson.dumps(rows).decode()})
                 time.sleep(0)
-
-
-def _json_rows(rows: list[dict[str, Any]], dialect: sa.Dialect) -> str:
-    """The rows as one JSON array, their timestamps checked, made UTC and written as the
-    column's type writes them for `dialect`."""
-    stamp = PREDICTION_LOG.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
-    return orjson.dumps([{**row, "created_at": stamp(row["created_at"])} for row in rows]).decode()
