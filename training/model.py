@@ -194,9 +194,8 @@ class PriceModel:
         """One stone's (price, low, high) in plain floats, to the last bit what `predict` and
         `interval` give it: the pricing of one stone, the common request, which in NumPy would
         be a hundred calls on one-element arrays. `x` is a row of the feature matrix."""
-        (_, first), *rest = row_terms(x)
-        backbone = first * self._coef[0]
-        for column, term in rest:
+        backbone = 0.0
+        for column, term in row_terms(x):
             backbone += term * self._coef[column]
         price = float(np.exp(self.intercept + backbone + self.forest.predict_row(x)))
         low, high = self._interval_factor_rows[bisect_right(INTERVAL_CARAT_EDGES[1:], x[_CARAT])]
