@@ -3,41 +3,66 @@
 from __future__ import annotations
 
 import time
+from functools import cache
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
 from functions.database.columns import utcnow
+from functions.database.engine import json_text
 from functions.database.repository import Repository
 from functions.database.tables import PREDICTION_LOG
 
-_COLUMNS = "created_at, model_version, latency_ms, caller, n_stones, status, request, response"
-_FROM_JSON = {
-    "postgresql": sa.text(
-        f"""
-        INSERT INTO prediction_log ({_COLUMNS})
-        SELECT created_at, model_version, latency_ms, caller, n_stones, status,
-            coalesce(request, 'null'::jsonb), coalesce(response, 'null'::jsonb)
-        FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
-            created_at timestamptz, model_version varchar, latency_ms float8, caller varchar,
-            n_stones int, status int, request jsonb, response jsonb)
-        """
-    ),
-    "sqlite": sa.text(
-        f"""
-        INSERT INTO prediction_log ({_COLUMNS})
-        SELECT value ->> 'created_at', value ->> 'model_version', value ->> 'latency_ms',
-            value ->> 'caller', value ->> 'n_stones', value ->> 'status',
-            value -> 'request', value -> 'response'
-        FROM json_each(:rows)
-        """
-    ),
-}
-"""A statement's rows as one JSON array, unpacked by the database. The driver would otherwise
-adapt every value of every row in Python (psycopg: about five times the writer's CPU), and
-SQLite would step once per row, handing the interpreter lock back and forth with the serving
-thread. A missing document is stored as JSON null, as SQLAlchemy stores None."""
+_COLUMNS = (
+    "created_at",
+    "model_version",
+    "latency_ms",
+    "caller",
+    "n_stones",
+    "status",
+    "request",
+    "response",
+)
+_DOCUMENTS = frozenset({"request", "response"})
+_FROM_JSON = sa.text(
+    f"""
+    INSERT INTO prediction_log ({", ".join(_COLUMNS)})
+    SELECT created_at, model_version, latency_ms, caller, n_stones, status,
+        coalesce(request, 'null'::jsonb), coalesce(response, 'null'::jsonb)
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+        created_at timestamptz, model_version varchar, latency_ms float8, caller varchar,
+        n_stones int, status int, request jsonb, response jsonb)
+    """
+)
+
+
+def _insert_json(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: the rows as one JSON array, unpacked by the server. psycopg would otherwise
+    adapt every value of every row in Python (about five times the writer's CPU). A missing
+    document is stored as JSON null, as SQLAlchemy stores None."""
+    connection.execute(_FROM_JSON, {"rows": orjson.dumps(rows).decode()})
+
+
+def _insert_values(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """SQLite: one statement of as many VALUES rows, bound as the columns bind them (documents
+    as JSON text). Unpacking a JSON array in SQL cost SQLite twice the CPU, and executemany
+    steps once per row, handing the interpreter lock back and forth with the serving thread."""
+    values = tuple(
+        json_text(row[name]) if name in _DOCUMENTS else row[name]
+        for row in rows
+        for name in _COLUMNS
+    )
+    connection.exec_driver_sql(_values_statement(len(rows)), values)
+
+
+@cache
+def _values_statement(rows: int) -> str:
+    row = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
+    return f"INSERT INTO prediction_log ({', '.join(_COLUMNS)}) VALUES " + ", ".join([row] * rows)
+
+
+_INSERTS = {"postgresql": _insert_json, "sqlite": _insert_values}
 
 
 class PredictionLog(Repository):
@@ -57,8 +82,10 @@ class PredictionLog(Repository):
             return
         now = utcnow()
         with self._sessions.begin() as session:
-            dialect = session.get_bind().dialect
+            connection = session.connection()
+            dialect = connection.dialect
             stamp = PREDICTION_LOG.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+            insert = _INSERTS[dialect.name]
             for start in range(0, len(entries), rows_per_statement):
                 chunk = entries[start : start + rows_per_statement]
                 rows = [
@@ -69,5 +96,5 @@ class PredictionLog(Repository):
                     }
                     for entry in chunk
                 ]
-                session.execute(_FROM_JSON[dialect.name], {"rows": orjson.dumps(rows).decode()})
+                insert(connection, rows)
                 time.sleep(0)
