@@ -11,13 +11,13 @@ from functions.routing import Call, HttpProblem, Route, json_response, refuse_im
 
 
 def pricing_routes(instance: Instance) -> list[Route]:
+    from training.registry import NoChampion
+
     def respond(
         call: Call, stones: list, single: bool, options: payloads.PriceOptions, at: tuple = ()
     ) -> Response:
         """A 503 without a model; a 422 for stones refused, its errors pointing at `at` + the
         field (or + the stone's index and the field)."""
-        from training.registry import NoChampion
-
         try:
             version, results, problems = instance.pricer.price(
                 stones, explain=options.explain, comparables=options.comparables
