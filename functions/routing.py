@@ -256,7 +256,7 @@ class Router:
     def _journaled(self, index: int, call: Call) -> Response:
         """Serve the request and hand the route's journal an entry for it, whatever happens."""
         elapsed = timed()
-        answer: Response | HttpProblem = _failure()
+        answer: Response | HttpProblem | None = None
         try:
             answer = self._serve(index, call)
             return answer
@@ -267,9 +267,12 @@ class Router:
             self._record(index, call, answer, elapsed())
 
     def _record(
-        self, index: int, call: Call, answer: Response | HttpProblem, latency: float
+        self, index: int, call: Call, answer: Response | HttpProblem | None, latency: float
     ) -> None:
+        """`answer` is None when the handler failed: the client gets `_failure()`."""
         try:
+            if answer is None:
+                answer = _failure()
             request = call.request
             document = call.document
             entry = {
