@@ -312,6 +312,8 @@ def parse_params(params: dict[str, Any], model: type[BaseModel]) -> BaseModel:
 
 
 def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
+    if not request.query_string and (defaults := _defaults(model)) is not None:
+        return defaults
     values = _query_values(request, model) if request.query_string else {}
     try:
         return model.model_validate(values)
@@ -342,6 +344,16 @@ def _query_values(request: Request, model: type[BaseModel]) -> dict[str, Any]:
         else:
             values[name] = many[0]
     return values
+
+
+@cache
+def _defaults(model: type[BaseModel]) -> BaseModel | None:
+    """The query of a request that sends none, validated once and shared by every such request
+    (handlers read their query, never change it); None if the model requires a parameter."""
+    try:
+        return model.model_validate({})
+    except ValidationError:
+        return None
 
 
 @cache
