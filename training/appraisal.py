@@ -74,9 +74,9 @@ def appraise(
     """Price `stones` (a feature matrix or a list of its rows, or columns of FEATURES) with
     `model`. Prices and factors are unrounded, so that base_price × Π factors = price holds to
     float precision; round for display."""
-    if isinstance(stones, np.ndarray | list) and len(stones) == 1 and not explain:
+    if isinstance(stones, np.ndarray | list) and len(stones) == 1:
         row = stones[0] if isinstance(stones, list) else stones[0].tolist()
-        if one := _appraise_one(model, row):
+        if one := _appraise_one(model, row, explain):
             return one
     if isinstance(stones, list):
         X = np.array(stones, dtype=float).reshape(-1, len(FEATURES))
@@ -104,12 +104,18 @@ def appraise(
     )
 
 
-def _appraise_one(model: PriceModel, x: list[float]) -> Appraisal | None:
+def _appraise_one(model: PriceModel, x: list[float], explain: bool) -> Appraisal | None:
     """One stone in plain floats, the common request, to the last bit what the batch path
-    gives it; None if it has problems, which the batch path words."""
+    gives it (its explanation is the batch path's); None if it has problems, which the batch
+    path words."""
     if not (plausible(*(x[column] for column in _MEASURE_COLUMNS)) and model.within_domain(x)):
         return None
-    return Appraisal(np.array([model.price_row(x)]), model.params.coverage, [[]], _ONE_PRICED)
+    estimates = np.array([model.price_row(x)])
+    if not explain:
+        return Appraisal(estimates, model.params.coverage, [[]], _ONE_PRICED)
+    X = np.array([x])
+    base, log_factors = model.log_factors(X)
+    return Appraisal(estimates, model.params.coverage, [[]], _ONE_PRICED, base, log_factors, X)
 
 
 def _spread(values: np.ndarray, priced: np.ndarray) -> np.ndarray:
