@@ -107,9 +107,10 @@ JSON_FIELDS = ("request", "response")
 
 
 def storable(entry: dict) -> dict:
-    """The entry with JSON fields every database stores: a request as a client sent it may hold
-    a NUL character (PostgreSQL's JSON refuses it: it becomes U+FFFD) or nest deeper than JSON
-    is written (it is replaced by a note saying so). Checked here, in the background thread."""
+    """The entry with JSON fields every database stores, written once as JSON text (orjson
+    fragments, which the database layer embeds as they are): a request as a client sent it may
+    hold a NUL character (PostgreSQL's JSON refuses it: it becomes U+FFFD) or nest deeper than
+    JSON is written (it is replaced by a note saying so). Done here, in the background thread."""
     for name in JSON_FIELDS:
         document = entry.get(name)
         if document is None:
@@ -117,10 +118,11 @@ def storable(entry: dict) -> dict:
         try:
             text = orjson.dumps(document)
         except orjson.JSONEncodeError as exc:
-            entry[name] = {"unstorable": str(exc)}
-            continue
-        if b"\\u0000" in text:
-            entry[name] = _without_nul(document)
+            text = orjson.dumps({"unstorable": str(exc)})
+        else:
+            if b"\\u0000" in text:
+                text = orjson.dumps(_without_nul(document))
+        entry[name] = orjson.Fragment(text)
     return entry
 
 
