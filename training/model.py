@@ -34,8 +34,9 @@ BOOSTER_FILE = "lightgbm.txt"
 reads it."""
 INTERVAL_CARAT_EDGES = (0.0, 0.5, 1.0, 1.5, 2.0)
 """Lower edges of the carat bands that each get their own interval width."""
-_UPPER_CARAT_EDGES = np.asarray(INTERVAL_CARAT_EDGES[1:])
+_UPPER_EDGES = INTERVAL_CARAT_EDGES[1:]
 """How many of these a carat reaches is the number of its band (a carat below 0 is in band 0)."""
+_UPPER_CARAT_EDGES = np.asarray(_UPPER_EDGES)
 _CARAT = FEATURES.index("carat")
 MIN_BAND_ROWS = 100
 DOMAIN_MARGIN = 0.05
@@ -198,7 +199,7 @@ class PriceModel:
         for column, term in row_terms(x):
             backbone += term * self._coef[column]
         price = float(np.exp(self.intercept + backbone + self.forest.predict_row(x)))
-        low, high = self._interval_factor_rows[bisect_right(INTERVAL_CARAT_EDGES[1:], x[_CARAT])]
+        low, high = self._interval_factor_rows[bisect_right(_UPPER_EDGES, x[_CARAT])]
         return price, price * low, price * high
 
     @cached_property
