@@ -312,9 +312,12 @@ def parse_params(params: dict[str, Any], model: type[BaseModel]) -> BaseModel:
 
 
 def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
-    if not request.query_string and (defaults := _defaults(model)) is not None:
+    if request.query_string:
+        values = _query_values(request, model)
+    elif (defaults := _defaults(model)) is not None:
         return defaults
-    values = _query_values(request, model) if request.query_string else {}
+    else:
+        values = {}
     try:
         return model.model_validate(values)
     except ValidationError as exc:
