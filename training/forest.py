@@ -172,16 +172,17 @@ class Forest:
         return out
 
     def _predict_chunk(self, X: np.ndarray) -> np.ndarray:
-        """All rows through all trees, one level per step, as a (trees, rows) array: summed
-        over its first axis, NumPy adds the trees one after the other (a sum over the last
-        axis would be pairwise)."""
+        """All rows through all trees, one level per step, as a (trees, rows) array of leaves
+        whose values are added in tree order: NumPy sums such an array over its first axis one
+        tree after the other, but a single row pairwise, so a single row is added by `cumsum`."""
         flat = X.ravel()
         node = np.repeat(self._root_ids[:, None], len(X), axis=1)
         offsets = np.arange(len(X), dtype=np.int64) * X.shape[1]
         for _ in range(self.max_depth):
             step = flat[offsets + self._flat_feature[node]] > self._flat_threshold[node]
             node = self._flat_first_child[node] + step
-        return self._flat_value[node].sum(axis=0)
+        values = self._flat_value[node]
+        return values.sum(axis=0) if len(X) > 1 else values.cumsum(axis=0)[-1]
 
     def predict_row(self, x: Sequence[float]) -> float:
         """One row's raw output, in plain floats: the pricing of one stone, the common request.

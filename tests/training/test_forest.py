@@ -131,3 +131,9 @@ def test_trees_too_deep_to_compile_into_python_are_walked_for_one_row_too() -> N
         [forest.predict_row(x) for x in X.tolist()], [0, 0, 1, 57, 120] / np.float64(8)
     )
     np.testing.assert_array_equal(forest.predict(X[3:4]), forest.predict(X)[3:4])
+
+
+def test_the_last_stone_of_a_batch_alone_in_its_chunk_is_priced_as_when_alone(fitted) -> None:
+    _, forest, X = fitted
+    batch = forest.predict(X[:257])
+    assert batch[256] == forest.predict(X[256:257])[0]
