@@ -1,5 +1,10 @@
 """The champion model of one function instance: loaded once, reloaded when champion.json
-changes (checked at most every `ttl` seconds, so a price costs no storage round trip)."""
+changes (checked at most every `ttl` seconds, so a price costs no storage round trip).
+
+A loaded model prices at once. Its trees are compiled into Python for the one-stone fast path
+(twice as fast as NumPy's walk on one row) by a background thread, `COMPILE_DELAY` seconds
+later: compiling takes tens of milliseconds, which the requests waiting for the model to load,
+the first price of a cold start among them, would otherwise share."""
 
 from __future__ import annotations
 
@@ -13,12 +18,19 @@ from training.registry import NoChampion, Registry
 
 log = logging.getLogger("diamonds.champion")
 
+COMPILE_DELAY = 0.5
+
 
 class Champion:
     def __init__(
-        self, registry: Registry, ttl: float = 10.0, clock: Callable[[], float] = time.monotonic
+        self,
+        registry: Registry,
+        ttl: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        compile_delay: float = COMPILE_DELAY,
     ) -> None:
         self.registry, self.ttl, self._clock = registry, ttl, clock
+        self.compile_delay = compile_delay
         self._serving: tuple[str, PriceModel] | None = None
         self._checked = float("-inf")
         self._lock = threading.Lock()
@@ -42,6 +54,9 @@ class Champion:
             current = self._serving[0] if self._serving else None
             if record is not None and record["version"] != current:
                 model, _ = self.registry.load(record["version"])
+                compiler = threading.Timer(self.compile_delay, model.forest.compile_rows)
+                compiler.daemon = True
+                compiler.start()
                 self._serving = (record["version"], model)
                 log.info("serving model %s", record["version"])
         except Exception:

@@ -17,7 +17,7 @@ up to the prediction minus the expected value by construction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from math import factorial, inf, nan
 
@@ -29,6 +29,8 @@ _EXPLAIN_CHUNK_ROWS = 128
 """Rows explained at once: their (rows × nodes) arrays stay in cache."""
 _MAX_COMPILED_DEPTH = 90
 """Deeper trees are not compiled into Python (its parser nests at most 200 parentheses)."""
+_COMPILED_CHARACTERS = 16_000
+"""Source compiled at once by `Forest.compile_rows`: about 3 ms of the compiler's time."""
 
 
 class Forest:
@@ -60,7 +62,7 @@ class Forest:
         self.roots = np.asarray(roots, dtype=np.int64)
         self.groups = np.asarray(groups, dtype=np.int64)
         self.n_groups = int(self.groups.max()) + 1
-        self._compile_paths()
+        self._row_function: Callable[..., float] | None = None
         self._compile_layout()
 
     # -- construction ---------------------------------------------------------------------
@@ -123,10 +125,17 @@ class Forest:
     def from_dict(cls, data: dict) -> Forest:
         return cls(**{k: np.asarray(v) for k, v in data.items()})
 
-    def _compile_paths(self) -> None:
-        """Per leaf and group, the product of the covers of the leaf's path's splits on that group
-        (walking up from every leaf at once, one level per step), and from them each leaf's
-        weighted value under every coalition."""
+    @property
+    def expected_value(self) -> float:
+        """The mean output over the training rows (what the trees give a stone of which
+        nothing is known): the base of the Shapley values."""
+        return float(self._weighted[:, 0].sum())
+
+    @cached_property
+    def _weighted(self) -> np.ndarray:
+        """V[leaf, S]: each leaf's value weighted under every coalition S, from the product of
+        the covers of the leaf's path's splits on each group (walking up from every leaf at
+        once, one level per step). Made on first use: pricing never needs it."""
         n_inner, n_leaves, g = len(self.feature), len(self.leaf_value), self.n_groups
         inner_parent = np.full(n_inner, -1)
         leaf_parent = np.full(n_leaves, -1)
@@ -140,22 +149,16 @@ class Forest:
         parent, child_count = leaf_parent, self.leaf_count
         slots = [np.zeros(0, dtype=np.int64)]
         log_ratios = [np.zeros(0)]
-        depth = 0
         while (active := parent >= 0).any():
-            depth += 1
             leaves, parent, child_count = leaves[active], parent[active], child_count[active]
             slots.append(leaves * g + self.groups[self.feature[parent]])
             log_ratios.append(np.log(child_count / self.node_count[parent]))
             parent, child_count = inner_parent[parent], self.node_count[parent]
-        self.max_depth = depth
         log_cover = np.bincount(
             np.concatenate(slots), weights=np.concatenate(log_ratios), minlength=n_leaves * g
         )
         # V[leaf, S] = value · Π_{g ∉ S} cover[leaf, g]
-        self._weighted = self.leaf_value[:, None] * np.exp(
-            log_cover.reshape(-1, g) @ (1 - _members(g)).T
-        )
-        self.expected_value = float(self._weighted[:, 0].sum())
+        return self.leaf_value[:, None] * np.exp(log_cover.reshape(-1, g) @ (1 - _members(g)).T)
 
     # -- evaluation -------------------------------------------------------------------------
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -186,16 +189,29 @@ class Forest:
 
     def predict_row(self, x: Sequence[float]) -> float:
         """One row's raw output, in plain floats: the pricing of one stone, the common request.
-        NumPy's fixed cost per call (a walk takes dozens) outweighs its speed on one row."""
-        return self._row_function(*x)
+        NumPy's fixed cost per call (a walk takes dozens) outweighs its speed on one row, so
+        once `compile_rows` has run the trees are evaluated as Python code; until then (or for
+        trees too deep to compile) the row walks the trees as a batch does."""
+        row_function = self._row_function
+        if row_function is None:
+            return float(self._predict_chunk(np.array([x], dtype=np.float64))[0])
+        return row_function(*x)
 
-    @cached_property
-    def _row_function(self) -> Callable[..., float]:
-        """The trees as one Python function of a row's values, made on first use (a few tens of
-        milliseconds for 150 trees): a nested conditional expression per tree, added to the
-        total in tree order. The source holds only numbers read from the forest's arrays."""
-        if self.max_depth > _MAX_COMPILED_DEPTH:
-            return lambda *x: float(self._predict_chunk(np.array([x]))[0])
+    @property
+    def compiled(self) -> bool:
+        """Whether `compile_rows` has made `predict_row` fast."""
+        return self._row_function is not None
+
+    def compile_rows(self) -> None:
+        """Make `predict_row` fast: the trees as Python functions of a row's values, a nested
+        conditional expression per tree added to the total in tree order. The source holds
+        only numbers read from the forest's arrays.
+
+        Compiling takes tens of milliseconds, so a server does it in the background after its
+        first price; it is done in pieces of `_COMPILED_CHARACTERS` of source, each compiled
+        on its own, so that such a thread holds the interpreter a few milliseconds at a time."""
+        if self._row_function is not None or self.max_depth > _MAX_COMPILED_DEPTH:
+            return
         feature, threshold = self.feature.tolist(), self.threshold.tolist()
         left, right, value = self.left.tolist(), self.right.tolist(), self.leaf_value.tolist()
 
@@ -205,19 +221,25 @@ class Forest:
             goes_right = f"x{feature[node]} > {threshold[node]!r}"
             return f"({expression(right[node])} if {goes_right} else {expression(left[node])})"
 
-        trees = [expression(root) for root in self.roots.tolist()]
-        arguments = ", ".join(f"x{j}" for j in range(max(feature, default=-1) + 1))
-        source = "\n    ".join(
-            [
-                f"def row_function({arguments}{', ' if arguments else ''}*_):",
-                f"total = {trees[0]}",
-                *(f"total += {tree}" for tree in trees[1:]),
-                "return total",
-            ]
-        )
+        arguments = "".join(f"x{j}, " for j in range(max(feature, default=-1) + 1))
         namespace: dict = {"inf": inf, "nan": nan}
+        calls: list[str] = []
+        trees = [expression(root) for root in self.roots.tolist()]
+        for first, *rest in _in_pieces(trees, _COMPILED_CHARACTERS):
+            name, total = f"trees_{len(calls)}", "total, " if calls else ""
+            source = "\n    ".join(
+                [
+                    f"def {name}({total}{arguments}*_):",
+                    f"total {'+=' if calls else '='} {first}",
+                    *(f"total += {tree}" for tree in rest),
+                    "return total",
+                ]
+            )
+            exec(compile(source, "<forest>", "exec"), namespace)
+            calls.append(f"total = {name}({total}{arguments})")
+        source = "\n    ".join([f"def row_function({arguments}*_):", *calls, "return total"])
         exec(compile(source, "<forest>", "exec"), namespace)
-        return namespace["row_function"]
+        self._row_function = namespace["row_function"]
 
     def _compile_layout(self) -> None:
         """Renumber all nodes, leaves included, breadth-first so that the right child of every
@@ -243,6 +265,7 @@ class Forest:
             new_id[children] = next_id + np.arange(len(children))
             next_id += len(children)
             frontier = children
+        self.max_depth = len(self._levels)
         inner = new_id[:n_inner]
         leaves = new_id[n_inner:]
         self._flat_feature = np.zeros(total, dtype=np.int64)
@@ -326,3 +349,17 @@ class Forest:
 def _members(g: int) -> np.ndarray:
     """(2^g, g): whether group j belongs to coalition S, S as a bit set."""
     return (np.arange(2**g)[:, None] >> np.arange(g)[None, :]) & 1
+
+
+def _in_pieces(sources: list[str], size: int) -> Iterator[list[str]]:
+    """Consecutive runs of `sources` of at most `size` characters each (or of one source)."""
+    piece: list[str] = []
+    length = 0
+    for source in sources:
+        if piece and length + len(source) > size:
+            yield piece
+            piece, length = [], 0
+        piece.append(source)
+        length += len(source)
+    if piece:
+        yield piece

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -247,3 +248,21 @@ def test_callers_during_a_load_wait_for_that_one_load(
     assert {version for version, _ in results} == {"v2"}
     assert len({id(model) for _, model in results}) == 1
     assert loads(logs, "v2") == 1 and not refusals(logs)
+
+
+def test_a_loaded_model_prices_at_once_and_its_trees_are_compiled_later(
+    registry: Registry, clock: Clock, sample_csv: bytes
+) -> None:
+    from training.validation import read_records
+
+    stone = feature_matrix(read_records(sample_csv).accepted)[0].tolist()
+    later = Champion(registry, TTL, clock, compile_delay=3600)
+    _, waiting = later.get()
+    assert not waiting.forest.compiled
+    soon = Champion(registry, TTL, clock, compile_delay=0)
+    _, compiled = soon.get()
+    deadline = time.monotonic() + 10
+    while not compiled.forest.compiled and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert compiled.forest.compiled
+    assert compiled.price_row(stone) == waiting.price_row(stone)

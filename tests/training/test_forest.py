@@ -28,6 +28,23 @@ def test_predictions_are_lightgbms_to_the_last_bit(fitted) -> None:
     np.testing.assert_array_equal([forest.predict_row(x) for x in X[:100].tolist()], expected[:100])
 
 
+def test_one_row_is_priced_alike_before_and_after_the_trees_are_compiled_in_pieces() -> None:
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(400, 4))
+    booster = lightgbm.train(
+        {"verbosity": -1, "num_leaves": 31},
+        lightgbm.Dataset(X, X[:, 0] * X[:, 1] + np.sin(X[:, 2])),
+        num_boost_round=150,
+    )
+    forest = Forest.from_lightgbm(booster.dump_model(), [0, 1, 2, 3], [0, 1, 2, 3])
+    walked = [forest.predict_row(x) for x in X.tolist()]
+    assert not forest.compiled
+    forest.compile_rows()
+    assert forest.compiled
+    np.testing.assert_array_equal([forest.predict_row(x) for x in X.tolist()], walked)
+    np.testing.assert_array_equal(walked, booster.predict(X))
+
+
 def test_one_stone_at_a_time_predicts_what_the_batch_walk_does(fitted) -> None:
     _, forest, X = fitted
     one_by_one = np.concatenate([forest.predict(X[i : i + 1]) for i in range(200)])
@@ -127,6 +144,7 @@ def test_trees_too_deep_to_compile_into_python_are_walked_for_one_row_too() -> N
         groups=np.array([0]),
     )
     X = np.array([[-1.0], [0.0], [0.5], [57.0], [500.0]])
+    forest.compile_rows()
     np.testing.assert_array_equal(
         [forest.predict_row(x) for x in X.tolist()], [0, 0, 1, 57, 120] / np.float64(8)
     )
