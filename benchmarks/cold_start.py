@@ -11,6 +11,8 @@ Compared, alternately, each started N times (median reported):
             (the venv's console script; gunicorn with functions-framework's defaults)
   bare      the same command serving a handler that parses the body and answers a constant:
             the floor of any pricing function (functions-framework's own start)
+  numpy+pydantic  the bare handler validating the body with a pydantic model and computing
+            with NumPy: the floor of a function built on those two libraries, as ours is
   baseline  gunicorn with the same options serving benchmarks/baseline_service.py: Flask +
             pandas + scikit-learn, a pickled LinearRegression on one-hot grades
 
@@ -33,6 +35,7 @@ from pathlib import Path
 
 from harness import (
     BARE_SOURCE,
+    LIBRARIES_SOURCE,
     REPO,
     Environment,
     NotReady,
@@ -126,9 +129,11 @@ def main() -> None:
     with Environment(csv) as environment:
         body = json.dumps(valid_stones(csv)[0]).encode()
         bare = str(environment.write("bare_pricing.py", BARE_SOURCE))
+        libraries = str(environment.write("libraries_pricing.py", LIBRARIES_SOURCE))
         servers = {
             "ours (functions-framework)": lambda port: ours_command(port),
             "bare handler (functions-framework)": lambda port: ours_command(port, bare),
+            "numpy+pydantic handler (same)": lambda port: ours_command(port, libraries),
             "baseline (Flask+pandas+sklearn)": lambda port: baseline_command(port),
         }
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in servers}
@@ -154,6 +159,11 @@ def main() -> None:
         ours = median([first for _, first in results["ours (functions-framework)"]])
         verdict = "meets" if ours <= TARGET_SECONDS else "MISSES"
         print(f"\nours: median {ours:.3f} s → {verdict} the target of ≤ {TARGET_SECONDS} s")
+        floor = median([first for _, first in results["numpy+pydantic handler (same)"]])
+        print(
+            f"ours - numpy+pydantic handler: {1000 * (ours - floor):.0f} ms (the model, the "
+            "routes, the payloads, the first request's own work)"
+        )
 
         total, top, own_top = import_times(environment.env, "functions.main")
         print(

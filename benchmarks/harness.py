@@ -47,6 +47,34 @@ def pricing(request):
 '''
 """The floor of any pricing function: functions-framework, the same JSON body parsed, a
 constant answered. `latency.py` and `cold_start.py` measure it beside pricing."""
+LIBRARIES_SOURCE = '''"""The bare function plus the two libraries pricing rests on (benchmark):
+pydantic validates the body into a model, NumPy computes the answer."""
+import numpy as np
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+
+class Stone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    carat: float
+    cut: str
+    color: str
+    clarity: str
+    depth: float
+    table: float
+    x: float
+    y: float
+    z: float
+
+
+def pricing(request):
+    stone = Stone.model_validate_json(request.get_data())
+    price = float(np.exp(np.log(3957.0) + np.zeros(1) * stone.carat)[0])
+    return orjson.dumps({"price": price}), 200, {"Content-Type": "application/json"}
+'''
+"""The floor of a pricing function that validates with pydantic and computes with NumPy, as
+ours does: `cold_start.py` starts it beside pricing, to tell the libraries' import time from
+ours."""
 
 
 def default_csv() -> Path:
