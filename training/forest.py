@@ -125,7 +125,7 @@ class Forest:
     def from_dict(cls, data: dict) -> Forest:
         return cls(**{k: np.asarray(v) for k, v in data.items()})
 
-    @property
+    @cached_property
     def expected_value(self) -> float:
         """The mean output over the training rows (what the trees give a stone of which
         nothing is known): the base of the Shapley values."""
