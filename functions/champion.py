@@ -18,7 +18,7 @@ from training.registry import NoChampion, Registry
 
 log = logging.getLogger("diamonds.champion")
 
-COMPILE_DELAY = 0.5
+COMPILE_DELAY = 0.1
 
 
 class Champion:
