@@ -8,8 +8,6 @@ Two rules, each a property of a real stone, not a statistical outlier test:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import numpy as np
 
 from training.record import CARAT_PER_MM3, DEPTH_TOLERANCE, WEIGHT_RATIO_RANGE
@@ -99,8 +97,3 @@ def _about(log_value: float) -> str:
 
 MEASURES = ("carat", "depth", "x", "y", "z")
 """The fields the geometry rules read, in the order `implausibilities` takes them."""
-
-
-def record_implausibilities(records: Sequence[Mapping[str, float]]) -> list[list[FieldProblem]]:
-    """`implausibilities` of stones given as records (mappings holding MEASURES)."""
-    return implausibilities(*(np.array([r[n] for r in records], dtype=float) for n in MEASURES))

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from training.geometry import FieldProblem, implausibilities
+from training.geometry import MEASURES, FieldProblem, implausibilities
+from training.price_rule import price_implausibilities
 from training.record import CATEGORIES, COLUMNS, FIELD_BY_NAME
 
 MAX_FIELD_CHARS = 200
@@ -119,6 +120,8 @@ def read_records(
     frame = pd.DataFrame(raw, columns=names, dtype=object)
     typed = _typed_columns(frame[[names[header.index(c)] for c in wanted]], wanted, problems)
     _check_geometry(typed, problems)
+    if "price" in typed:
+        _check_price(typed, problems)
     if reject_duplicates:
         _check_duplicates(typed, lines, problems)
 
@@ -201,10 +204,18 @@ def _number(name: str, cells: np.ndarray, problems: list[list[FieldProblem]]) ->
 
 
 def _check_geometry(typed: dict[str, np.ndarray], problems: list[list[FieldProblem]]) -> None:
-    names = ("carat", "depth", "x", "y", "z")
-    measured = np.column_stack([typed[n] for n in names])
+    measured = np.column_stack([typed[n] for n in MEASURES])
     usable = np.flatnonzero(np.isfinite(measured).all(axis=1))
-    found = implausibilities(*(measured[usable, k] for k in range(len(names))))
+    found = implausibilities(*(measured[usable, k] for k in range(len(MEASURES))))
+    for i, row_problems in zip(usable, found, strict=True):
+        problems[i].extend(row_problems)
+
+
+def _check_price(typed: dict[str, np.ndarray], problems: list[list[FieldProblem]]) -> None:
+    """Prices that are numbers in range but no appraisal for the stone's weight."""
+    carat, price = typed["carat"], typed["price"]
+    usable = np.flatnonzero(np.isfinite(carat) & np.isfinite(price))
+    found = price_implausibilities(carat[usable], price[usable])
     for i, row_problems in zip(usable, found, strict=True):
         problems[i].extend(row_problems)
 

@@ -8,10 +8,10 @@ from typing import TypeVar
 from werkzeug.wrappers import Response
 
 from functions import payloads
-from functions.endpoints import GEOMETRY, MANY
+from functions.endpoints import APPRAISAL, MANY
 from functions.instance import Instance
 from functions.routing import Call, HttpProblem, Route, invalid, json_response, refuse_implausible
-from training.geometry import record_implausibilities
+from training.plausibility import record_implausibilities
 
 T = TypeVar("T")
 
@@ -110,7 +110,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
             bulk=payloads.MAX_STONES,
             responses={201: payloads.StoredDiamond | list[payloads.StoredDiamond]},
             links={201: stone_links},
-            refuses=GEOMETRY,
+            refuses=APPRAISAL,
             write=True,
             tag="inventory",
         ),
@@ -131,7 +131,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
             body=payloads.Diamond,
             params=payloads.DiamondId,
             responses={200: payloads.StoredDiamond, 404: None},
-            refuses=GEOMETRY,
+            refuses=APPRAISAL,
             write=True,
             tag="inventory",
         ),
@@ -143,7 +143,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
             body=payloads.DiamondPatch,
             params=payloads.DiamondId,
             responses={200: payloads.StoredDiamond, 404: None},
-            refuses=GEOMETRY + " (the stone as the change would leave it)",
+            refuses=APPRAISAL + " (the stone as the change would leave it)",
             write=True,
             tag="inventory",
         ),

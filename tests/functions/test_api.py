@@ -388,7 +388,7 @@ def test_the_inventory_refuses_the_stones_pricing_refuses(stack: Stack) -> None:
     one = problem(stack.call("POST", "/v1/diamonds", key=KEY, json=slip), 422, "/carat")
     assert {e["field"] for e in one["errors"]} == {"/carat", "/depth"}
     assert "describe a stone of about" in one["detail"]
-    many = stack.call("POST", "/v1/diamonds", key=KEY, json=[{**STONE, "price": 1}, slip])
+    many = stack.call("POST", "/v1/diamonds", key=KEY, json=[{**STONE, "price": 4000}, slip])
     assert {e["field"] for e in problem(many, 422)["errors"]} == {"/1/carat", "/1/depth"}
     assert stack.call("GET", "/v1/diamonds?limit=1").json()["total"] == total
 
@@ -397,6 +397,12 @@ def test_the_inventory_refuses_the_stones_pricing_refuses(stack: Stack) -> None:
     problem(stack.call("PUT", path, key=KEY, json=slip), 422, "/carat")
     problem(stack.call("PATCH", path, key=KEY, json={"y": 58.9}), 422, "/depth")
     problem(stack.call("PATCH", path, key=KEY, json={"depth": 44.0}), 422, "/depth")
+    tiny = problem(stack.call("PATCH", path, key=KEY, json={"price": 5e-324}), 422, "/price")
+    assert "USD per carat" in tiny["detail"] and tiny["type"] == "/v1/docs#implausible-stone"
+    problem(stack.call("PUT", path, key=KEY, json={**STONE, "price": 9e6}), 422, "/price")
+    problem(
+        stack.call("POST", "/v1/diamonds", key=KEY, json=[{**STONE, "price": 50}]), 422, "/0/price"
+    )
     assert stack.call("GET", path).json() == created
     assert stack.call("PATCH", path, key=KEY, json={"carat": 1.02}).json()["carat"] == 1.02
     stack.call("DELETE", path, key=KEY)

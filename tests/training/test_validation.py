@@ -66,6 +66,9 @@ def test_categories_are_matched_ignoring_case_and_spaces() -> None:
         ("1.0,Ideal,E,VS1,61.5,57,-1,6.4,6.43,3.95", "price: must be greater than 0"),
         ("1.0,Ideal,E,VS1,61.5,57,0,6.4,6.43,3.95", "price: must be greater than 0"),
         ("1e300,Ideal,E,VS1,61.5,57,7000,6.4,6.43,3.95", "beyond the plausible maximum"),
+        ("1.0,Ideal,E,VS1,61.5,57,5e-324,6.4,6.43,3.95", "price: 4.94066e-324 USD for 1 ct is"),
+        ("1.0,Ideal,E,VS1,61.5,57,70,6.4,6.43,3.95", "is 70 USD per carat; an appraisal is at"),
+        ("1.0,Ideal,E,VS1,61.5,57,7000000,6.4,6.43,3.95", "an appraisal is at most 200,000"),
         ("1.0,Superb,E,VS1,61.5,57,7000,6.4,6.43,3.95", "cut: unknown cut 'Superb'"),
         ("1.0,Ideal,Z,VS1,61.5,57,7000,6.4,6.43,3.95", "color: unknown color 'Z'"),
         ("1.0,Ideal,E,VS1,61.5,57,7000,6.4,6.43", "row: has 9 fields where the header has 10"),
@@ -78,6 +81,17 @@ def test_bad_rows_are_rejected_with_their_reason(row: str, expected: str) -> Non
     found = reasons(csv(GOOD, row))
     assert len(found) == 1
     assert expected in found[0]
+
+
+def test_the_price_rule_holds_at_its_bounds() -> None:
+    per_carat = (100, 200_000)
+    rows = [f"0.5,Ideal,E,VS1,61.5,57,{p * 0.5},5.1,5.13,3.15" for p in per_carat]
+    assert reasons(csv(*rows)) == []
+    [low, high] = reasons(
+        csv(*(f"0.5,Ideal,E,VS1,61.5,57,{p},5.1,5.13,3.15" for p in (49, 1e5 + 1)))
+    )
+    assert low.startswith("price: 49 USD for 0.5 ct is 98 USD per carat")
+    assert high.startswith("price: 100001 USD for 0.5 ct is 200,002 USD per carat")
 
 
 def test_every_problem_of_a_row_is_named() -> None:
@@ -127,7 +141,7 @@ def test_a_100000_row_file_is_read_whole() -> None:
     carat = rng.uniform(0.3, 2.0, 100_000).round(2)
     side = np.cbrt(carat / 0.0061 / 0.62)
     rows = [
-        f"{c},Ideal,G,VS2,62.0,57,{int(4000 * c**1.8) + i},{s:.2f},{s:.2f},{0.62 * s:.2f}"
+        f"{c},Ideal,G,VS2,62.0,57,{4000 * c**1.8 + i / 100:.2f},{s:.2f},{s:.2f},{0.62 * s:.2f}"
         for i, (c, s) in enumerate(zip(carat, side, strict=True))
     ]
     result = read_records(csv(*rows))
