@@ -8,6 +8,7 @@ errors.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 MIN_HELD_OUT_ROWS = 30
@@ -21,6 +22,13 @@ class Scores:
 
     cross_validated: float
     held_out: float | None = None
+
+    def problem(self) -> str | None:
+        """Why these scores are no figures to compare (a MAPE that is infinite or NaN)."""
+        for name, value in (("cross-validated", self.cross_validated), ("held-out", self.held_out)):
+            if value is not None and not math.isfinite(value):
+                return f"its {name} MAPE is {value}, not a figure"
+        return None
 
 
 @dataclass(frozen=True)
@@ -48,8 +56,12 @@ def decide(
     `held_out_rows` is how many held-out stones neither model trained on; `tolerance` is how
     much worse (relative, 0.02 = 2%) the candidate's MAPE may be and still be promoted.
     """
+    if (problem := candidate.problem()) is not None:
+        return Decision(False, f"not compared: {problem}")
     if champion is None:
         return Decision(True, "first model: there was no champion")
+    if champion.scores is not None and (problem := champion.scores.problem()) is not None:
+        champion = Champion(champion.version, problem=problem)
     if champion.scores is None:
         return Decision(
             True, f"the champion {champion.version} cannot be used ({champion.problem})"

@@ -26,10 +26,12 @@ from training.quarantine import write_quarantine
 from training.record import COLUMNS
 from training.registry import (
     ROWS_FILE,
+    NotAFigure,
     PromotionConflict,
     Registry,
     new_run_id,
     new_version,
+    non_finite,
     now_utc,
     row_fingerprints,
 )
@@ -160,6 +162,9 @@ class TrainingRun:
         holdout_model = PriceModel(self.params).fit(X[train], price[train])
         holdout = evaluate_holdout(holdout_model, X[test], price[test])
         cv = cross_validate(X, price, self.params)
+        where = non_finite({"cross_validation": cv.summary, "holdout": holdout})
+        if where is not None:
+            raise NotAFigure(f"the evaluation gave {where}: no figure to gate on")
         self._stage(
             "evaluate",
             started,
@@ -290,7 +295,7 @@ class TrainingRun:
         try:
             model, meta = self.registry.load(version)
             seen = self.registry.training_rows(version, meta)
-            champion_cv = meta["metrics"]["cross_validation"]["mape"]
+            champion_cv = float(meta["metrics"]["cross_validation"]["mape"])
         except Exception as exc:
             return Scores(cv["mape"]), Champion(version, problem=str(exc)), 0
         unseen = np.array([f not in seen for f in fingerprints], dtype=bool)

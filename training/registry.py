@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -35,6 +36,10 @@ class ChecksumMismatch(RuntimeError):
 
 class UnknownVersion(LookupError):
     """No model is registered under that version."""
+
+
+class NotAFigure(ValueError):
+    """A metric that is infinite or NaN: the run that measured it failed; no version holds it."""
 
 
 class NoChampion(LookupError):
@@ -73,6 +78,8 @@ class Registry:
     def register(self, version: str, files: dict[str, bytes], metadata: dict) -> dict:
         """Write a version's files, then its metadata (with checksums) last: a version without
         metadata.json is incomplete and never listed."""
+        if (where := non_finite(metadata)) is not None:
+            raise NotAFigure(f"the metric {where} is not a finite number: {version} not registered")
         for name, data in files.items():
             self.storage.write(f"models/{version}/{name}", data)
         metadata = {
@@ -176,6 +183,24 @@ class Registry:
 
     def runs(self) -> list[str]:
         return sorted(k[len("runs/") : -len(".json")] for k in self.storage.list("runs/"))
+
+
+def non_finite(document: object, path: str = "") -> str | None:
+    """The path of the first number in `document` that is infinite or NaN, or None."""
+    if isinstance(document, float) and not math.isfinite(document):
+        return f"{path or 'value'} = {document}"
+    items = (
+        document.items()
+        if isinstance(document, dict)
+        else enumerate(document)
+        if isinstance(document, list)
+        else ()
+    )
+    for key, value in items:
+        found = non_finite(value, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def _json(document: dict) -> bytes:

@@ -55,3 +55,23 @@ def test_a_zero_tolerance_promotes_only_an_equal_or_better_model() -> None:
     champion = Champion("v1", Scores(5.0, 5.0))
     assert decide(Scores(9.0, 5.0), champion, ENOUGH, 0.0).promote
     assert not decide(Scores(9.0, 5.0001), champion, ENOUGH, 0.0).promote
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan")])
+def test_a_mape_that_is_not_a_figure_never_wins(bad: float) -> None:
+    """A candidate whose MAPE is infinite or NaN is never promoted; a champion whose MAPE is
+    is no figure to compare with ("inf% vs inf%"), so a measured candidate replaces it."""
+    champion = Champion("v1", Scores(5.0, 5.0))
+    refused = decide(Scores(bad, 4.0), champion, ENOUGH, 0.02)
+    assert (
+        not refused.promote
+        and refused.reason == f"not compared: its cross-validated MAPE is {bad}, not a figure"
+    )
+    assert not decide(Scores(4.0, bad), champion, ENOUGH, 0.02).promote
+    assert not decide(Scores(bad), None, 0, 0.02).promote
+    replaced = decide(Scores(9.0, 9.0), Champion("v1", Scores(bad, bad)), ENOUGH, 0.02)
+    assert replaced.promote
+    assert (
+        replaced.reason
+        == f"the champion v1 cannot be used (its cross-validated MAPE is {bad}, not a figure)"
+    )

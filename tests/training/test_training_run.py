@@ -280,3 +280,22 @@ def test_training_with_both_roots_on_cloud_storage(customer_file, gcs_bucket) ->
     one_carat_ideal_e_vs1 = np.array([[1.0, 4, 5, 4, 61.5, 57, 6.4, 6.43, 3.95]])
     assert 3000 < model.predict(one_carat_ideal_e_vs1)[0] < 15000
     assert open_storage(roots["data"]).exists("quarantine/customer.report.json")
+
+
+def test_a_champion_whose_mape_is_no_figure_is_replaced(
+    customer_file, roots, registry, capsys
+) -> None:
+    """A champion recorded before prices were checked, with an infinite cross-validated MAPE,
+    is no figure to gate on: the next measured model replaces it."""
+    assert train(customer_file, roots) == 0
+    version = registry.champion()["version"]
+    key = f"models/{version}/metadata.json"
+    metadata = json.loads(registry.storage.read(key))
+    metadata["metrics"]["cross_validation"]["mape"] = float("inf")
+    registry.storage.write(key, json.dumps(metadata).encode())
+    assert train(customer_file, roots) == 0
+    run = registry.run(registry.metadata(registry.champion()["version"])["run_id"])
+    assert run["gate"]["decision"] == "promoted"
+    assert run["gate"]["reason"] == (
+        f"the champion {version} cannot be used (its cross-validated MAPE is inf, not a figure)"
+    )
