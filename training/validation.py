@@ -19,6 +19,10 @@ from training.price_rule import price_implausibilities
 from training.record import CATEGORIES, COLUMNS, FIELD_BY_NAME
 
 MAX_FIELD_CHARS = 200
+CUT_OFF = (
+    "the file ends inside this line (no line end after it): it may have been cut off while "
+    "the file was being written; end the file with a line break"
+)
 _CANONICAL = {name: {v.lower(): v for v in values} for name, values in CATEGORIES.items()}
 
 
@@ -89,7 +93,8 @@ def read_records(
     `columns` are the record fields required and checked (FEATURES for stones to be priced);
     other columns are carried along untouched in `raw` and in the rejected rows.
     """
-    header, rows = _read_rows(_decode(data))
+    text = _decode(data)
+    header, rows = _read_rows(text)
     required = columns
     missing = [c for c in required if c not in header]
     if missing:
@@ -125,6 +130,9 @@ def read_records(
     if reject_duplicates:
         _check_duplicates(typed, lines, problems)
 
+    if "price" in columns and _cut_off(text):
+        problems[-1].append(("row", CUT_OFF))
+
     bad = np.array([bool(p) for p in problems], dtype=bool)
     accepted = pd.DataFrame({c: typed[c][~bad] for c in wanted})
     accepted.insert(0, "line", np.asarray(lines)[~bad])
@@ -136,6 +144,12 @@ def read_records(
     return ValidationResult(
         accepted.reset_index(drop=True), rejected, len(rows), ignored, frame.drop(columns="reason")
     )
+
+
+def _cut_off(text: str) -> bool:
+    """Whether the text's last line holds something but no line end: a file of appraisals cut
+    off mid-copy ends that way (2.599 read as 2.5), so its last row is no stone."""
+    return bool(text[-1:]) and text[-1] not in "\r\n" and bool(text.rpartition("\n")[2].strip())
 
 
 def _unique(header: list[str]) -> list[str]:

@@ -12,6 +12,7 @@ import pytest
 from cloudevents.http import from_http
 
 from functions.eventarc import Watcher
+from functions.ingestion import DELETED, FINALIZED
 from tests.gcs_emulator import gcs_client
 from tests.local_server import QuietHandler, local_server
 from training.storage import GCSStorage, LocalStorage, Storage
@@ -95,12 +96,14 @@ def test_each_new_object_is_delivered_once_as_eventarc_does(
     finally:
         restarted.stop()
     assert third["id"] != event["id"] and third.data["generation"] != a.generation
-    assert json.loads((tmp_path / "state.json").read_text()).keys() == {
-        f"{bucket}/{name}#{a.generation}",
-        f"{bucket}/{name}#{third.data['generation']}",
-        f"{bucket}/{storage.location('incoming/sub/b.csv')[1]}#"
-        f"{storage.objects('incoming/sub/')[0].generation}",
-    }
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert sorted((v["key"], v["generation"], v["type"]) for v in state.values()) == sorted(
+        [
+            ("incoming/a.csv", a.generation, FINALIZED),
+            ("incoming/a.csv", third.data["generation"], FINALIZED),
+            ("incoming/sub/b.csv", storage.objects("incoming/sub/")[0].generation, FINALIZED),
+        ]
+    )
 
 
 def test_a_refused_delivery_is_retried_until_it_is_taken(
@@ -136,3 +139,76 @@ def test_a_file_still_being_written_waits_until_it_settles(
     (event,) = receiver.answered(1)
     watcher.stop()
     assert event.data["size"] == str(8 * 8)
+
+
+def test_a_deleted_file_is_announced_deleted_once(
+    storage: Storage, receiver: Receiver, tmp_path: Path
+) -> None:
+    storage.write("incoming/a.csv", b"carat\n1\n")
+    storage.write("incoming/b.csv", b"carat\n2\n")
+    watcher = watch(storage, receiver, tmp_path / "state.json")
+    try:
+        receiver.answered(2)
+        (a,) = storage.objects("incoming/a.csv")
+        _remove(storage, "incoming/a.csv")
+        deleted = receiver.answered(3)[2]
+    finally:
+        watcher.stop()
+    assert deleted["type"] == DELETED and deleted.data["generation"] == a.generation
+    assert deleted.data["name"] == storage.location("incoming/a.csv")[1]
+    restarted = watch(storage, receiver, tmp_path / "state.json")
+    try:
+        time.sleep(0.5)
+    finally:
+        restarted.stop()
+    assert len(receiver.events) == 3
+
+
+def _remove(storage: Storage, key: str) -> None:
+    if isinstance(storage, LocalStorage):
+        (storage.root / key).unlink()
+    else:
+        gcs_client().bucket(storage.location(key)[0]).blob(storage.location(key)[1]).delete()
+
+
+def test_temporary_hidden_and_empty_files_are_never_announced(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    storage = LocalStorage(tmp_path / "data")
+    incoming = tmp_path / "data" / "incoming"
+    incoming.mkdir(parents=True)
+    for name in ("a.csv.part", "a.csv.tmp", "a.csv~", ".a.csv.swp", "a.csv.crdownload", "e.csv"):
+        (incoming / name).write_bytes(b"" if name == "e.csv" else b"carat\n1\n")
+    watcher = watch(storage, receiver, tmp_path / "state.json")
+    try:
+        time.sleep(0.6)
+        assert receiver.events == []
+        (incoming / "a.csv.part").rename(incoming / "a.csv")
+        (event,) = receiver.answered(1)
+        time.sleep(0.3)
+    finally:
+        watcher.stop()
+    assert event.data["name"].endswith("incoming/a.csv") and len(receiver.events) == 1
+
+
+def test_a_copy_that_pauses_is_announced_once_whole(receiver: Receiver, tmp_path: Path) -> None:
+    """A copy that stops for longer than the watcher looks is not taken up half-written: the
+    file is announced once, when it is closed, with all its bytes."""
+    storage = LocalStorage(tmp_path / "data")
+    path = tmp_path / "data" / "incoming" / "slow.csv"
+    path.parent.mkdir(parents=True)
+    watcher = watch(storage, receiver, tmp_path / "state.json")
+    try:
+        with open(path, "wb") as copy:
+            for _ in range(4):
+                copy.write(b"carat\n2.5")
+                copy.flush()
+                time.sleep(0.4)
+                copy.write(b"99\n")
+                copy.flush()
+            assert receiver.events == []
+        (event,) = receiver.answered(1)
+        time.sleep(0.3)
+    finally:
+        watcher.stop()
+    assert event.data["size"] == str(4 * 12) and len(receiver.events) == 1

@@ -163,3 +163,20 @@ def test_the_geometry_rule_holds_for_any_positive_numbers() -> None:
     assert implausibilities([1e-300], [100.0], [side], [side], [side]) == [[]]
     [problems] = implausibilities([1.0], [61.5], [0.1], [0.1], [0.06])
     assert "describe a stone of about 3.7e-6 ct, not 1 ct" in problems[0][1]
+
+
+def test_a_file_cut_off_mid_line_yields_no_stone_from_that_line() -> None:
+    """A copy paused inside the last number (2.599 read as 2.5) must not store that stone."""
+    whole = csv(GOOD, "1.01,Ideal,E,VS1,61.5,57,7100,6.4,6.43,3.96")
+    cut = whole[: whole.rindex(b"3.96") + 3]
+    result = read_records(cut)
+    assert len(result.accepted) == 1
+    [reason] = result.rejected["reason"]
+    assert reason.startswith("row: the file ends inside this line (no line end after it)")
+    assert len(read_records(whole).accepted) == 2
+    assert len(read_records(whole + b"\n\n").accepted) == 2
+    header = ",".join(FEATURES)
+    to_price = read_records(
+        b"%s\n1.0,Ideal,E,VS1,61.5,57,6.4,6.43,3.95" % header.encode(), columns=FEATURES
+    )
+    assert len(to_price.accepted) == 1, "a file of stones to price is priced as it is"
