@@ -1,13 +1,15 @@
 """The `ingest` function: a data file finalized under incoming/ becomes inventory, and the model
-retrains on it.
+retrains on it; a data file deleted takes its stones away.
 
 For each Cloud Storage "object finalized" CloudEvent (as Eventarc delivers it): read that
 generation of the object → validate it with the training job's own rules → quarantine the
-rejected rows with their reasons → store the accepted stones in the inventory → score the
-champion on them (its error on fresh appraisals) → ask for a training run. The ledger
-(`ingested_files`, keyed by bucket/name#generation) records each step, so that a redelivery of
-the same event changes nothing, and a delivery that died mid-way is taken over where it stopped
-once its lease lapses.
+rejected rows with their reasons → make its accepted stones what the object brings to the
+inventory, replacing what its previous generation brought → score the champion on them (its
+error on fresh appraisals) → ask for a training run. For an "object deleted" event whose object
+is gone: withdraw the stones it brought, and ask for a run. The ledger (`ingested_files`, keyed
+by bucket/name#generation and the event) records each step, so that a redelivery of the same
+event changes nothing, and a delivery that died mid-way is taken over where it stopped: it
+renews its lease while it works, so a lease lapses soon after its delivery died.
 
 What Eventarc should do next is the HTTP status: 2xx when the event is dealt with or is none of
 ours (no retry), 409 while another delivery holds the file, 503 on a transient failure.
@@ -17,7 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -28,13 +31,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from functions.database import Claim
+    from functions.database import Claim, IngestedFiles
     from functions.instance import Instance
 
 log = logging.getLogger("diamonds.ingest")
 
 FINALIZED = "google.cloud.storage.object.v1.finalized"
+DELETED = "google.cloud.storage.object.v1.deleted"
 INCOMING = "incoming/"
+TEMPORARY = (".part", ".partial", ".tmp", ".temp", ".crdownload", ".download", ".swp", "~")
+"""Endings of names that copying tools give a file until it is whole: never a data file."""
+
+
+def is_data_file(key: str) -> bool:
+    """Whether an object under incoming/ is a data file: not a folder, a hidden file or one
+    whose name says it is still being copied (TEMPORARY)."""
+    name = key.rpartition("/")[2]
+    return bool(name) and not name.startswith(".") and not name.lower().endswith(TEMPORARY)
 
 
 class StorageObject(BaseModel):
@@ -64,13 +77,16 @@ def ingest(instance: Instance, event_type: str | None, data: Any) -> Outcome:
     if isinstance(found, Outcome):
         return found
     key, obj = found
-    where = f"{obj.name}#{obj.generation}"
+    from functions.database import DELETED as EVENT_DELETED
+    from functions.database import FINALIZED as EVENT_FINALIZED
+
+    event = EVENT_DELETED if event_type == DELETED else EVENT_FINALIZED
+    where = f"{obj.name}#{obj.generation}" + (" (deleted)" if event == EVENT_DELETED else "")
+    lease = instance.settings.ingest_lease_seconds
     try:
-        claim = instance.ledger.claim(
-            obj.bucket, obj.name, obj.generation, instance.settings.ingest_lease_seconds
-        )
+        claim = instance.ledger.claim(obj.bucket, obj.name, obj.generation, lease, event)
         if claim is None:
-            row = instance.ledger.get(obj.bucket, obj.name, obj.generation) or {}
+            row = instance.ledger.get(obj.bucket, obj.name, obj.generation, event) or {}
             if row.get("status") == "processing":
                 return Outcome(
                     409, f"{where}: another delivery holds it until {row['lease_until']}"
@@ -79,7 +95,10 @@ def ingest(instance: Instance, event_type: str | None, data: Any) -> Outcome:
     except Exception as exc:
         return _failed(where, exc)
     try:
-        return _ingest(instance, key, claim, where)
+        with renewing(instance.ledger, claim, lease):
+            if event == EVENT_DELETED:
+                return _withdraw(instance, key, claim, where)
+            return _ingest(instance, key, claim, where)
     except Exception as exc:
         from functions.database import LostClaim
 
@@ -91,12 +110,36 @@ def ingest(instance: Instance, event_type: str | None, data: Any) -> Outcome:
         return _failed(where, exc)
 
 
+@contextlib.contextmanager
+def renewing(ledger: IngestedFiles, claim: Claim, lease: float) -> Iterator[None]:
+    """Renew the claim's lease every quarter of it while the delivery works, so that only a
+    delivery that died leaves a lease to lapse, and another takes over soon after."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(lease / 4):
+            try:
+                ledger.renew(claim, lease)
+            except Exception as exc:  # lost, or the database is away: the work will find out
+                log.warning(
+                    "%s#%s: the lease could not be renewed: %s", claim.name, claim.generation, exc
+                )
+
+    thread = threading.Thread(target=renew, name="ingest-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _object(
     instance: Instance, event_type: str | None, data: Any
 ) -> tuple[str, StorageObject] | Outcome:
     """The key under the DATA root of the object the event is about, or why it is ignored."""
-    if event_type != FINALIZED:
-        return Outcome(200, f"ignored: event type {event_type!r} is not {FINALIZED}")
+    if event_type not in (FINALIZED, DELETED):
+        return Outcome(200, f"ignored: event type {event_type!r} is not {FINALIZED} or {DELETED}")
     if isinstance(data, bytes):
         try:
             data = orjson.loads(data)
@@ -115,6 +158,8 @@ def _object(
         return Outcome(200, f"ignored: {obj.bucket}/{obj.name} is not under the DATA root")
     if not key.startswith(INCOMING):
         return Outcome(200, f"ignored: {key} is not under {INCOMING}")
+    if not is_data_file(key):
+        return Outcome(200, f"ignored: {key} is a folder, hidden, or still being copied")
     return key, obj
 
 
@@ -174,19 +219,49 @@ def _ingest(instance: Instance, key: str, claim: Claim, where: str) -> Outcome:
     if claim.stored:
         row = ledger.get(claim.bucket, claim.name, claim.generation)
     else:
+        from functions.database import Superseded
+
         counts = {k: report[k] for k in ("rows_read", "accepted", "rejected")}
-        row = ledger.store(claim, inventory_records(result.accepted), **counts, report=report)
+        try:
+            row = ledger.store(claim, inventory_records(result.accepted), **counts, report=report)
+        except Superseded as exc:
+            ledger.finish(claim, "skipped", error=str(exc), **counts, report=report)
+            return Outcome(200, f"{where}: skipped, {exc}")
     if not claim.scored:
         row = ledger.update(claim, **champion_score(instance, result.accepted))
+    return _finish(instance, claim, row, f"new appraisals in {key}", where)
+
+
+def _withdraw(instance: Instance, key: str, claim: Claim, where: str) -> Outcome:
+    """An object deleted: if it is gone (not replaced by a newer generation, whose own event
+    replaces its stones), the stones it brought leave the inventory."""
+    from functions.database import Superseded
+
+    ledger = instance.ledger
+    current = [o for o in instance.data.objects(key) if o.key == key]
+    if current:
+        reason = f"generation {current[0].generation} replaced it and brings its own stones"
+        ledger.finish(claim, "skipped", error=reason)
+        return Outcome(200, f"{where}: skipped, {reason}")
+    try:
+        row = ledger.withdraw(claim)
+    except Superseded as exc:
+        ledger.finish(claim, "skipped", error=str(exc))
+        return Outcome(200, f"{where}: skipped, {exc}")
+    return _finish(instance, claim, row, f"{key} was deleted", where)
+
+
+def _finish(instance: Instance, claim: Claim, row: dict, reason: str, where: str) -> Outcome:
+    """Ask for a training run if the inventory changed, and close the ledger's entry."""
     run_id = None
-    if row["inserted"]:
+    if row["inserted"] or row["changed"] or row["withdrawn"]:
         from functions.retraining import request_training
 
         started = request_training(
-            instance, trigger="ingest", reason=f"new stones in {key}", caller=f"ingest:{where}"
+            instance, trigger="ingest", reason=reason, caller=f"ingest:{where}"
         )
         run_id = started["run_id"]
-    return Outcome(200, f"{where}: {summary(ledger.finish(claim, run_id=run_id))}")
+    return Outcome(200, f"{where}: {summary(instance.ledger.finish(claim, run_id=run_id))}")
 
 
 def quarantine_name(key: str, generation: str) -> str:
@@ -222,10 +297,17 @@ def champion_score(instance: Instance, accepted: pd.DataFrame) -> dict:
 
 
 def summary(row: dict) -> str:
-    text = (
-        f"{row['rows_read']} rows read, {row['accepted']} accepted ({row['inserted']} new, "
-        f"{row['unchanged']} already in the inventory), {row['rejected']} quarantined"
+    changes = (
+        f"{row['inserted']} new, {row['changed']} corrected, {row['withdrawn']} withdrawn, "
+        f"{row['unchanged']} already in the inventory"
     )
+    if row["event"] == "deleted":
+        text = f"deleted: {row['withdrawn']} stones withdrawn"
+    else:
+        text = (
+            f"{row['rows_read']} rows read, {row['accepted']} accepted ({changes}), "
+            f"{row['rejected']} quarantined"
+        )
     if row["champion_mape"] is not None:
         text += (
             f"; champion {row['champion_version']}: MAPE {row['champion_mape']:.2f}% on "

@@ -205,9 +205,15 @@ class StoredDiamond(Schema):
     y: measure("y") = Field(description=_description("y"))  # type: ignore[valid-type]
     z: measure("z") = Field(description=_description("z"))  # type: ignore[valid-type]
     price: measure("price") | None = Field(description="appraised value (USD); null: not yet")  # type: ignore[valid-type]
-    source: str | None = Field(description='where it came from: "api" or "ingest:<ledger id>"')
+    source: str | None = Field(
+        description='who added it: "api" (by hand) or "ingest:<ledger id>" (a data file)'
+    )
     created_at: Timestamp
     updated_at: Timestamp
+    revision: int = Field(
+        ge=1,
+        description="counts its changes; its ETag is this number in quotes, for If-Match",
+    )
 
 
 class Comparable(StoredDiamond):
@@ -397,7 +403,7 @@ class RunMetrics(Schema):
 class RunRequest(Schema):
     """One request for training that a run answers."""
 
-    trigger: str | None = Field(description='what asked: "api", "ingest", "cli", …')
+    trigger: str | None = Field(description='what asked: "api", "ingest", "cli", "retry", …')
     reason: str | None
     requested_by: str | None = Field(description="the caller's key fingerprint")
     snapshot: str | None = Field(description="URI of the inventory snapshot to train on")
@@ -426,6 +432,10 @@ class Run(Schema):
     gate: Gate = absent()
     metrics: RunMetrics = absent()
     error: str = absent(description="why it failed")
+    retry_of: str = absent(description="the run whose training process died, that this retries")
+    retried_by: str = absent(
+        description="after its training process died: the run that trains its stones instead"
+    )
 
 
 class RunStarted(Schema):
@@ -452,15 +462,23 @@ class RunList(Schema):
 
 
 class Ingestion(Schema):
-    """One delivery of a data file, from the ingestion ledger."""
+    """One delivery of a data file's event, from the ingestion ledger."""
 
     id: int
     bucket: str
     name: str = Field(description="the object's name (its key under the DATA root)")
     generation: str
+    event: Literal["finalized", "deleted"] = Field(
+        description="finalized: this generation was written, and its stones replace the "
+        "previous generation's; deleted: the object was deleted, and its stones withdrawn"
+    )
     status: Literal["processing", "done", "failed", "rejected", "skipped"]
     received_at: Timestamp
     finished_at: Timestamp | None
+    lease_until: Timestamp | None = Field(
+        description="while processing: until when the delivery holds it (it renews the lease "
+        "while it works; past this, the delivery died and the next one takes over)"
+    )
     attempts: int = Field(description="deliveries that took the file up")
     sha256: str | None
     size: int | None = Field(description="bytes")
@@ -468,7 +486,16 @@ class Ingestion(Schema):
     accepted: int | None
     rejected: int | None = Field(description="rows quarantined with their reasons")
     inserted: int | None = Field(description="accepted stones new to the inventory")
-    unchanged: int | None = Field(description="accepted stones already in the inventory")
+    unchanged: int | None = Field(
+        description="accepted stones the previous generation had, or already in the inventory"
+    )
+    changed: int | None = Field(
+        description="stones of the previous generation whose price this one corrects"
+    )
+    withdrawn: int | None = Field(
+        description="stones of the previous generation that this one (or the deletion) no "
+        "longer has: they left the inventory, unless another file brings them"
+    )
     stored_at: Timestamp | None
     scored_at: Timestamp | None
     champion_version: str | None = Field(description="the champion when the file arrived")

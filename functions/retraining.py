@@ -87,12 +87,13 @@ def start(instance: Instance, entry: dict) -> dict:
 
 def follow_jobs(instance: Instance) -> None:
     """Fail the current run if the runner says its job ended without finishing it (a Vertex AI
-    job that failed before its container could report)."""
+    job that failed before its container could report, a local process killed with the stack);
+    the schedule retries it once."""
     current = instance.schedule.state()["current"]
     if current and current.get("job"):
         ended = runner_of(instance).ended(current["job"])
         if ended is not None:
-            instance.schedule.abandon(current["run_id"], ended)
+            instance.schedule.abandon(current["run_id"], ended, died=True)
 
 
 def resume(instance: Instance) -> dict | None:
@@ -114,7 +115,9 @@ def job_ended(instance: Instance, job: dict, how: str) -> None:
     if run_id is None:
         return
     log.warning("training run %s: its process ended (%s) before finishing", run_id, how)
-    instance.schedule.abandon(run_id, f"the training process ended ({how}) before finishing")
+    instance.schedule.abandon(
+        run_id, f"the training process ended ({how}) before finishing", died=True
+    )
     try:
         resume(instance)
     except JobNotStarted as exc:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from functions.settings import ServiceSettings
@@ -109,7 +110,12 @@ class LocalRunner:
             stderr=subprocess.DEVNULL,
         )
         _children[:] = [p for p in _children if p.poll() is None] + [process]
-        job = {"runner": "local", "host": socket.gethostname(), "pid": process.pid}
+        job = {
+            "runner": "local",
+            "host": socket.gethostname(),
+            "pid": process.pid,
+            "run_id": run_id,
+        }
         threading.Thread(
             target=self._wait, args=(process, job), name=f"training-{process.pid}", daemon=True
         ).start()
@@ -121,6 +127,18 @@ class LocalRunner:
             self.on_end(job, exit_description(code))
 
     def ended(self, job: dict) -> str | None:
+        """A job of this machine whose process is gone (the stack was killed with it): no
+        process with its pid is training its run any more."""
+        if job.get("runner") != "local" or job.get("host") != socket.gethostname():
+            return None
+        try:
+            command = Path(f"/proc/{int(job['pid'])}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            return "its training process is gone"
+        except (OSError, ValueError, KeyError):
+            return None
+        if b"training" not in command or str(job.get("run_id", "")).encode() not in command:
+            return "its training process is gone"
         return None
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import secrets
@@ -122,17 +123,26 @@ def train_first_champion(instance: Instance, say: Callable[[str], None]) -> None
 
 
 def watch_champion(instance: Instance, say: Callable[[str], None], stop: threading.Event) -> None:
-    """Say so whenever a new model starts serving."""
+    """Say so whenever a new model starts serving; every few seconds, start a training run
+    left waiting on a free slot (the retry of a run whose training process died)."""
+    from functions.retraining import JobNotStarted, resume
+
     serving = None
-    while not stop.wait(1.0):
+    for tick in itertools.count(1):
+        if stop.wait(1.0):
+            return
         try:
             champion = instance.registry.champion()
             if champion and champion["version"] != serving:
                 serving = champion["version"]
                 metrics = instance.registry.metadata(serving)["metrics"]["cross_validation"]
                 say(f"model {serving} is the champion (CV MAPE {metrics['mape']:.2f}%)")
+            if tick % 5 == 0:
+                resume(instance)
+        except JobNotStarted as exc:
+            log.warning("the waiting training run could not start: %s", exc)
         except Exception as exc:
-            log.warning("could not read the champion: %s", exc)
+            log.warning("could not read the champion or the schedule: %s", exc)
 
 
 @contextmanager

@@ -57,12 +57,12 @@ class ServiceSettings(TrainingSettings):
         default=8_000_000, ge=1024, le=64_000_000, description="largest request body accepted"
     )
     ingest_lease_seconds: float = Field(
-        default=600.0,
+        default=60.0,
         ge=1.0,
         le=86400.0,
         description=(
-            "how long a delivery of a data file holds it before another delivery may take it "
-            "over; longer than the ingest function's timeout"
+            "how long a delivery of a data file holds it without renewing (it renews every "
+            "quarter of this while it works): a delivery that died is taken over after this"
         ),
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")

@@ -7,7 +7,8 @@ from __future__ import annotations
 import io
 import secrets
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +17,9 @@ import requests
 import sqlalchemy as sa
 
 from functions.eventarc import event_for
-from training.record import COLUMNS
-from training.storage import StoredObject, open_storage
+from functions.ingestion import FINALIZED
+from training.record import CATEGORIES, COLUMNS
+from training.storage import LocalStorage, StoredObject, open_storage
 from training.validation import read_records
 
 from .service_fixtures import TARGETS, Stack, start_stack, stop_stack
@@ -84,11 +86,28 @@ def drop_file(stack: Stack, key: str, content: bytes) -> StoredObject:
     return next(o for o in storage.objects(key) if o.key == key)
 
 
+def remove_file(stack: Stack, key: str) -> None:
+    """Delete a data file, as a data owner withdrawing it does."""
+    storage = open_storage(stack.data_root)
+    if isinstance(storage, LocalStorage):
+        (storage.root / key).unlink()
+    else:
+        from .gcs_emulator import gcs_client
+
+        bucket, name = storage.location(key)
+        gcs_client().bucket(bucket).blob(name).delete()
+
+
 def deliver(
-    stack: Stack, obj: StoredObject, headers: dict | None = None, body: bytes | None = None
+    stack: Stack,
+    obj: StoredObject,
+    headers: dict | None = None,
+    body: bytes | None = None,
+    event_type: str = FINALIZED,
 ) -> requests.Response:
-    """POST the object's "finalized" CloudEvent to `ingest`, as Eventarc does."""
-    event_headers, event_body = event_for(open_storage(stack.data_root), obj)
+    """POST the object's "finalized" (or `event_type`) CloudEvent to `ingest`, as Eventarc
+    does."""
+    event_headers, event_body = event_for(open_storage(stack.data_root), obj, event_type)
     return requests.post(
         f"http://127.0.0.1:{stack.ports['ingest']}/",
         data=event_body if body is None else body,
@@ -101,11 +120,39 @@ def ledger(stack: Stack) -> list[dict]:
     return stack.call("GET", "/v1/ingestions?limit=500").json()["items"]
 
 
-def ledger_row(stack: Stack, obj: StoredObject) -> dict:
+def ledger_row(stack: Stack, obj: StoredObject, event: str = "finalized") -> dict:
     _, name = open_storage(stack.data_root).location(obj.key)
-    rows = [r for r in ledger(stack) if r["name"] == name and r["generation"] == obj.generation]
+    rows = [
+        r
+        for r in ledger(stack)
+        if (r["name"], r["generation"], r["event"]) == (name, obj.generation, event)
+    ]
     assert len(rows) == 1, rows
     return rows[0]
+
+
+Stone = tuple
+"""A stone as a tuple of its COLUMNS, numbers as floats: the same however it was read."""
+
+
+def stone_of(values: Iterable) -> Stone:
+    return tuple(v if k in CATEGORIES else float(v) for k, v in zip(COLUMNS, values, strict=True))
+
+
+def inventory_stones(stack: Stack) -> Counter[Stone]:
+    """Every stone of the inventory, counted (read through the API, page by page)."""
+    found: Counter[Stone] = Counter()
+    cursor = ""
+    while True:
+        page = stack.call("GET", f"/v1/diamonds?limit=1000{cursor}").json()
+        found.update(stone_of([item[name] for name in COLUMNS]) for item in page["items"])
+        if page["next_cursor"] is None:
+            return found
+        cursor = f"&cursor={page['next_cursor']}"
+
+
+def file_stones(stones: pd.DataFrame) -> set[Stone]:
+    return {stone_of(row) for row in stones[list(COLUMNS)].itertuples(index=False, name=None)}
 
 
 def wait_idle(stack: Stack, seconds: float = 240) -> dict:

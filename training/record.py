@@ -6,6 +6,8 @@ its own view of the record from the same source instead of restating it.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 CUTS: tuple[str, ...] = ("Fair", "Good", "Very Good", "Premium", "Ideal")
@@ -44,6 +46,14 @@ COLUMNS: tuple[str, ...] = (*FEATURES, "price")
 """A training record: the characteristics and the appraised price."""
 
 FIELD_BY_NAME: dict[str, NumericField] = {f.name: f for f in (*NUMERIC_FIELDS, PRICE)}
+
+
+def fingerprint(values: Iterable[object]) -> str:
+    """A short hash of a record's values in COLUMNS order (numbers as Python writes floats):
+    the same stone gets the same fingerprint in the inventory and among a model's training
+    rows."""
+    return hashlib.sha256("|".join(map(str, values)).encode()).hexdigest()[:16]
+
 
 # Geometry. A round brilliant weighs about 0.0061 ct per cubic millimetre of its x·y·z box
 # (the median over the 53,940 public stones; 99.8% of them lie within 0.94–1.12 of it).

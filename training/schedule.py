@@ -8,13 +8,19 @@ ingestion function, the command line and the training job all go through it.
 The process training the current run renews its lease (a heartbeat). A run whose lease lapses is
 marked failed by whoever looks next, and the slot is free again. The process that finishes a run
 takes the follow-up, if one is queued, and trains it too; a follow-up left waiting on a free slot
-(its predecessor died) is started by the next request for training.
+(its predecessor died) is started by the next request for training, or by whoever notices.
+
+A run whose training process died is retried once: a follow-up run on the same snapshot is
+queued, unless a follow-up is already waiting (it trains a newer snapshot) or the run was itself
+a retry. Both records say so (`retried_by`, `retry_of`), so the stones a dead run was to learn
+from are trained on without anyone asking again.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import logging
 import random
 import threading
 import time
@@ -27,12 +33,15 @@ from typing import Any, Literal, TypeVar
 from training.registry import Registry, new_run_id, now_utc
 from training.storage import NotFound
 
+log = logging.getLogger("diamonds.schedule")
 SCHEDULE = "schedule.json"
 HEARTBEAT_SECONDS = 10.0
 LEASE_SECONDS = 45.0
 """A running run that has not renewed its lease for this long is considered dead."""
 ACTIVE = ("queued", "running")
 REQUEST_FIELDS = ("trigger", "reason", "requested_by", "snapshot", "rows")
+RETRY = "retry"
+"""The trigger of a run that retries one whose training process died."""
 _SWAP_ATTEMPTS = 200
 
 T = TypeVar("T")
@@ -61,11 +70,36 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _retry(state: dict, failed: dict) -> str | None:
+    """Queue a follow-up run on the failed run's snapshot, unless one is queued (it trains a
+    newer snapshot), the run was a retry itself, or it had no snapshot; the run retrying it."""
+    waiting = state["next"]
+    if waiting is not None:
+        return waiting["run_id"]
+    if failed.get("retry_of") or not failed.get("snapshot"):
+        return None
+    asked = {key: failed.get(key) for key in REQUEST_FIELDS}
+    asked.update(
+        trigger=RETRY,
+        reason=f"retry of run {failed['run_id']}, whose training process died",
+        requested_at=now_utc(),
+    )
+    entry = {
+        "run_id": new_run_id(),
+        "queued_at": now_utc(),
+        **{key: asked[key] for key in REQUEST_FIELDS},
+        "requests": [asked],
+        "retry_of": failed["run_id"],
+    }
+    state["next"] = entry
+    return entry["run_id"]
+
+
 def run_record(entry: dict, **fields: Any) -> dict:
     """A run record made from a schedule entry: what was asked, and `fields`."""
     record = {
         key: entry[key]
-        for key in ("run_id", *REQUEST_FIELDS, "requests", "queued_at", "job")
+        for key in ("run_id", *REQUEST_FIELDS, "requests", "queued_at", "job", "retry_of")
         if entry.get(key) is not None
     }
     return {**record, **fields}
@@ -100,8 +134,8 @@ class Schedule:
 
     def _update(self, change: Callable[[dict, float], T]) -> T:
         """Apply `change(state, now)` and store the result by compare-and-swap, again on a
-        conflict. Runs that lost their lease are failed first; their records are written once
-        the new state is stored."""
+        conflict. Runs that lost their lease are failed first (and retried once); their records
+        are written once the new state is stored."""
         for _ in range(_SWAP_ATTEMPTS):
             state, token = self._read()
             before = json.dumps(state, sort_keys=True)
@@ -112,32 +146,38 @@ class Schedule:
             if after == before or self.registry.storage.write_if_unchanged(
                 SCHEDULE, json.dumps(state, indent=2).encode(), token
             ):
-                for entry, error in expired:
-                    self._fail_record(entry, error)
+                for entry, error, retry in expired:
+                    self._fail_record(entry, error, retry)
                 return result
             time.sleep(random.uniform(0.005, 0.05))
         raise RuntimeError(f"{SCHEDULE} kept changing: gave up after {_SWAP_ATTEMPTS} attempts")
 
-    def _expire(self, state: dict, now: float) -> list[tuple[dict, str]]:
+    def _expire(self, state: dict, now: float) -> list[tuple[dict, str, str | None]]:
         current = state["current"]
         if current is None or current["lease_until"] >= now:
             return []
         state["current"] = None
         if current.get("heartbeat_at"):
             error = f"no heartbeat since {_iso(current['heartbeat_at'])}: the training process died"
-        else:
-            error = "the training job never started (no heartbeat before its lease lapsed)"
-        return [(current, error)]
+            return [(current, error, _retry(state, current))]
+        error = "the training job never started (no heartbeat before its lease lapsed)"
+        return [(current, error, None)]
 
-    def _fail_record(self, entry: dict, error: str) -> None:
-        """Mark a run failed, keeping what its record says, unless it already ended."""
+    def _fail_record(self, entry: dict, error: str, retry: str | None = None) -> None:
+        """Mark a run failed, keeping what its record says, unless it already ended; `retry`
+        names the run that retries it."""
         try:
             record = self.registry.run(entry["run_id"])
         except LookupError:
             record = run_record(entry)
         if record.get("status") in ACTIVE or "status" not in record:
-            self.registry.save_run(
-                {**record, "status": "failed", "error": error, "finished_at": now_utc()}
+            failed = {**record, "status": "failed", "error": error, "finished_at": now_utc()}
+            if retry is not None:
+                failed["retried_by"] = retry
+            self.registry.save_run(failed)
+        if retry is not None:
+            log.warning(
+                "training run %s failed (%s); run %s retries it", entry["run_id"], error, retry
             )
 
     # -- asking for training -------------------------------------------------------------------
@@ -185,19 +225,20 @@ class Schedule:
         if record.get("status") == "queued":
             self.registry.save_run({**record, "job": job})
 
-    def abandon(self, run_id: str, error: str) -> None:
-        """Fail the current run `run_id` (its job could not start, or died) and free the slot."""
+    def abandon(self, run_id: str, error: str, *, died: bool = False) -> None:
+        """Fail the current run `run_id` and free the slot: its job could not start, or (`died`)
+        its training process died, and then it is retried once."""
 
-        def change(state: dict, now: float) -> dict | None:
+        def change(state: dict, now: float) -> tuple[dict, str | None] | None:
             current = state["current"]
             if current is None or current["run_id"] != run_id:
                 return None
             state["current"] = None
-            return current
+            return current, _retry(state, current) if died else None
 
         abandoned = self._update(change)
         if abandoned is not None:
-            self._fail_record(abandoned, error)
+            self._fail_record(abandoned[0], error, abandoned[1])
 
     def resume(self, *, grace: float) -> dict | None:
         """Give a free slot to the follow-up run left waiting on it (its predecessor died);

@@ -10,21 +10,25 @@ is atomic on both databases, with no read-modify-write race.
 
 engine       engines for SQLite and PostgreSQL, the migrations, the write locks
 columns      column types that read back the same on both databases
-tables       the three tables
+tables       the tables
 repository   what the repositories share
 inventory    the stones in stock (`Inventory`)
+files        which stones each data file brings (a new generation replaces the previous one's)
 ledger       the ingested data files (`IngestedFiles`)
 predictions  the log of pricing requests (`PredictionLog`)
 """
 
 from functions.database.engine import MIGRATIONS, create_database, make_engine, migrate
-from functions.database.inventory import InvalidRecord, Inventory
+from functions.database.files import Superseded
+from functions.database.inventory import InvalidRecord, Inventory, RevisionMismatch
 from functions.database.ledger import (
+    DELETED,
     FILE_DONE,
     FILE_FAILED,
     FILE_PROCESSING,
     FILE_REJECTED,
     FILE_SKIPPED,
+    FINALIZED,
     Claim,
     IngestedFiles,
     LostClaim,
@@ -33,11 +37,13 @@ from functions.database.predictions import PredictionLog
 from functions.database.tables import Base, DiamondRow, IngestedFile, PredictionLogEntry
 
 __all__ = [
+    "DELETED",
     "FILE_DONE",
     "FILE_FAILED",
     "FILE_PROCESSING",
     "FILE_REJECTED",
     "FILE_SKIPPED",
+    "FINALIZED",
     "MIGRATIONS",
     "Base",
     "Claim",
@@ -49,6 +55,8 @@ __all__ = [
     "LostClaim",
     "PredictionLog",
     "PredictionLogEntry",
+    "RevisionMismatch",
+    "Superseded",
     "create_database",
     "make_engine",
     "migrate",

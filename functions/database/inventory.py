@@ -20,9 +20,17 @@ from functions.database.columns import utcnow
 from functions.database.engine import WRITE_LOCKED, lock
 from functions.database.repository import Repository, as_dict
 from functions.database.tables import DIAMONDS
-from training.record import CATEGORIES, COLUMNS, FEATURES
+from training.record import CATEGORIES, COLUMNS, FEATURES, fingerprint
 
 _INVENTORY_LOCK_KEY = 0x64696E76  # "dinv": serialises bulk ingestion into the inventory
+
+
+class RevisionMismatch(RuntimeError):
+    """A conditional change named a revision the stone no longer has (someone changed it)."""
+
+    def __init__(self, id: int, revision: int) -> None:
+        super().__init__(f"diamond {id} is at revision {revision}")
+        self.revision = revision
 
 
 class InvalidRecord(ValueError):
@@ -53,9 +61,16 @@ def record_values(record: Mapping[str, Any], *, partial: bool = False) -> dict[s
         raise InvalidRecord(f"missing fields: {', '.join(missing)}", missing[0])
     values = dict(record) if partial else {"price": None, **record}
     for name, value in values.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InvalidRecord(f"{name} must be a finite number, got {value}", name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            values[name] = value = float(value)
+            if not math.isfinite(value):
+                raise InvalidRecord(f"{name} must be a finite number, got {value}", name)
     return values
+
+
+def fingerprinted(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A whole record's column values with their fingerprint (training.record.fingerprint)."""
+    return {**values, "fingerprint": fingerprint(values[name] for name in COLUMNS)}
 
 
 @contextmanager
@@ -101,6 +116,10 @@ def _conditions(filters: Mapping[str, Any] | None) -> list[sa.ColumnElement[bool
     return conditions
 
 
+_SHOWN = [c for c in DIAMONDS.c if c.name != "fingerprint"]
+"""What a stone is read as: everything but its fingerprint."""
+
+
 class Inventory(Repository):
     """The stones in stock. Records are dicts with the FEATURES keys and an optional price."""
 
@@ -116,18 +135,23 @@ class Inventory(Repository):
         """Insert all records in one transaction (all or none); the created rows, in order."""
         now = utcnow()
         rows = [
-            {**record_values(r), "source": source, "created_at": now, "updated_at": now}
+            {
+                **fingerprinted(record_values(r)),
+                "source": source,
+                "created_at": now,
+                "updated_at": now,
+            }
             for r in records
         ]
         if not rows:
             return []
-        insert = sa.insert(DIAMONDS).returning(*DIAMONDS.c, sort_by_parameter_order=True)
+        insert = sa.insert(DIAMONDS).returning(*_SHOWN, sort_by_parameter_order=True)
         with self._write() as session:
             return [as_dict(row) for row in session.execute(insert, rows)]
 
     def get(self, id: int) -> dict[str, Any] | None:
         with self._sessions() as session:
-            row = session.execute(sa.select(DIAMONDS).where(DIAMONDS.c.id == id)).first()
+            row = session.execute(sa.select(*_SHOWN).where(DIAMONDS.c.id == id)).first()
         return as_dict(row) if row else None
 
     def list(
@@ -141,10 +165,7 @@ class Inventory(Repository):
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         query = (
-            sa.select(DIAMONDS)
-            .where(*_conditions(filters))
-            .order_by(DIAMONDS.c.id)
-            .limit(limit + 1)
+            sa.select(*_SHOWN).where(*_conditions(filters)).order_by(DIAMONDS.c.id).limit(limit + 1)
         )
         if cursor is not None:
             query = query.where(DIAMONDS.c.id > cursor)
@@ -158,50 +179,64 @@ class Inventory(Repository):
         with self._sessions() as session:
             return session.execute(query).scalar_one()
 
-    def replace(self, id: int, record: dict[str, Any]) -> dict[str, Any] | None:
-        """Overwrite a stone's record (a missing price becomes None); None if no such id."""
-        return self._update(id, record_values(record))
+    def replace(
+        self, id: int, record: dict[str, Any], revision: int | None = None
+    ) -> dict[str, Any] | None:
+        """Overwrite a stone's record (a missing price becomes None); None if no such id.
+        With `revision`, only if the stone is still at it (else RevisionMismatch)."""
+        values = fingerprinted(record_values(record))
+        with write_locked(self._sessions) as session:
+            if self._current(session, id, revision) is None:
+                return None
+            return self._write_values(session, id, values)
 
     def patch(
         self,
         id: int,
         changes: dict[str, Any],
         check: Callable[[dict[str, Any]], None] | None = None,
+        revision: int | None = None,
     ) -> dict[str, Any] | None:
         """Change some fields of a stone; None if no such id. `check` sees the whole stone as
         the change would leave it and may refuse it by raising: the stone cannot change in
-        between (the write lock is held)."""
+        between (the write lock is held). With `revision`, as `replace`."""
         values = record_values(changes, partial=True)
-        if check is None:
-            return self._update(id, values)
         with write_locked(self._sessions) as session:
-            row = session.execute(sa.select(DIAMONDS).where(DIAMONDS.c.id == id)).first()
+            row = self._current(session, id, revision)
             if row is None:
                 return None
-            check({**{name: row._mapping[name] for name in COLUMNS}, **values})
-            update = (
-                sa.update(DIAMONDS)
-                .where(DIAMONDS.c.id == id)
-                .values(**values, updated_at=utcnow())
-                .returning(*DIAMONDS.c)
-            )
-            return as_dict(session.execute(update).one())
+            stone = {**{name: row[name] for name in COLUMNS}, **values}
+            if check is not None:
+                check(stone)
+            return self._write_values(session, id, fingerprinted(stone))
 
-    def _update(self, id: int, values: dict[str, Any]) -> dict[str, Any] | None:
+    def delete(self, id: int, revision: int | None = None) -> bool:
+        """Remove a stone; False if no such id. With `revision`, as `replace`."""
+        with write_locked(self._sessions) as session:
+            if self._current(session, id, revision) is None:
+                return False
+            session.execute(sa.delete(DIAMONDS).where(DIAMONDS.c.id == id))
+            return True
+
+    @staticmethod
+    def _current(session: Session, id: int, revision: int | None) -> dict[str, Any] | None:
+        """The stone as stored, if it exists and (given one) is at `revision`."""
+        row = session.execute(sa.select(DIAMONDS).where(DIAMONDS.c.id == id)).first()
+        if row is None:
+            return None
+        if revision is not None and row.revision != revision:
+            raise RevisionMismatch(id, row.revision)
+        return dict(row._mapping)
+
+    @staticmethod
+    def _write_values(session: Session, id: int, values: dict[str, Any]) -> dict[str, Any]:
         update = (
             sa.update(DIAMONDS)
             .where(DIAMONDS.c.id == id)
-            .values(**values, updated_at=utcnow())
-            .returning(*DIAMONDS.c)
+            .values(**values, updated_at=utcnow(), revision=DIAMONDS.c.revision + 1)
+            .returning(*_SHOWN)
         )
-        with self._write() as session:
-            row = session.execute(update).first()
-        return as_dict(row) if row else None
-
-    def delete(self, id: int) -> bool:
-        delete = sa.delete(DIAMONDS).where(DIAMONDS.c.id == id).returning(DIAMONDS.c.id)
-        with self._write() as session:
-            return session.execute(delete).first() is not None
+        return as_dict(session.execute(update).one())
 
     def comparables(
         self, cut: str, color: str, clarity: str, carat: float, n: int = 5
@@ -214,7 +249,7 @@ class Inventory(Repository):
         if n < 1:
             return []
         c = DIAMONDS.c
-        same = sa.select(DIAMONDS).where(
+        same = sa.select(*_SHOWN).where(
             c.cut == cut, c.color == color, c.clarity == clarity, c.price.is_not(None)
         )
         heavier = same.where(c.carat >= carat).order_by(c.carat, c.id).limit(n)

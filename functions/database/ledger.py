@@ -3,7 +3,10 @@ time (a claim with a lease), recording how far its ingestion went and what it fo
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,15 +16,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from functions.database.columns import utcnow
-from functions.database.inventory import record_values, write_locked
+from functions.database.files import Changes, replace_stones, withdraw_stones
+from functions.database.inventory import fingerprinted, record_values, write_locked
 from functions.database.repository import Repository, as_dict
-from functions.database.tables import DIAMONDS, INGESTED_FILES
-from training.record import COLUMNS
+from functions.database.tables import INGESTED_FILES
 
 FILE_PROCESSING, FILE_DONE, FILE_FAILED = "processing", "done", "failed"
 FILE_REJECTED, FILE_SKIPPED = "rejected", "skipped"
 """The statuses of an ingested file: being ingested; ingested; failed (a later delivery may try
-again); rejected (unusable as a whole, quarantined); skipped (that generation no longer exists)."""
+again); rejected (unusable as a whole, quarantined); skipped (that generation no longer exists,
+or a newer one already counts)."""
+FINALIZED, DELETED = "finalized", "deleted"
+"""What happened to the object: written (its stones replace the previous generation's), or
+deleted (its stones are withdrawn)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,7 @@ class Claim:
     bucket: str
     name: str
     generation: str
+    event: str
     token: str
     attempt: int
     stored: bool
@@ -53,18 +61,32 @@ class IngestedFiles(Repository):
     """
 
     @staticmethod
-    def _key(bucket: str, name: str, generation: str | int) -> list[sa.ColumnElement[bool]]:
+    def _key(
+        bucket: str, name: str, generation: str | int, event: str
+    ) -> list[sa.ColumnElement[bool]]:
         c = INGESTED_FILES.c
-        return [c.bucket == bucket, c.name == name, c.generation == str(generation)]
+        return [
+            c.bucket == bucket,
+            c.name == name,
+            c.generation == str(generation),
+            c.event == event,
+        ]
 
     @staticmethod
     def _held(claim: Claim) -> list[sa.ColumnElement[bool]]:
         c = INGESTED_FILES.c
         return [c.id == claim.id, c.claim_token == claim.token, c.status == FILE_PROCESSING]
 
-    def claim(self, bucket: str, name: str, generation: str | int, lease: float) -> Claim | None:
-        """Hold the file for `lease` seconds; None if another delivery holds it or it is done
-        (`get` says which)."""
+    def claim(
+        self,
+        bucket: str,
+        name: str,
+        generation: str | int,
+        lease: float,
+        event: str = FINALIZED,
+    ) -> Claim | None:
+        """Hold the file's event for `lease` seconds; None if another delivery holds it or it is
+        done (`get` says which)."""
         now = utcnow()
         hold = {
             "status": FILE_PROCESSING,
@@ -79,6 +101,7 @@ class IngestedFiles(Repository):
                         bucket=bucket,
                         name=name,
                         generation=str(generation),
+                        event=event,
                         received_at=now,
                         attempts=1,
                         **hold,
@@ -89,7 +112,7 @@ class IngestedFiles(Repository):
             takeover = (
                 sa.update(INGESTED_FILES)
                 .where(
-                    *self._key(bucket, name, generation),
+                    *self._key(bucket, name, generation, event),
                     sa.or_(
                         c.status == FILE_FAILED,
                         sa.and_(c.status == FILE_PROCESSING, c.lease_until < now),
@@ -101,13 +124,14 @@ class IngestedFiles(Repository):
             with self._sessions.begin() as session:
                 if session.execute(takeover).first() is None:
                     return None
-        row = self.get(bucket, name, generation)
+        row = self.get(bucket, name, generation, event)
         assert row is not None
         return Claim(
             row["id"],
             bucket,
             name,
             str(generation),
+            event,
             hold["claim_token"],
             row["attempts"],
             stored=row["stored_at"] is not None,
@@ -126,7 +150,7 @@ class IngestedFiles(Repository):
 
     _FIELDS = frozenset(c.name for c in INGESTED_FILES.c) - {
         *("id", "bucket", "name", "generation", "received_at", "claim_token", "attempts"),
-        *("stored_at", "inserted", "unchanged"),
+        *("event", "stored_at", "inserted", "unchanged", "changed", "withdrawn"),
     }
     """What a holder may record; the identity, the claim and the stored counts are set by
     claim() and store() alone."""
@@ -149,40 +173,55 @@ class IngestedFiles(Repository):
             raise LostClaim(f"{claim.name}#{claim.generation} is held by another delivery")
         return as_dict(row)
 
-    def store(self, claim: Claim, records: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
-        """Add the file's accepted stones to the inventory and record it, in one transaction.
+    def renew(self, claim: Claim, lease: float) -> dict[str, Any]:
+        """Hold the file `lease` seconds more (a delivery still at work); LostClaim if it is
+        held no more."""
+        return self._update(claim, {"lease_until": utcnow() + timedelta(seconds=lease)})
 
-        A stone identical to one already in the inventory (every characteristic and the price)
-        is counted as unchanged, not stored twice: ingesting the same content again changes
-        nothing. Returns the ledger row (with `inserted` and `unchanged`).
-        """
+    def store(self, claim: Claim, records: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+        """Make the file's accepted stones what its object brings to the inventory, replacing
+        what an earlier generation brought (functions/database/files.py), and record it, in one
+        transaction. Superseded if a newer generation of the file already counts. Returns the
+        ledger row (with `inserted`, `unchanged`, `changed`, `withdrawn`)."""
+        values = [fingerprinted(record_values(r)) for r in records]
+        with self._holding(claim) as session:
+            changes = replace_stones(
+                session, claim.bucket, claim.name, claim.generation, values, f"ingest:{claim.id}"
+            )
+            return self._stored(session, claim, changes, fields)
+
+    def withdraw(self, claim: Claim) -> dict[str, Any]:
+        """The object was deleted: withdraw the stones it brought, and record it, in one
+        transaction (Superseded if a newer generation counts)."""
+        with self._holding(claim) as session:
+            changes = withdraw_stones(session, claim.bucket, claim.name, claim.generation)
+            return self._stored(session, claim, changes, {})
+
+    @contextmanager
+    def _holding(self, claim: Claim) -> Iterator[Session]:
+        """The inventory's write transaction, while the claim still holds the file."""
         with write_locked(self._sessions) as session:
             held = session.execute(sa.select(INGESTED_FILES.c.id).where(*self._held(claim))).first()
             if held is None:
                 raise LostClaim(f"{claim.name}#{claim.generation} is held by another delivery")
-            new = _not_stored(session, [record_values(r) for r in records])
-            if new:
-                now = utcnow()
-                source = f"ingest:{claim.id}"
-                session.execute(
-                    sa.insert(DIAMONDS),
-                    [{**r, "source": source, "created_at": now, "updated_at": now} for r in new],
-                )
-            done = {
-                "stored_at": utcnow(),
-                "inserted": len(new),
-                "unchanged": len(records) - len(new),
-            }
-            update = (
-                sa.update(INGESTED_FILES)
-                .where(INGESTED_FILES.c.id == claim.id)
-                .values(**fields, **done)
-                .returning(*INGESTED_FILES.c)
-            )
-            return as_dict(session.execute(update).one())
+            yield session
 
-    def get(self, bucket: str, name: str, generation: str | int) -> dict[str, Any] | None:
-        query = sa.select(INGESTED_FILES).where(*self._key(bucket, name, generation))
+    @staticmethod
+    def _stored(
+        session: Session, claim: Claim, changes: Changes, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        update = (
+            sa.update(INGESTED_FILES)
+            .where(INGESTED_FILES.c.id == claim.id)
+            .values(**fields, stored_at=utcnow(), **dataclasses.asdict(changes))
+            .returning(*INGESTED_FILES.c)
+        )
+        return as_dict(session.execute(update).one())
+
+    def get(
+        self, bucket: str, name: str, generation: str | int, event: str = FINALIZED
+    ) -> dict[str, Any] | None:
+        query = sa.select(INGESTED_FILES).where(*self._key(bucket, name, generation, event))
         with self._sessions() as session:
             row = session.execute(query).first()
         return as_dict(row) if row else None
@@ -200,21 +239,5 @@ class IngestedFiles(Repository):
         return page, page[-1]["id"] if len(rows) > limit else None
 
 
-_LEDGER_COLUMNS = [
-    c for c in INGESTED_FILES.c if c.name not in ("claim_token", "lease_until", "report")
-]
+_LEDGER_COLUMNS = [c for c in INGESTED_FILES.c if c.name not in ("claim_token", "report")]
 """What the ledger shows: everything but the lease's secret and the full quarantine report."""
-
-
-def _not_stored(session: Session, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The records with no identical stone (every column) in the inventory."""
-    if not records:
-        return []
-    carats = [r["carat"] for r in records]
-    existing = session.execute(
-        sa.select(*(DIAMONDS.c[name] for name in COLUMNS)).where(
-            DIAMONDS.c.carat.between(min(carats), max(carats))
-        )
-    )
-    stored = {tuple(row) for row in existing}
-    return [r for r in records if tuple(r[name] for name in COLUMNS) not in stored]

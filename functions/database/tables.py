@@ -1,4 +1,5 @@
-"""The tables: the inventory's stones, the prediction log and the ledger of ingested files."""
+"""The tables: the inventory's stones, the data files that brought them, the prediction log,
+the ledger of ingested files and the answers kept for idempotent requests."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ class DiamondRow(Base):
         sa.Column("source", sa.String(1024), nullable=True),
         sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
         sa.Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+        sa.Column("fingerprint", sa.String(16), nullable=False, index=True),
+        sa.Column("revision", sa.Integer, nullable=False, default=1, server_default="1"),
         *(_check(name) for name in COLUMNS),
         sa.Index("ix_diamonds_comparables", "cut", "color", "clarity", "carat"),
         sqlite_autoincrement=True,
@@ -56,8 +59,42 @@ class DiamondRow(Base):
     id: Mapped[int]
     price: Mapped[float | None]
     source: Mapped[str | None]
+    """"api" for a stone added or changed by hand, "ingest:<ledger id>" for one a file added."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    fingerprint: Mapped[str]
+    """training.record.fingerprint of its COLUMNS: finds an identical stone by index."""
+    revision: Mapped[int]
+    """Counts the stone's changes: its ETag, for conditional requests."""
+
+
+class DataFile(Base):
+    """An object of the DATA root whose stones the inventory holds (or held until it was
+    deleted): the generation they came from. Generations only move forward, so a late event
+    about an older generation changes nothing."""
+
+    __tablename__ = "data_files"
+    __table_args__ = (sa.UniqueConstraint("bucket", "name", name="uq_data_files_object"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[str] = mapped_column(sa.String(255))
+    name: Mapped[str] = mapped_column(sa.String(1024))
+    generation: Mapped[str] = mapped_column(sa.String(64))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FileStone(Base):
+    """A stone a data file's current generation brings. A stone no file brings any more, and
+    that no one added by hand, leaves the inventory."""
+
+    __tablename__ = "file_stones"
+
+    file_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("data_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    stone_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("diamonds.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class PredictionLogEntry(Base):
@@ -85,13 +122,17 @@ class IngestedFile(Base):
 
     __tablename__ = "ingested_files"
     __table_args__ = (
-        sa.UniqueConstraint("bucket", "name", "generation", name="uq_ingested_files_object"),
+        sa.UniqueConstraint(
+            "bucket", "name", "generation", "event", name="uq_ingested_files_event"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bucket: Mapped[str] = mapped_column(sa.String(255))
     name: Mapped[str] = mapped_column(sa.String(1024))
     generation: Mapped[str] = mapped_column(sa.String(64))
+    event: Mapped[str] = mapped_column(sa.String(16), default="finalized")
+    """What happened to the object: "finalized" (written) or "deleted"."""
     status: Mapped[str] = mapped_column(sa.String(32))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -108,6 +149,10 @@ class IngestedFile(Base):
     stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     inserted: Mapped[int | None]
     unchanged: Mapped[int | None]
+    changed: Mapped[int | None]
+    """Stones of the previous generation whose price this one corrects."""
+    withdrawn: Mapped[int | None]
+    """Stones of the previous generation this one (or the object's deletion) no longer has."""
     scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     champion_version: Mapped[str | None] = mapped_column(sa.String(128))
     champion_mape: Mapped[float | None] = mapped_column(Real)
@@ -115,6 +160,27 @@ class IngestedFile(Base):
     error: Mapped[str | None] = mapped_column(sa.String(2000))
 
 
+class IdempotentRequest(Base):
+    """The first answer to a POST sent with an Idempotency-Key, kept for a day: the same key
+    from the same caller gets it again; another body under that key is refused."""
+
+    __tablename__ = "idempotent_requests"
+
+    caller: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    method: Mapped[str] = mapped_column(sa.String(8))
+    path: Mapped[str] = mapped_column(sa.String(1024))
+    request_sha256: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True, default=utcnow)
+    status: Mapped[int | None]
+    """None while the first request is being served."""
+    headers: Mapped[Any | None] = mapped_column(Document)
+    body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+
+
 DIAMONDS = DiamondRow.__table__
+DATA_FILES = DataFile.__table__
+FILE_STONES = FileStone.__table__
+IDEMPOTENT_REQUESTS = IdempotentRequest.__table__
 PREDICTION_LOG = PredictionLogEntry.__table__
 INGESTED_FILES = IngestedFile.__table__

@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import time
+from collections import Counter
 
 import pandas as pd
 import pytest
@@ -16,6 +17,8 @@ import requests
 
 from functions.database import IngestedFiles, make_engine
 from functions.eventarc import Watcher
+from functions.ingestion import DELETED
+from training.record import COLUMNS
 from training.storage import open_storage
 
 from ..ingestion_fixtures import (
@@ -24,9 +27,13 @@ from ..ingestion_fixtures import (
     csv_bytes,
     deliver,
     drop_file,
+    file_stones,
     inventory_count,
+    inventory_stones,
     ledger,
     ledger_row,
+    remove_file,
+    stone_of,
     wait_idle,
     wait_run,
 )
@@ -189,7 +196,7 @@ def test_the_same_event_five_times_at_once_ingests_once(pipeline: Stack, fresh_s
 @pytest.mark.parametrize(
     ("change", "why"),
     [
-        ({"headers": {"ce-type": "google.cloud.storage.object.v1.deleted"}}, "event type"),
+        ({"headers": {"ce-type": "google.cloud.storage.object.v1.archived"}}, "event type"),
         ({"body": b'{"bucket": "elsewhere", "name": "incoming/a.csv", "generation": "1"}'}, "DATA"),
         ({"body": b'{"name": "incoming/a.csv", "generation": "1"}'}, "bucket"),
         ({"body": b'{"bucket": "b", "name": "incoming/a.csv", "generation": "x1"}'}, "generation"),
@@ -235,6 +242,52 @@ def test_a_replaced_generation_is_skipped(pipeline: Stack) -> None:
     assert row["status"] == "skipped" and "no longer exists" in row["error"]
 
 
+def test_a_corrected_file_replaces_what_its_previous_generation_brought(
+    pipeline: Stack, fresh_stones
+) -> None:
+    """The same name uploaded again with ten prices corrected, two stones withdrawn and one
+    added: the inventory then holds exactly what the new generation brings, and deleting the
+    file withdraws its stones; a stone added by hand stays."""
+    wait_idle(pipeline)
+    before = inventory_stones(pipeline)
+    assert max(before.values()) == 1
+    first = slice_of(fresh_stones, pipeline, 3000, 100).copy()
+    v1 = drop_file(pipeline, "incoming/corrected.csv", csv_bytes(first))
+    assert deliver(pipeline, v1).status_code == 200
+    assert ledger_row(pipeline, v1)["inserted"] == 100
+    assert inventory_stones(pipeline) == before + Counter(file_stones(first))
+
+    second = pd.concat([first.iloc[:98], slice_of(fresh_stones, pipeline, 3100, 1)])
+    second.iloc[:10, second.columns.get_loc("price")] = (first["price"].iloc[:10] * 1.1).round()
+    by_hand = stone_of(second[list(COLUMNS)].iloc[20])
+    added = pipeline.call(
+        "POST", "/v1/diamonds", key=KEY, json=dict(zip(COLUMNS, by_hand, strict=True))
+    )
+    assert added.status_code == 201, added.text
+    time.sleep(0.01)
+    v2 = drop_file(pipeline, "incoming/corrected.csv", csv_bytes(second))
+    answer = deliver(pipeline, v2)
+    assert answer.status_code == 200, answer.text
+    row = ledger_row(pipeline, v2)
+    assert (row["inserted"], row["changed"], row["withdrawn"], row["unchanged"]) == (1, 10, 2, 88)
+    said = (pipeline.root / "ingest.log").read_text()
+    assert "1 new, 10 corrected, 2 withdrawn, 88 already in the inventory" in said
+    expected = before + Counter(file_stones(second)) + Counter([by_hand])
+    assert inventory_stones(pipeline) == expected
+
+    assert deliver(pipeline, v1, event_type=DELETED).status_code == 200
+    assert ledger_row(pipeline, v1, "deleted")["status"] == "skipped"
+    remove_file(pipeline, "incoming/corrected.csv")
+    assert deliver(pipeline, v2, event_type=DELETED).status_code == 200
+    assert "(deleted): deleted: 99 stones withdrawn" in (pipeline.root / "ingest.log").read_text()
+    row = ledger_row(pipeline, v2, "deleted")
+    assert row["status"] == "done" and row["withdrawn"] == 99 and row["run_id"]
+    assert inventory_stones(pipeline) == before + Counter([by_hand])
+    assert deliver(pipeline, v2, event_type=DELETED).status_code == 200
+    assert inventory_stones(pipeline) == before + Counter([by_hand])
+    wait_idle(pipeline)
+
+
 def test_a_delivery_that_died_is_taken_over_once_its_lease_lapses(
     pipeline: Stack, fresh_stones
 ) -> None:
@@ -258,7 +311,7 @@ def test_a_delivery_that_died_is_taken_over_once_its_lease_lapses(
     wait_idle(pipeline)
 
 
-def test_a_killed_training_process_fails_its_run(pipeline: Stack) -> None:
+def test_a_killed_training_process_fails_its_run_and_is_retried_once(pipeline: Stack) -> None:
     wait_idle(pipeline)
     before = champion(pipeline)
     started = pipeline.call("POST", "/v1/retrain", key=KEY, json={"reason": "kill test"})
@@ -278,7 +331,10 @@ def test_a_killed_training_process_fails_its_run(pipeline: Stack) -> None:
     assert record["status"] == "failed" and "SIGKILL" in record["error"]
     assert record["reason"] == "kill test" and record["requested_by"].startswith("key:")
     assert champion(pipeline) == before
-    assert wait_idle(pipeline, 5)["running"] is None
+    retry = wait_run(pipeline, record["retried_by"])
+    assert retry["status"] == "succeeded" and retry["retry_of"] == run["run_id"]
+    assert retry["trigger"] == "retry" and retry["snapshot"] == run["snapshot"]
+    wait_idle(pipeline)
 
 
 def test_twenty_retrain_calls_make_at_most_two_runs(pipeline: Stack) -> None:

@@ -184,3 +184,41 @@ def test_concurrent_requests_start_one_run(schedule: Schedule) -> None:
     waiting = schedule.state()["next"]
     assert len(waiting["requests"]) == 11
     assert sum(t.coalesced for t in queued) == 10
+
+
+def test_a_run_whose_process_died_is_retried_once(schedule: Schedule, clock: Clock) -> None:
+    first = ask(schedule, "s1")
+    run_id = first.run["run_id"]
+    schedule.begin(run_id, {"host": "h", "pid": 7})
+    clock.now += 46
+    state = schedule.reconcile()
+    retry = state["next"]
+    assert state["current"] is None and retry["snapshot"] == "s1" and retry["trigger"] == "retry"
+    assert (
+        retry["retry_of"] == run_id
+        and retry["reason"] == f"retry of run {run_id}, whose training process died"
+    )
+    failed = schedule.registry.run(run_id)
+    assert failed["status"] == "failed" and failed["retried_by"] == retry["run_id"]
+
+    resumed = schedule.resume(grace=60)
+    assert resumed["run_id"] == retry["run_id"]
+    assert schedule.registry.run(retry["run_id"])["retry_of"] == run_id
+    schedule.begin(retry["run_id"], {"host": "h", "pid": 8})
+    schedule.abandon(retry["run_id"], "the training process ended (signal SIGKILL)", died=True)
+    assert schedule.state() == {"current": None, "next": None}, "a retry is not retried"
+    assert "retried_by" not in schedule.registry.run(retry["run_id"])
+
+
+def test_a_run_that_could_not_start_is_not_retried(schedule: Schedule) -> None:
+    first = ask(schedule, "s1")
+    schedule.abandon(first.run["run_id"], "the training job could not start: quota")
+    assert schedule.state() == {"current": None, "next": None}
+
+
+def test_a_follow_up_already_waiting_is_the_retry(schedule: Schedule) -> None:
+    first = ask(schedule, "s1")
+    waiting = ask(schedule, "s2")
+    schedule.abandon(first.run["run_id"], "the training process ended (exit code 1)", died=True)
+    assert schedule.state()["next"]["run_id"] == waiting.run["run_id"]
+    assert schedule.registry.run(first.run["run_id"])["retried_by"] == waiting.run["run_id"]

@@ -28,7 +28,7 @@ def schema_version(engine: sa.Engine) -> list[str]:
 def test_migrate_twice_is_a_no_op_and_matches_the_models(database: sa.Engine) -> None:
     Inventory(database).create_many([stone()], "api")
     migrate(database)
-    assert schema_version(database) == ["0002"]
+    assert schema_version(database) == ["0003"]
     assert Inventory(database).count() == 1
     with database.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
@@ -54,9 +54,59 @@ def test_a_database_at_the_first_revision_is_upgraded_with_its_rows(database_url
             {"now": datetime.now(UTC)},
         )
     migrate(engine)
-    assert schema_version(engine) == ["0002"]
+    assert schema_version(engine) == ["0003"]
     row = IngestedFiles(engine).get("b", "incoming/old.csv", "1")
     assert row["status"] == "done" and row["attempts"] == 0 and row["inserted"] is None
+    engine.dispose()
+
+
+def test_stones_stored_before_files_were_tracked_belong_to_their_newest_generation(
+    database_url: str,
+) -> None:
+    """At 0003, stones a file brought are linked to the newest generation the ledger stored, so
+    that the next generation (or the file's deletion) replaces them; each gets its fingerprint."""
+    from alembic import command
+    from alembic.config import Config
+
+    from functions.database import MIGRATIONS
+
+    engine = make_engine(database_url)
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+        ids = [
+            connection.execute(
+                sa.text(
+                    "INSERT INTO ingested_files (bucket, name, generation, status, received_at,"
+                    " stored_at) VALUES ('b', 'incoming/a.csv', :g, 'done', :now, :now)"
+                    " RETURNING id"
+                ),
+                {"g": generation, "now": now},
+            ).scalar_one()
+            for generation in ("5", "7")
+        ]
+        sources = (f"ingest:{ids[0]}", f"ingest:{ids[1]}", "api")
+        for carat, source in zip((0.31, 0.32, 0.33), sources, strict=True):
+            connection.execute(
+                sa.insert(
+                    sa.table(
+                        "diamonds",
+                        *map(sa.column, [*stone(), "source", "created_at", "updated_at"]),
+                    )
+                ),
+                {**stone(carat), "source": source, "created_at": now, "updated_at": now},
+            )
+    migrate(engine)
+    files = IngestedFiles(engine)
+    claim = files.claim("b", "incoming/a.csv", "8", lease=60)
+    row = files.store(claim, [stone(0.32), stone(0.34)])
+    assert (row["inserted"], row["unchanged"], row["withdrawn"]) == (1, 1, 1)
+    assert sorted(s["carat"] for s in Inventory(engine).list({}, 10)[0]) == [0.32, 0.33, 0.34]
+    with pytest.raises(Exception, match="generation 8 is newer"):
+        files.store(files.claim("b", "incoming/a.csv", "6", lease=60), [stone(0.35)])
     engine.dispose()
 
 
@@ -77,7 +127,7 @@ def test_concurrent_migrations_all_succeed(database_url: str) -> None:
     run_at_once(3, lambda _: migrate(database_url))
     engine = make_engine(database_url)
     try:
-        assert schema_version(engine) == ["0002"]
+        assert schema_version(engine) == ["0003"]
     finally:
         engine.dispose()
 

@@ -108,3 +108,21 @@ def test_concurrent_stores_never_store_a_stone_twice(database: sa.Engine) -> Non
     same = [stone(0.3 + i / 100) for i in range(20)]
     rows = run_at_once(6, lambda i: files.store(claims[i], same))
     assert sum(r["inserted"] for r in rows) == 20 and inventory.count() == 20
+
+
+def test_a_delivery_at_work_keeps_its_lease_and_a_dead_one_loses_it(database: sa.Engine) -> None:
+    """While a delivery works it renews its lease, so a short lease is safe: only a delivery
+    that died lets it lapse, and the next one takes over soon after."""
+    from functions.ingestion import renewing
+
+    files = IngestedFiles(database)
+    claim = files.claim("data", "incoming/a.csv", "1", lease=0.4)
+    with renewing(files, claim, 0.4):
+        time.sleep(1.2)
+        assert files.claim("data", "incoming/a.csv", "1", lease=60) is None
+        held = files.get("data", "incoming/a.csv", "1")
+        assert held["lease_until"] > held["received_at"]
+    time.sleep(0.6)
+    assert files.claim("data", "incoming/a.csv", "1", lease=60) is not None
+    with pytest.raises(LostClaim):
+        files.renew(claim, 60)
