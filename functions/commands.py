@@ -63,13 +63,20 @@ def _ingestions(args: argparse.Namespace) -> int:
     for row in rows:
         mape = row["champion_mape"]
         error = f"champion MAPE {mape:5.2f}% on {row['champion_scored']}" if mape else "—"
-        counts = (
-            f"read {row['rows_read'] or 0} accepted {row['accepted'] or 0} "
-            f"(new {row['inserted'] or 0}) quarantined {row['rejected'] or 0}"
+        changes = (
+            f"new {row['inserted'] or 0} corrected {row['changed'] or 0} "
+            f"withdrawn {row['withdrawn'] or 0}"
         )
+        counts = (
+            f"read {row['rows_read'] or 0} accepted {row['accepted'] or 0} ({changes}) "
+            f"quarantined {row['rejected'] or 0}"
+            if row["event"] == "finalized"
+            else f"deleted: withdrawn {row['withdrawn'] or 0}"
+        )
+        held = f"  held until {row['lease_until'][:19]}" if row["lease_until"] else ""
         say(
             f"{row['received_at'][:19]}  {row['status']:<10} {row['name']}#{row['generation']}  "
-            f"{counts}  {error}  run {row['run_id'] or '—'}"
+            f"{counts}  {error}  run {row['run_id'] or '—'}{held}"
             + (f"  error: {row['error']}" if row["error"] else "")
         )
     return EXIT_OK

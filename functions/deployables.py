@@ -20,8 +20,9 @@ from functions.endpoints.inventory import inventory_routes
 from functions.endpoints.models import models_routes
 from functions.endpoints.pricing import pricing_routes
 from functions.endpoints.retrain import retrain_routes
+from functions.http.problems import HttpProblem
+from functions.http.router import Route, Router
 from functions.instance import Instance
-from functions.routing import HttpProblem, Route, Router
 from functions.web import web_routes
 
 
@@ -78,7 +79,9 @@ def http_function(instance: Instance, name: str) -> Callable[[Request], Response
             own = routes_of(instance, name) + common_routes(all_routes(instance))
             if name == DEFAULT_TARGET:  # the function behind every path the API does not claim
                 own += web_routes()
-            routers.append(Router(own, lambda: instance.settings))
+            routers.append(
+                Router(own, lambda: instance.settings, lambda: instance.idempotent_requests)
+            )
         return routers[0](request)
 
     handle.__name__ = handle.__qualname__ = name

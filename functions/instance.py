@@ -109,6 +109,12 @@ class Instance:
         return self._once("prediction_log", make)
 
     @property
+    def idempotent_requests(self):
+        from functions.database import IdempotentRequests
+
+        return self._once("idempotent_requests", lambda: IdempotentRequests(self.engine))
+
+    @property
     def ledger(self):
         from functions.database import IngestedFiles
 

@@ -29,5 +29,5 @@ models = functions_framework.http(http_function(instance, "models"))
 retrain = functions_framework.http(http_function(instance, "retrain"))
 ingest = functions_framework.cloud_event(cloud_event_function(instance))
 
-for status in (400, 404, 405, 409, 413, 503):
+for status in (400, 404, 405, 409, 413, 414, 431, 503):
     functions_framework.errorhandler(status)(framework_error)

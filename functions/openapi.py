@@ -15,8 +15,10 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, Field, TypeAdapter
 
+from functions.http.idempotency import KEY_REUSED
+from functions.http.problems import PROBLEM_JSON
+from functions.http.router import Route
 from functions.payloads import EXAMPLE_STONE, IMPLAUSIBLE, ProblemDetails
-from functions.routing import PROBLEM_JSON, Route
 
 TITLE = "Diamond pricing API"
 STYLE = """
@@ -29,6 +31,9 @@ REF = "#/components/schemas/{model}"
 DESCRIPTION = (
     "Prices diamonds from their characteristics, with a 90% interval and the reasons. "
     "Writes need an Authorization: Bearer <key> header. "
+    "A body may be sent gzip-encoded (Content-Encoding: gzip); large answers are gzip-encoded "
+    "for clients that accept it. Every POST takes an Idempotency-Key, and an inventory stone "
+    "has an ETag for If-Match and If-None-Match. "
     "Errors are application/problem+json (RFC 9457): `errors[].field` is an RFC 6901 JSON "
     "pointer to each offending input: into the JSON body (`/cut` for a stone, `/1/price` for "
     "the second of a list, the empty pointer for the whole body), or to a parameter, "
@@ -41,12 +46,33 @@ DESCRIPTION = (
 PROBLEMS = {
     400: "the body is not JSON, not UTF-8, or empty",
     401: "a bearer key is missing or wrong",
+    403: "the key may not do this: a read-only key on a write",
     404: "no such resource",
-    409: "a conflict: nothing to train on, or a concurrent promotion",
-    413: "the body or the list is too large",
-    415: "the body is not application/json",
+    406: "the Accept header allows no media type this operation answers with",
+    409: "a conflict: nothing to train on, a concurrent promotion, or a request with the same "
+    "Idempotency-Key still being served (retry after Retry-After)",
+    412: "If-Match names a revision the resource no longer has: someone changed it since",
+    413: "the body or the list is too large, or decompresses to more than the limit, or the "
+    "request asks for more comparable stones than one request may (stones × comparables, at "
+    "most 1,000)",
+    414: "the path and query string are too long",
+    415: "the body is not application/json, or is encoded otherwise than gzip",
     422: "an input is invalid: `errors[].field` points at each one",
-    503: "unavailable: no model has been trained yet, or training could not start",
+    503: "unavailable: no model has been trained yet (retry after Retry-After), or training "
+    "could not start",
+}
+HEADERS = {
+    "Idempotency-Key": (
+        "a key of the client's choosing (1 to 255 visible ASCII characters): the same key "
+        "within 24 h gets the first answer again (with Idempotent-Replayed: true) instead of "
+        "doing the work twice; with another request it is a 422"
+    ),
+    "If-Match": ("ETags (or *): change the resource only if it is still at one of them, else 412"),
+    "If-None-Match": "ETags (or *): a 304 with no body if the resource is still at one of them",
+}
+ETAG_HEADER = {
+    "description": "the resource's revision in quotes, for If-Match and If-None-Match",
+    "schema": {"type": "string"},
 }
 PROBLEM_SCHEMA = {"$ref": REF.format(model=ProblemDetails.__name__)}
 
@@ -97,6 +123,26 @@ def _parameters(model: type[BaseModel], where: str) -> list[dict]:
     return parameters
 
 
+def _headers(route: Route) -> list[str]:
+    names = ["Idempotency-Key"] if route.idempotent else []
+    if route.conditional:
+        names.append("If-None-Match" if route.method == "GET" else "If-Match")
+    return names
+
+
+def _header(name: str) -> dict:
+    schema: dict[str, Any] = {"type": "string"}
+    if name == "Idempotency-Key":
+        schema.update(minLength=1, maxLength=255, pattern="^[!-~]+$")
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": HEADERS[name],
+        "schema": schema,
+    }
+
+
 def _content(media: str, schema: dict) -> dict:
     return {media: {"schema": schema}}
 
@@ -128,6 +174,7 @@ def document(routes: list[Route]) -> dict:
             parameters += _parameters(route.params, "path")
         if route.query is not None:
             parameters += _parameters(route.query, "query")
+        parameters += [_header(name) for name in _headers(route)]
         if parameters:
             operation["parameters"] = parameters
         if route.body is not None:
@@ -158,19 +205,38 @@ def _response(route: Route, index: int, status: int, kind: Any, named: dict) -> 
         description = PROBLEMS[status]
         if status == 422 and route.refuses:
             description += f"; or, under the domain rule (type `{IMPLAUSIBLE}`), {route.refuses}"
-        return {"description": description, "content": _content(PROBLEM_JSON, PROBLEM_SCHEMA)}
+        problem: dict[str, Any] = {
+            "description": description,
+            "content": _content(PROBLEM_JSON, PROBLEM_SCHEMA),
+        }
+        if status in (409, 503):
+            problem["headers"] = {
+                "Retry-After": {
+                    "description": "seconds to wait before asking again, when it is worth it",
+                    "schema": {"type": "string"},
+                }
+            }
+        return problem
+    if status == 304:
+        return {
+            "description": "not modified: If-None-Match names its current revision",
+            "headers": {"ETag": ETAG_HEADER},
+        }
     response: dict[str, Any] = {"description": "no content" if kind is None else "success"}
     if isinstance(kind, str):
         response["content"] = _content(kind, {"type": "string"})
     elif kind is not None:
         response["content"] = _content("application/json", named[((index, status), "validation")])
+    headers = {}
     if status in (201, 202):
-        response["headers"] = {
-            "Location": {
-                "description": "where the new resource is (for one stone created, or a run)",
-                "schema": {"type": "string"},
-            }
+        headers["Location"] = {
+            "description": "where the new resource is (for one stone created, or a run)",
+            "schema": {"type": "string"},
         }
+    if route.conditional and kind is not None:
+        headers["ETag"] = ETAG_HEADER
+    if headers:
+        response["headers"] = headers
     if status in route.links:
         response["links"] = route.links[status]
     return response
@@ -209,8 +275,11 @@ def docs_page(spec: dict) -> str:
     )
     problems += (
         f'<li id="{IMPLAUSIBLE.partition("#")[2]}"><code>422</code> an implausible stone, '
-        "refused by the domain rule: its measurements contradict each other, or (pricing) it "
-        "lies far outside what the serving model was trained on</li>"
+        "refused by the domain rule: its measurements contradict each other, its price is no "
+        "appraisal for its weight, or (pricing) it lies far outside what the serving model was "
+        f'trained on</li><li id="{KEY_REUSED.partition("#")[2]}"><code>422</code> an '
+        "Idempotency-Key sent before, within 24 h, with another request: a new request needs a "
+        "new key</li>"
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{TITLE}</title>

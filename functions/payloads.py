@@ -325,7 +325,7 @@ class IntervalCalibration(Schema):
 
 
 class SourceFile(Schema):
-    uri: str
+    uri: str = absent(description="where the file is stored (to callers with a key)")
     sha256: str
     bytes: int
     rows_read: int
@@ -405,8 +405,10 @@ class RunRequest(Schema):
 
     trigger: str | None = Field(description='what asked: "api", "ingest", "cli", "retry", …')
     reason: str | None
-    requested_by: str | None = Field(description="the caller's key fingerprint")
-    snapshot: str | None = Field(description="URI of the inventory snapshot to train on")
+    requested_by: str | None = Field(description='the caller: its key id, or "anonymous"')
+    snapshot: str | None = absent(
+        description="URI of the inventory snapshot to train on (to callers with a key)"
+    )
     rows: int | None = Field(description="stones in that snapshot")
     requested_at: Timestamp
 
@@ -418,13 +420,17 @@ class Run(Schema):
     status: Literal["queued", "running", "succeeded", "failed", "rejected_input"]
     trigger: str | None = absent(description='what asked for it: "api", "ingest", "cli", …')
     reason: str | None = absent()
-    requested_by: str | None = absent(description="the caller's key fingerprint")
-    snapshot: str | None = absent(description="URI of the inventory snapshot it trains on")
+    requested_by: str | None = absent(description='the caller: its key id, or "anonymous"')
+    snapshot: str | None = absent(
+        description="URI of the inventory snapshot it trains on (to callers with a key)"
+    )
     rows: int | None = absent(description="stones in the snapshot")
     requests: list[RunRequest] = absent(description="the requests this run answers")
     queued_at: Timestamp = absent()
     behind: str | None = absent(description="the run in progress it waits for")
-    job: dict[str, Any] = absent(description="the training job: its runner and identity")
+    job: dict[str, Any] = absent(
+        description="the training job: its runner and identity (to callers with a key)"
+    )
     started_at: Timestamp = absent()
     stages: dict[str, float] = absent(description="seconds spent in each stage so far")
     finished_at: Timestamp = absent()
@@ -465,7 +471,7 @@ class Ingestion(Schema):
     """One delivery of a data file's event, from the ingestion ledger."""
 
     id: int
-    bucket: str
+    bucket: str = absent(description="the bucket (or folder) it is in (to callers with a key)")
     name: str = Field(description="the object's name (its key under the DATA root)")
     generation: str
     event: Literal["finalized", "deleted"] = Field(

@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
@@ -26,7 +27,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from werkzeug.serving import WSGIRequestHandler
+
 from functions.deployables import HTTP_TARGETS, target_for
+from functions.http.problems import PROBLEM_JSON
 from functions.instance import Instance
 from functions.settings import ServiceSettings
 from training.config import LOCAL_HOME
@@ -52,6 +56,39 @@ class Gateway:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         return self.apps[target_for(environ.get("PATH_INFO", ""))](environ, start_response)
+
+
+class RequestHandler(WSGIRequestHandler):
+    """werkzeug's, but a request the server itself refuses (a request line or a header too
+    long, too many headers) is answered with a problem document like every other refusal, and
+    the access log shows a query's parameter names, never their values (a client may send its
+    key there)."""
+
+    error_content_type = PROBLEM_JSON
+    error_message_format = (
+        '{"type": "/v1/docs#problem-%(code)d", "title": "%(message)s", "status": %(code)d, '
+        '"detail": "%(explain)s"}'
+    )
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        line = getattr(self, "requestline", "")
+        self.log("info", '"%s" %s %s', _without_query_values(line), code, size)
+
+
+def _without_query_values(line: str) -> str:
+    """`GET /v1/price?key=s3cret&carat=1 HTTP/1.1` → `GET /v1/price?key=…&carat=… HTTP/1.1`;
+    a parameter name that is no plain word is left out too."""
+    return _QUERY.sub(_names_only, line).translate(_CONTROL)
+
+
+def _names_only(query: re.Match) -> str:
+    names = (part.partition("=")[0] for part in query[1].split("&"))
+    return "?" + "&".join(f"{n}=…" if _NAME.fullmatch(n) else "…" for n in names)
+
+
+_QUERY = re.compile(r"\?(\S*)")
+_NAME = re.compile(r"[A-Za-z_]{1,30}")
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 
 
 class PortTaken(OSError):
@@ -80,7 +117,7 @@ def listen(host: str, port: int) -> socket.socket:
 def write_keys() -> str:
     """Where the write key comes from: DIAMONDS_API_KEYS pins the keys; without any key there,
     a write key is generated for this start (and put there for the functions to read)."""
-    if ServiceSettings.from_environment().keys(write=False):
+    if ServiceSettings.from_environment().bearer_keys():
         return "DIAMONDS_API_KEYS"
     os.environ["DIAMONDS_API_KEYS"] = secrets.token_urlsafe(24)
     return "new at each start; DIAMONDS_API_KEYS=KEY pins one"
@@ -201,7 +238,13 @@ def serve(
         settings = ServiceSettings.from_environment()
         instance = Instance(settings)
         apps = {name: create_app(name, str(MAIN)) for name in HTTP_TARGETS}
-        ingest = make_server("127.0.0.1", 0, create_app("ingest", str(MAIN)), threaded=True)
+        ingest = make_server(
+            "127.0.0.1",
+            0,
+            create_app("ingest", str(MAIN)),
+            threaded=True,
+            request_handler=RequestHandler,
+        )
         threading.Thread(target=ingest.serve_forever, name="ingest", daemon=True).start()
         stack.callback(ingest.shutdown)
         state = LOCAL_HOME / "eventarc" / f"{_digest(settings.data_root)}.json"
@@ -216,11 +259,18 @@ def serve(
         ).start()
         stack.callback(stop.set)
         stack.callback(stop_children)
-        gateway = make_server(host, port, Gateway(apps), threaded=True, fd=listener.fileno())
+        gateway = make_server(
+            host,
+            port,
+            Gateway(apps),
+            threaded=True,
+            fd=listener.fileno(),
+            request_handler=RequestHandler,
+        )
         stack.callback(gateway.server_close)
-        writers = settings.keys(write=True)
+        writers = [key for key in settings.bearer_keys() if key.write]
         write_key = (
-            f"{writers[0]} ({key_origin})"
+            f"{writers[0].secret.decode()} ({key_origin})"
             if writers
             else "none (DIAMONDS_API_KEYS holds read-only keys only)"
         )

@@ -6,9 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 
+from functions.http.keys import Key, parse_keys
 from training.config import LOCAL_HOME, TrainingSettings
-
-READ_ONLY = "read:"
 
 
 def _database_url(url: str) -> str:
@@ -20,6 +19,14 @@ def _database_url(url: str) -> str:
 DatabaseURL = Annotated[str, AfterValidator(_database_url)]
 
 
+def _api_keys(keys: SecretStr) -> SecretStr:
+    parse_keys(keys.get_secret_value())
+    return keys
+
+
+ApiKeys = Annotated[SecretStr, AfterValidator(_api_keys)]
+
+
 class ServiceSettings(TrainingSettings):
     """Everything a function instance reads from its environment; zero configuration is the
     local setup (a folder, SQLite, a subprocess runner)."""
@@ -28,11 +35,12 @@ class ServiceSettings(TrainingSettings):
         default_factory=lambda: f"sqlite:///{(LOCAL_HOME / 'diamonds.db').resolve()}",
         description="SQLAlchemy URL of the inventory database",
     )
-    api_keys: SecretStr = Field(
+    api_keys: ApiKeys = Field(
         default=SecretStr(""),
         description=(
-            "comma-separated bearer keys; a key written read:KEY may only read and price "
-            "(for partners), any other key may also write; empty: writes are refused"
+            "comma-separated bearer keys, each [read:][NAME=]KEY: known as env:NAME (or by its "
+            "position); a read: key may only read and price, any other may also write; empty: "
+            "writes are refused"
         ),
     )
     read_requires_key: bool = Field(
@@ -67,9 +75,6 @@ class ServiceSettings(TrainingSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
 
-    def keys(self, *, write: bool) -> list[str]:
-        """The keys allowed to write, or (write=False) to read: read-only keys and write keys."""
-        entries = [k.strip() for k in self.api_keys.get_secret_value().split(",")]
-        writers = [k for k in entries if k and not k.startswith(READ_ONLY)]
-        readers = [k.removeprefix(READ_ONLY).strip() for k in entries if k.startswith(READ_ONLY)]
-        return writers if write else writers + [k for k in readers if k]
+    def bearer_keys(self) -> tuple[Key, ...]:
+        """The keys of `api_keys`, each with its id (functions.http.keys)."""
+        return parse_keys(self.api_keys.get_secret_value())

@@ -18,7 +18,8 @@ from pathlib import PurePath
 
 from werkzeug.wrappers import Response
 
-from functions.routing import Call, HttpProblem, Route
+from functions.http.problems import HttpProblem
+from functions.http.router import Call, Route
 
 PAGE = "index.html"
 VERSION_MARK = "{{version}}"

@@ -3,9 +3,12 @@ load them, and so does a longer campaign run by hand with the schemathesis comma
 (`SCHEMATHESIS_HOOKS=tests.api_checks schemathesis --config-file tests/schemathesis.toml run
 URL/v1/openapi.json`).
 
-- a request valid under the document is accepted, or refused only by the documented domain
-  rule (a 422 of type IMPLAUSIBLE): schemathesis' own positive-data check is told that 422 may
+- a request valid under the document is accepted, or refused only by a rule the document
+  states (a 422 of type IMPLAUSIBLE, the domain rule, or KEY_REUSED, an Idempotency-Key sent
+  before with another request): schemathesis' own positive-data check is told that 422 may
   answer valid data, and this check allows no other 422;
+- a request valid under the document is too large (413) only by the stated bound on comparable
+  stones;
 - every field of every JSON response is described by the document (no undocumented field);
 - each `errors[].field` of a 422 is a JSON pointer into the request as sent, one per problem.
 """
@@ -22,6 +25,7 @@ from jsonschema import Draft202012Validator
 from schemathesis.specs.openapi.checks import is_unexpected_http_status_case
 
 IMPLAUSIBLE = "/v1/docs#implausible-stone"
+KEY_REUSED = "/v1/docs#idempotency-key-reused"
 
 
 def _content_type(response) -> str:
@@ -49,11 +53,24 @@ def refused_only_by_the_domain_rule(ctx, response, case) -> bool | None:
     if is_unexpected_http_status_case(case):
         return None
     problem = _problem(response) or {}
-    if problem.get("type") != IMPLAUSIBLE:
+    if problem.get("type") not in (IMPLAUSIBLE, KEY_REUSED):
         raise AssertionError(
             "a request valid under the document was refused by a rule the document does not "
             f"state: {problem.get('detail')}"
         )
+    return None
+
+
+@schemathesis.check
+def too_large_only_by_the_stated_bound(ctx, response, case) -> bool | None:
+    """A request valid under the document is too large (413) only by the bound the document
+    states on comparable stones (stones × comparables)."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive or response.status_code != 413:
+        return None
+    fields = [e["field"] for e in (_problem(response) or {}).get("errors", [])]
+    if fields != ["/query/comparables"]:
+        raise AssertionError(f"a request valid under the document was too large: {fields}")
     return None
 
 
@@ -97,6 +114,9 @@ def _resolve(pointer: str, case) -> str | None:
             if tokens[1] in (case.query or {}) or tokens[1] in declared
             else "no such parameter"
         )
+    if tokens[0] == "header" and len(tokens) == 2:
+        sent = {name.lower() for name in (case.headers or {})}
+        return None if tokens[1].lower() in sent else "no such header"
     if tokens[0] == "path" and len(tokens) == 2:
         return None if tokens[1] in (case.path_parameters or {}) else "no such path parameter"
     node: Any = case.body

@@ -16,10 +16,12 @@ inventory    the stones in stock (`Inventory`)
 files        which stones each data file brings (a new generation replaces the previous one's)
 ledger       the ingested data files (`IngestedFiles`)
 predictions  the log of pricing requests (`PredictionLog`)
+idempotency  first answers to requests sent with an Idempotency-Key (`IdempotentRequests`)
 """
 
 from functions.database.engine import MIGRATIONS, create_database, make_engine, migrate
 from functions.database.files import Superseded
+from functions.database.idempotency import IdempotentRequests
 from functions.database.inventory import InvalidRecord, Inventory, RevisionMismatch
 from functions.database.ledger import (
     DELETED,
@@ -48,6 +50,7 @@ __all__ = [
     "Base",
     "Claim",
     "DiamondRow",
+    "IdempotentRequests",
     "IngestedFile",
     "IngestedFiles",
     "InvalidRecord",

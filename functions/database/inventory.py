@@ -8,7 +8,7 @@ import io
 import math
 import operator
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -180,13 +180,13 @@ class Inventory(Repository):
             return session.execute(query).scalar_one()
 
     def replace(
-        self, id: int, record: dict[str, Any], revision: int | None = None
+        self, id: int, record: dict[str, Any], revisions: Collection[int] | None = None
     ) -> dict[str, Any] | None:
         """Overwrite a stone's record (a missing price becomes None); None if no such id.
-        With `revision`, only if the stone is still at it (else RevisionMismatch)."""
+        With `revisions`, only if the stone is still at one of them (else RevisionMismatch)."""
         values = fingerprinted(record_values(record))
         with write_locked(self._sessions) as session:
-            if self._current(session, id, revision) is None:
+            if self._current(session, id, revisions) is None:
                 return None
             return self._write_values(session, id, values)
 
@@ -195,14 +195,14 @@ class Inventory(Repository):
         id: int,
         changes: dict[str, Any],
         check: Callable[[dict[str, Any]], None] | None = None,
-        revision: int | None = None,
+        revisions: Collection[int] | None = None,
     ) -> dict[str, Any] | None:
         """Change some fields of a stone; None if no such id. `check` sees the whole stone as
         the change would leave it and may refuse it by raising: the stone cannot change in
-        between (the write lock is held). With `revision`, as `replace`."""
+        between (the write lock is held). With `revisions`, as `replace`."""
         values = record_values(changes, partial=True)
         with write_locked(self._sessions) as session:
-            row = self._current(session, id, revision)
+            row = self._current(session, id, revisions)
             if row is None:
                 return None
             stone = {**{name: row[name] for name in COLUMNS}, **values}
@@ -210,21 +210,23 @@ class Inventory(Repository):
                 check(stone)
             return self._write_values(session, id, fingerprinted(stone))
 
-    def delete(self, id: int, revision: int | None = None) -> bool:
-        """Remove a stone; False if no such id. With `revision`, as `replace`."""
+    def delete(self, id: int, revisions: Collection[int] | None = None) -> bool:
+        """Remove a stone; False if no such id. With `revisions`, as `replace`."""
         with write_locked(self._sessions) as session:
-            if self._current(session, id, revision) is None:
+            if self._current(session, id, revisions) is None:
                 return False
             session.execute(sa.delete(DIAMONDS).where(DIAMONDS.c.id == id))
             return True
 
     @staticmethod
-    def _current(session: Session, id: int, revision: int | None) -> dict[str, Any] | None:
-        """The stone as stored, if it exists and (given one) is at `revision`."""
+    def _current(
+        session: Session, id: int, revisions: Collection[int] | None
+    ) -> dict[str, Any] | None:
+        """The stone as stored, if it exists (and, given `revisions`, is at one of them)."""
         row = session.execute(sa.select(DIAMONDS).where(DIAMONDS.c.id == id)).first()
         if row is None:
             return None
-        if revision is not None and row.revision != revision:
+        if revisions is not None and row.revision not in revisions:
             raise RevisionMismatch(id, row.revision)
         return dict(row._mapping)
 

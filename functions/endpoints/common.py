@@ -6,7 +6,8 @@ from functools import cache
 
 from werkzeug.wrappers import Response
 
-from functions.routing import Call, Route, json_response
+from functions.http.responses import json_response
+from functions.http.router import Call, Route
 
 
 def common_routes(all_routes: list[Route]) -> list[Route]:

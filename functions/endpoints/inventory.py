@@ -1,4 +1,8 @@
-"""The inventory function's endpoints: /v1/diamonds..."""
+"""The inventory function's endpoints: /v1/diamonds...
+
+Each stone has an ETag, its revision: a change sent with If-Match applies only to the revision
+it names (412 otherwise: someone changed the stone since), so two clients editing one stone
+never silently overwrite each other; a read with If-None-Match naming it is a 304."""
 
 from __future__ import annotations
 
@@ -8,17 +12,27 @@ from typing import TypeVar
 from werkzeug.wrappers import Response
 
 from functions import payloads
-from functions.endpoints import APPRAISAL, MANY
+from functions.endpoints import APPRAISAL, MANY, refuse_implausible
+from functions.http.conditional import (
+    ANY,
+    etag,
+    not_modified,
+    precondition_failed,
+    required_revisions,
+)
+from functions.http.problems import HttpProblem, invalid
+from functions.http.responses import json_response
+from functions.http.router import Call, Route
 from functions.instance import Instance
-from functions.routing import Call, HttpProblem, Route, invalid, json_response, refuse_implausible
 from training.plausibility import record_implausibilities
 
 T = TypeVar("T")
 
 
 def _stored(write: Callable[[], T]) -> T:
-    """Run a database write; a record the database refuses becomes a 422 naming the field."""
-    from functions.database import InvalidRecord
+    """Run a database write; a record the database refuses becomes a 422 naming the field, a
+    revision If-Match does not name a 412."""
+    from functions.database import InvalidRecord, RevisionMismatch
 
     try:
         return write()
@@ -26,6 +40,18 @@ def _stored(write: Callable[[], T]) -> T:
         raise invalid(
             [{"field": f"/{exc.field}" if exc.field else "", "detail": str(exc)}]
         ) from None
+    except RevisionMismatch as exc:
+        raise precondition_failed(exc.revision) from None
+
+
+def _revisions(call: Call) -> frozenset[int] | None:
+    """The revisions the change may apply to (None: any, the stone must only exist)."""
+    revisions = required_revisions(call.request)
+    return None if revisions is ANY else revisions
+
+
+def _stone(stone: dict, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return json_response(stone, status, {**(headers or {}), "ETag": etag(stone["revision"])})
 
 
 def _plausible(records: list[dict], single: bool) -> None:
@@ -51,35 +77,48 @@ def inventory_routes(instance: Instance) -> list[Route]:
         records = [s.model_dump() for s in stones]
         _plausible(records, single=not many)
         created = _stored(lambda: instance.inventory.create_many(records, source="api"))
-        location = {"Location": f"/v1/diamonds/{created[0]['id']}"} if not many else None
-        return json_response(created if many else created[0], 201, location)
+        if many:
+            return json_response(created, 201)
+        return _stone(created[0], 201, {"Location": f"/v1/diamonds/{created[0]['id']}"})
 
-    def found(stone: dict | None, call: Call) -> Response:
+    def found(stone: dict | None, call: Call) -> dict:
         if stone is None:
             raise HttpProblem(404, "Not found", f"no diamond with id {call.params['id']}")
-        return json_response(stone)
+        return stone
 
     def get(call: Call) -> Response:
-        return found(instance.inventory.get(call.params["id"]), call)
+        stone = found(instance.inventory.get(call.params["id"]), call)
+        return not_modified(call.request, stone["revision"]) or _stone(stone)
 
     def replace(call: Call) -> Response:
         record = call.body.model_dump()
         _plausible([record], single=True)
-        return found(_stored(lambda: instance.inventory.replace(call.params["id"], record)), call)
+        revisions = _revisions(call)
+        return _stone(
+            found(
+                _stored(lambda: instance.inventory.replace(call.params["id"], record, revisions)),
+                call,
+            )
+        )
 
     def patch(call: Call) -> Response:
         changes = call.body.model_dump(exclude_unset=True)
         if not changes:
             raise invalid([{"field": "", "detail": "name at least one field"}], "Nothing to change")
+        revisions = _revisions(call)
         stored = _stored(
             lambda: instance.inventory.patch(
-                call.params["id"], changes, check=lambda stone: _plausible([stone], single=True)
+                call.params["id"],
+                changes,
+                check=lambda stone: _plausible([stone], single=True),
+                revisions=revisions,
             )
         )
-        return found(stored, call)
+        return _stone(found(stored, call))
 
     def delete(call: Call) -> Response:
-        if not instance.inventory.delete(call.params["id"]):
+        revisions = _revisions(call)
+        if not _stored(lambda: instance.inventory.delete(call.params["id"], revisions)):
             raise HttpProblem(404, "Not found", f"no diamond with id {call.params['id']}")
         return Response(status=204)
 
@@ -121,6 +160,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
             "One inventory stone",
             params=payloads.DiamondId,
             responses={200: payloads.StoredDiamond, 404: None},
+            conditional=True,
             tag="inventory",
         ),
         Route(
@@ -133,6 +173,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
             responses={200: payloads.StoredDiamond, 404: None},
             refuses=APPRAISAL,
             write=True,
+            conditional=True,
             tag="inventory",
         ),
         Route(
@@ -145,6 +186,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
             responses={200: payloads.StoredDiamond, 404: None},
             refuses=APPRAISAL + " (the stone as the change would leave it)",
             write=True,
+            conditional=True,
             tag="inventory",
         ),
         Route(
@@ -155,6 +197,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
             params=payloads.DiamondId,
             responses={204: None, 404: None},
             write=True,
+            conditional=True,
             tag="inventory",
         ),
     ]

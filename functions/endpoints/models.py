@@ -1,13 +1,18 @@
 """The models function's endpoints: model versions, promotion, training runs, the ingestion
-ledger."""
+ledger.
+
+Where things are stored (a snapshot's URI, a data file's bucket, a training job's identity) is
+shown to callers with a key only: an anonymous caller gets the same documents without them."""
 
 from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
 from functions import payloads
+from functions.http.problems import HttpProblem
+from functions.http.responses import json_response
+from functions.http.router import Call, Route
 from functions.instance import Instance
-from functions.routing import Call, HttpProblem, Route, json_response
 
 
 def models_routes(instance: Instance) -> list[Route]:
@@ -40,6 +45,10 @@ def models_routes(instance: Instance) -> list[Route]:
         except (UnknownVersion, ValueError):
             raise HttpProblem(404, "Not found", f"no model version {version}") from None
         champion = (instance.registry.champion() or {}).get("version")
+        if call.anonymous:
+            lineage = meta.get("lineage", {})
+            sources = [_without(s, "uri") for s in lineage.get("sources", [])]
+            meta = {**meta, "lineage": {**lineage, "sources": sources}}
         return json_response({**meta, "champion": version == champion})
 
     def promote(call: Call) -> Response:
@@ -56,9 +65,13 @@ def models_routes(instance: Instance) -> list[Route]:
 
     def run(call: Call) -> Response:
         try:
-            return json_response(instance.schedule.run(call.params["run_id"]))
+            record = instance.schedule.run(call.params["run_id"])
         except (LookupError, ValueError):
             raise HttpProblem(404, "Not found", f"no run {call.params['run_id']}") from None
+        if call.anonymous:
+            requests = [_without(r, "snapshot") for r in record.get("requests", [])]
+            record = {**_without(record, "snapshot", "job"), "requests": requests}
+        return json_response(record)
 
     def runs(call: Call) -> Response:
         state = instance.schedule.reconcile()
@@ -72,6 +85,8 @@ def models_routes(instance: Instance) -> list[Route]:
 
     def ingestions(call: Call) -> Response:
         items, next_cursor = instance.ledger.list(call.query.limit, call.query.cursor)
+        if call.anonymous:
+            items = [_without(item, "bucket") for item in items]
         return json_response({"items": items, "next_cursor": next_cursor})
 
     version = "/v1/models/<version>"
@@ -145,3 +160,7 @@ def models_routes(instance: Instance) -> list[Route]:
             tag="models",
         ),
     ]
+
+
+def _without(document: dict, *names: str) -> dict:
+    return {key: value for key, value in document.items() if key not in names}

@@ -1,13 +1,24 @@
-"""The pricing function's endpoints: /v1/price."""
+"""The pricing function's endpoints: /v1/price.
+
+The work one request may ask for is bounded: up to MAX_STONES stones, each explained if asked,
+and at most MAX_COMPARED comparable stones in all (each is looked up in the inventory)."""
 
 from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
 from functions import payloads
-from functions.endpoints import DOMAIN, MANY
+from functions.endpoints import DOMAIN, MANY, refuse_implausible
+from functions.http.problems import HttpProblem
+from functions.http.responses import json_response
+from functions.http.router import Call, Route
 from functions.instance import Instance
-from functions.routing import Call, HttpProblem, Route, json_response, refuse_implausible
+from training.plausibility import record_implausibilities
+
+MAX_COMPARED = 1_000
+"""Comparable stones one request may ask for, in all: stones × `comparables`."""
+NO_MODEL_RETRY_SECONDS = 30
+"""When a client told "no model yet" should ask again: the first model trains in about that."""
 
 
 def pricing_routes(instance: Instance) -> list[Route]:
@@ -18,13 +29,31 @@ def pricing_routes(instance: Instance) -> list[Route]:
     ) -> Response:
         """A 503 without a model; a 422 for stones refused, its errors pointing at `at` + the
         field (or + the stone's index and the field)."""
+        compared = len(stones) * options.comparables
+        if compared > MAX_COMPARED:
+            detail = (
+                f"{options.comparables} comparable stones for each of {len(stones):,} stones is "
+                f"{compared:,}; at most {MAX_COMPARED:,} per request"
+            )
+            raise HttpProblem(
+                413,
+                "Too much asked",
+                detail,
+                [{"field": "/query/comparables", "detail": detail}],
+            )
         try:
             version, results, problems = instance.pricer.price(
                 stones, explain=options.explain, comparables=options.comparables
             )
         except NoChampion as exc:
+            refuse_implausible(
+                record_implausibilities([s.model_dump() for s in stones]), single, at
+            )
             raise HttpProblem(
-                503, "No model yet", f"{exc}; POST /v1/retrain to train one"
+                503,
+                "No model yet",
+                f"{exc}; POST /v1/retrain to train one",
+                headers={"Retry-After": str(NO_MODEL_RETRY_SECONDS)},
             ) from None
         refuse_implausible(problems, single, at)
         document = results[0] if single else {"model_version": version, "prices": results}

@@ -5,8 +5,10 @@ from __future__ import annotations
 from werkzeug.wrappers import Response
 
 from functions import payloads
+from functions.http.problems import HttpProblem
+from functions.http.responses import json_response
+from functions.http.router import Call, Route
 from functions.instance import Instance
-from functions.routing import Call, HttpProblem, Route, json_response
 
 
 def retrain_routes(instance: Instance) -> list[Route]:

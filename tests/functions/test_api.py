@@ -88,7 +88,7 @@ def test_price_a_list_and_the_limit(stack: Stack) -> None:
 
 def test_comparables_are_same_grades_nearest_carat(stack: Stack) -> None:
     stones = [{**STONE, "carat": c, "price": p} for c, p in ((0.9, 5000), (1.0, 6000), (1.3, 9000))]
-    stones.append({**STONE, "cut": "Good", "price": 100.0})
+    stones.append({**STONE, "cut": "Good", "price": 4000.0})
     assert stack.call("POST", "/v1/diamonds", key=KEY, json=stones).status_code == 201
     body = stack.call("POST", "/v1/price?comparables=2", json=STONE).json()
     assert [c["carat"] for c in body["comparables"]][:2] == [1.01, 1.0] or [
@@ -344,9 +344,12 @@ def test_pricing_without_a_model_is_a_logged_503(database_url: str, tmp_path) ->
         url = f"http://127.0.0.1:{port}/v1/price"
         response = requests.post(url, json=STONE, timeout=30)
         assert problem(response, 503)["title"] == "No model yet"
+        assert response.headers["Retry-After"] == "30"
         rows = _logged(database_url, 0, [503])
         assert [(r.status, r.n_stones) for r in rows] == [(503, 1)]
         assert _json(rows[0].response)["detail"] == response.json()["detail"]
+        impossible = requests.post(url, json=[STONE, SLIP], timeout=30)
+        assert problem(impossible, 422, "/1/carat")["type"] == "/v1/docs#implausible-stone"
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -358,7 +361,7 @@ def test_inventory_lifecycle(stack: Stack) -> None:
     problem(stack.call("POST", "/v1/diamonds", json={**STONE, "price": 5000}), 401)
     problem(stack.call("POST", "/v1/diamonds", key="wrong", json={**STONE, "price": 5000}), 401)
     partner = stack.call("POST", "/v1/diamonds", key=PARTNER_KEY, json={**STONE, "price": 5000})
-    assert "not valid for writing" in problem(partner, 401)["detail"]
+    assert "may read and price, not write" in problem(partner, 403)["detail"]
     assert stack.call("POST", "/v1/price", key=PARTNER_KEY, json=STONE).status_code == 200
     assert stack.call("GET", "/v1/diamonds?limit=1", key=PARTNER_KEY).status_code == 200
     created = stack.call("POST", "/v1/diamonds", key=KEY, json={**STONE, "price": 5000})

@@ -91,6 +91,22 @@ def stop(server: subprocess.Popen) -> None:
     assert server.wait(timeout=60) == 0
 
 
+def refused_by_the_server(url: str) -> None:
+    """What the server itself refuses, before any function sees it, is a problem document too;
+    and a key sent in a query string stays out of the access log."""
+    sent = requests.get(f"{url}/v1/price?key=s3cret-in-the-query&carat=1", timeout=30)
+    assert sent.status_code == 422
+    for status, response in (
+        (414, requests.get(f"{url}/v1/price?x=" + "y" * 20_000, timeout=30)),
+        (414, requests.get(f"{url}/v1/price?x=" + "y" * 70_000, timeout=30)),
+        (431, requests.get(url, headers={f"X-{i}": "v" for i in range(120)}, timeout=30)),
+        (431, requests.get(url, headers={"X-Big": "v" * 70_000}, timeout=30)),
+    ):
+        assert response.status_code == status, response.text
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert response.json()["status"] == status
+
+
 @pytest.mark.slow
 def test_serve_seeds_through_ingestion_trains_serves_and_stops_everything(tmp_path: Path) -> None:
     port = free_port()
@@ -111,6 +127,7 @@ def test_serve_seeds_through_ingestion_trains_serves_and_stops_everything(tmp_pa
         (seed,) = requests.get(f"{url}/v1/ingestions", timeout=30).json()["items"]
         assert seed["status"] == "done" and seed["name"] == "incoming/public-diamonds.csv"
         until(lambda: requests.get(f"{url}/v1/runs", timeout=30).json()["running"] is None)
+        refused_by_the_server(url)
         started = requests.post(
             f"{url}/v1/retrain", json={}, headers={"Authorization": f"Bearer {key}"}, timeout=60
         ).json()
@@ -119,6 +136,7 @@ def test_serve_seeds_through_ingestion_trains_serves_and_stops_everything(tmp_pa
         assert (tmp_path / ".diamonds" / "diamonds.db").is_file()
     finally:
         stop(server)
+    assert "s3cret-in-the-query" not in "".join(output), "the access log keeps no query value"
     with pytest.raises(ProcessLookupError):
         os.kill(trainer, 0)
     runs = tmp_path / ".diamonds" / "models" / "runs"
@@ -203,7 +221,7 @@ def started(tmp_path: Path, keys: str | None) -> tuple[subprocess.Popen, str, st
     [
         (None, r"write key (\S{24,}) \(new at each start; DIAMONDS_API_KEYS=KEY pins one\)", 201),
         ("read:partner, team-key", r"write key (team-key) \(DIAMONDS_API_KEYS\)", 201),
-        ("read:abc", r"write key none \(DIAMONDS_API_KEYS holds read-only keys only\)", 401),
+        ("read:abc", r"write key none \(DIAMONDS_API_KEYS holds read-only keys only\)", 403),
     ],
     ids=["generated", "pinned", "read-only"],
 )
