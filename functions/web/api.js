@@ -29,9 +29,12 @@ export function query(parameters) {
   return text ? `?${text}` : "";
 }
 
+/** The precondition that a stone read at `revision` is still at it (else the API says 412). */
+export const unchangedSince = (revision) => ({ "If-Match": `"${revision}"` });
+
 /** Calls the API; resolves to the JSON answer (null for 204), rejects with an ApiError. */
-export async function call(method, path, body) {
-  const headers = { Accept: "application/json" };
+export async function call(method, path, body, extraHeaders = {}) {
+  const headers = { Accept: "application/json", ...extraHeaders };
   const key = writeKey.get();
   if (key) headers.Authorization = `Bearer ${key}`;
   const init = { method, headers };

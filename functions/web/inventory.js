@@ -1,7 +1,7 @@
 // The inventory view: the stones with the API's filters and cursor pagination; add, edit and
 // delete a stone (with the write key).
 
-import { call, query } from "./api.js";
+import { call, query, unchangedSince } from "./api.js";
 import { confirmAction, openDialog } from "./dialogs.js";
 import { element, row } from "./dom.js";
 import { addStoneFields, busy, clearProblem, fillStone, readStone, showProblem } from "./forms.js";
@@ -97,7 +97,7 @@ export function initInventory(grades) {
         confirm: "Delete the stone",
         fallback: region,
         act: async () => {
-          await call("DELETE", `/v1/diamonds/${stone.id}`);
+          await call("DELETE", `/v1/diamonds/${stone.id}`, undefined, unchangedSince(stone.revision));
           await load();
           status.textContent = `Stone ${stone.id} deleted.`;
         },
@@ -109,6 +109,7 @@ export function initInventory(grades) {
   function openEditor(stone) {
     if (!requireKey()) return;
     editor.dataset.id = stone ? stone.id : "";
+    editor.dataset.revision = stone ? stone.revision : "";
     document.getElementById("stone-dialog-title").textContent = stone ? `Edit stone ${stone.id}` : "Add a stone";
     fillStone(editor, stone, { withPrice: true });
     openDialog(dialog, region);
@@ -121,7 +122,9 @@ export function initInventory(grades) {
     const id = editor.dataset.id;
     busy(editor, async () => {
       try {
-        const saved = id ? await call("PUT", `/v1/diamonds/${id}`, stone) : await call("POST", "/v1/diamonds", stone);
+        const saved = id
+          ? await call("PUT", `/v1/diamonds/${id}`, stone, unchangedSince(editor.dataset.revision))
+          : await call("POST", "/v1/diamonds", stone);
         dialog.close();
         await load();
         status.textContent = id ? `Stone ${saved.id} saved.` : `Stone ${saved.id} added.`;
