@@ -65,7 +65,7 @@ class ServiceSettings(TrainingSettings):
         default=8_000_000, ge=1024, le=64_000_000, description="largest request body accepted"
     )
     ingest_lease_seconds: float = Field(
-        default=60.0,
+        default=30.0,
         ge=1.0,
         le=86400.0,
         description=(
