@@ -234,7 +234,7 @@ def twenty_retrains(stack: Stack) -> None:
 
 
 def five_deliveries(stack: Stack, fresh) -> None:
-    from functions.eventarc import event_for
+    from local.eventarc import event_for
 
     stack.idle()
     data = storage_of(stack)

@@ -1,5 +1,5 @@
 """The four HTTP functions as functions-framework loads them, behind one address routed the way
-the cloud's front door routes them (functions.serve.Gateway): what an API client sees, without
+the cloud's front door routes them (local.serve.Gateway): what an API client sees, without
 the rest of `diamonds serve` (no seeding, no watcher, no console). Configured by the DIAMONDS_*
 environment; tests start it as a process of its own:
 
@@ -14,7 +14,7 @@ from functions_framework import create_app
 from werkzeug.serving import make_server
 
 from functions.deployables import HTTP_TARGETS
-from functions.serve import MAIN, Gateway
+from local.serve import MAIN, Gateway
 
 
 def main(port: int) -> None:

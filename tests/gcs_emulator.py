@@ -1,4 +1,4 @@
-"""Pytest fixtures for a local GCS emulator (fake-gcs-server, functions/gcs_emulator.py).
+"""Pytest fixtures for a local GCS emulator (fake-gcs-server, local/gcs_emulator.py).
 
 `gcs_server` runs one in-memory server per session and points STORAGE_EMULATOR_HOST at it, so
 any google-cloud-storage client created during the tests talks to it. `gcs_bucket` gives each
@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from functions.gcs_emulator import EmulatorUnavailable, GCSEmulator
+from local.gcs_emulator import EmulatorUnavailable, GCSEmulator
 
 
 def gcs_client() -> Any:

@@ -16,8 +16,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from functions.eventarc import event_for
 from functions.ingestion import FINALIZED
+from local.eventarc import event_for
 from training.record import CATEGORIES, COLUMNS
 from training.storage import LocalStorage, StoredObject, open_storage
 from training.validation import read_records

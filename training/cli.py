@@ -1,6 +1,6 @@
 """The `diamonds` command line: `train | price | models` here, and the commands other packages
 add through the `diamonds.commands` entry points (the service adds `serve` and `ingestions`,
-functions/commands.py). `python -m training` and the training commands never load those.
+local/commands.py). `python -m training` and the training commands never load those.
 
 Exit codes: 0 done, 2 unusable input or arguments (one clear message), 1 any other failure (one
 line; DIAMONDS_DEBUG=1 adds the traceback of an unexpected one). Output may go to a reader that

@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from functions.database import IngestedFiles, make_engine
-from functions.eventarc import Watcher
 from functions.ingestion import DELETED
+from local.eventarc import Watcher
 from training.record import COLUMNS
 from training.storage import open_storage
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from functions.gcs_emulator import GCSEmulator
+from local.gcs_emulator import GCSEmulator
 
 from ..ingestion_fixtures import (
     LEASE_SECONDS,

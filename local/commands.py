@@ -36,7 +36,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from functions.serve import PortTaken, serve
+    from local.serve import PortTaken, serve
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port}: not a TCP port")

@@ -18,8 +18,8 @@ import requests
 
 from functions.deployables import target_for
 
+from ..functions.test_api import STONE
 from ..service_fixtures import free_port
-from .test_api import STONE
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 

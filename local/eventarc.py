@@ -146,7 +146,7 @@ class Watcher:
         state: Path,
         *,
         interval: float = 0.5,
-        max_backoff: float = 30.0,
+        max_backoff: float = 10.0,
         workers: int = 4,
         settle: float = 2.0,
     ) -> None:

@@ -35,7 +35,8 @@ from functions.instance import Instance
 from functions.settings import ServiceSettings
 from training.config import LOCAL_HOME
 
-MAIN = Path(__file__).with_name("main.py")
+MAIN = Path(__file__).parents[1] / "functions" / "main.py"
+"""The functions' entry points, loaded by functions-framework as the cloud loads them."""
 SEED_KEY = "incoming/public-diamonds.csv"
 EMULATED_BUCKETS = {
     "DIAMONDS_DATA_ROOT": "diamonds-data",
@@ -187,7 +188,7 @@ def emulated_gcp(home: Path) -> Iterator[str]:
     """Both storage roots on a GCS emulator keeping its objects under `home`, the database on
     the PostgreSQL server (DIAMONDS_DATABASE_URL, or the local server's `diamonds` database)."""
     from functions.database import create_database
-    from functions.gcs_emulator import GCSEmulator
+    from local.gcs_emulator import GCSEmulator
 
     emulator = GCSEmulator(home / "gcs").start()
     try:
@@ -216,9 +217,9 @@ def serve(
     from functions_framework import create_app
     from werkzeug.serving import make_server
 
-    from functions.eventarc import Watcher
     from functions.retraining import resume
     from functions.runners import stop_children
+    from local.eventarc import Watcher
 
     listener = listen(host, port)
 

@@ -1,4 +1,4 @@
-"""The local Eventarc (functions/eventarc.py): what it delivers, when, and how often."""
+"""The local Eventarc (local/eventarc.py): what it delivers, when, and how often."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from cloudevents.http import from_http
 
-from functions.eventarc import Watcher
 from functions.ingestion import DELETED, FINALIZED
+from local.eventarc import Watcher
 from tests.gcs_emulator import gcs_client
 from tests.local_server import QuietHandler, local_server
 from training.storage import GCSStorage, LocalStorage, Storage
