@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from functions.statuses import FileEvent, FileStatus
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -77,17 +79,14 @@ def ingest(instance: Instance, event_type: str | None, data: Any) -> Outcome:
     if isinstance(found, Outcome):
         return found
     key, obj = found
-    from functions.database import DELETED as EVENT_DELETED
-    from functions.database import FINALIZED as EVENT_FINALIZED
-
-    event = EVENT_DELETED if event_type == DELETED else EVENT_FINALIZED
-    where = f"{obj.name}#{obj.generation}" + (" (deleted)" if event == EVENT_DELETED else "")
+    event = FileEvent.DELETED if event_type == DELETED else FileEvent.FINALIZED
+    where = f"{obj.name}#{obj.generation}" + (" (deleted)" if event == FileEvent.DELETED else "")
     lease = instance.settings.ingest_lease_seconds
     try:
         claim = instance.ledger.claim(obj.bucket, obj.name, obj.generation, lease, event)
         if claim is None:
             row = instance.ledger.get(obj.bucket, obj.name, obj.generation, event) or {}
-            if row.get("status") == "processing":
+            if row.get("status") == FileStatus.PROCESSING:
                 return Outcome(
                     409, f"{where}: another delivery holds it until {row['lease_until']}"
                 )
@@ -96,7 +95,7 @@ def ingest(instance: Instance, event_type: str | None, data: Any) -> Outcome:
         return _failed(where, exc)
     try:
         with renewing(instance.ledger, claim, lease):
-            if event == EVENT_DELETED:
+            if event == FileEvent.DELETED:
                 return _withdraw(instance, key, claim, where)
             return _ingest(instance, key, claim, where)
     except Exception as exc:
@@ -106,7 +105,7 @@ def ingest(instance: Instance, event_type: str | None, data: Any) -> Outcome:
             return Outcome(409, f"{where}: {exc}")
         # If the database is gone too, the lease lapses and a redelivery takes over.
         with contextlib.suppress(Exception):
-            instance.ledger.finish(claim, "failed", error=f"{type(exc).__name__}: {exc}")
+            instance.ledger.finish(claim, FileStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
         return _failed(where, exc)
 
 
@@ -177,7 +176,9 @@ def transient(exc: BaseException) -> bool:
     from sqlalchemy.exc import InterfaceError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError):
+    from functions.http.problems import Unavailable
+
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError | Unavailable):
         return True
     module = type(exc).__module__
     if module.startswith("google.api_core"):  # RetryError: retried in vain on transient errors
@@ -199,7 +200,7 @@ def _ingest(instance: Instance, key: str, claim: Claim, where: str) -> Outcome:
         gone = (
             "that generation no longer exists (replaced or deleted; a newer one has its own event)"
         )
-        ledger.finish(claim, "skipped", error=gone)
+        ledger.finish(claim, FileStatus.SKIPPED, error=gone)
         return Outcome(200, f"{where}: skipped, {gone}")
     source = {
         "uri": storage.url_for(key),
@@ -213,7 +214,7 @@ def _ingest(instance: Instance, key: str, claim: Claim, where: str) -> Outcome:
         result = read_records(data)
     except UnusableFile as exc:
         report = write_quarantine(storage, name, source, error=str(exc))
-        ledger.finish(claim, "rejected", error=str(exc), report=report)
+        ledger.finish(claim, FileStatus.REJECTED, error=str(exc), report=report)
         return Outcome(200, f"{where}: unusable, {exc}; quarantined with its report")
     report = write_quarantine(storage, name, source, result)
     if claim.stored:
@@ -225,7 +226,7 @@ def _ingest(instance: Instance, key: str, claim: Claim, where: str) -> Outcome:
         try:
             row = ledger.store(claim, inventory_records(result.accepted), **counts, report=report)
         except Superseded as exc:
-            ledger.finish(claim, "skipped", error=str(exc), **counts, report=report)
+            ledger.finish(claim, FileStatus.SKIPPED, error=str(exc), **counts, report=report)
             return Outcome(200, f"{where}: skipped, {exc}")
     if not claim.scored:
         row = ledger.update(claim, **champion_score(instance, result.accepted))
@@ -241,12 +242,12 @@ def _withdraw(instance: Instance, key: str, claim: Claim, where: str) -> Outcome
     current = [o for o in instance.data.objects(key) if o.key == key]
     if current:
         reason = f"generation {current[0].generation} replaced it and brings its own stones"
-        ledger.finish(claim, "skipped", error=reason)
+        ledger.finish(claim, FileStatus.SKIPPED, error=reason)
         return Outcome(200, f"{where}: skipped, {reason}")
     try:
         row = ledger.withdraw(claim)
     except Superseded as exc:
-        ledger.finish(claim, "skipped", error=str(exc))
+        ledger.finish(claim, FileStatus.SKIPPED, error=str(exc))
         return Outcome(200, f"{where}: skipped, {exc}")
     return _finish(instance, claim, row, f"{key} was deleted", where)
 
@@ -301,7 +302,7 @@ def summary(row: dict) -> str:
         f"{row['inserted']} new, {row['changed']} corrected, {row['withdrawn']} withdrawn, "
         f"{row['unchanged']} already in the inventory"
     )
-    if row["event"] == "deleted":
+    if row["event"] == FileEvent.DELETED:
         text = f"deleted: {row['withdrawn']} stones withdrawn"
     else:
         text = (

@@ -55,11 +55,18 @@ class Instance:
 
     @property
     def engine(self):
+        """The database, once its schema is found to be the one this code needs (migrating it
+        is a release's step, not a function's: SchemaNotReady until then)."""
+
         def make():
-            from functions.database import make_engine, migrate
+            from functions.database import check_schema, make_engine
 
             engine = make_engine(self.settings.database_url)
-            migrate(engine)
+            try:
+                check_schema(engine)
+            except BaseException:
+                engine.dispose()
+                raise
             return engine
 
         return self._once("engine", make)

@@ -1,4 +1,4 @@
-"""The service's commands of `diamonds`: `serve` and `ingestions`.
+"""The service's commands of `diamonds`: `serve`, `ingestions` and `db upgrade`.
 
 The command line is training's (training/cli.py); these join it through the `diamonds.commands`
 entry point declared in pyproject.toml.
@@ -33,6 +33,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     ingestions.add_argument("--limit", type=int, default=20, help="how many, newest first")
     ingestions.set_defaults(handler=_ingestions)
+    database = commands.add_parser("db", help="the database's schema")
+    steps = database.add_subparsers(dest="step", required=True, metavar="STEP")
+    upgrade = steps.add_parser(
+        "upgrade",
+        help="bring DIAMONDS_DATABASE_URL's schema to this release's (a release step; "
+        "`diamonds serve` does it by itself)",
+    )
+    upgrade.set_defaults(handler=_upgrade)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -49,14 +57,31 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _ingestions(args: argparse.Namespace) -> int:
-    from functions.database import IngestedFiles, make_engine, migrate
+def _upgrade(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    from functions.database import migrate
     from functions.settings import ServiceSettings
+
+    url = ServiceSettings.from_environment().database_url
+    before, after = migrate(url)
+    where = make_url(url).render_as_string(hide_password=True)
+    if before == after:
+        say(f"{where}: the schema is at revision {after} already")
+    else:
+        say(f"{where}: the schema went from revision {before or 'none'} to {after}")
+    return EXIT_OK
+
+
+def _ingestions(args: argparse.Namespace) -> int:
+    from functions.database import IngestedFiles, check_schema, make_engine
+    from functions.settings import ServiceSettings
+    from functions.statuses import FileEvent
 
     if not 0 < args.limit <= 500:
         raise UsageError(f"--limit {args.limit}: give 1 to 500")
     engine = make_engine(ServiceSettings.from_environment().database_url)
-    migrate(engine)
+    check_schema(engine)
     rows, _ = IngestedFiles(engine).list(args.limit)
     if not rows:
         say("no data file has been ingested yet")
@@ -70,7 +95,7 @@ def _ingestions(args: argparse.Namespace) -> int:
         counts = (
             f"read {row['rows_read'] or 0} accepted {row['accepted'] or 0} ({changes}) "
             f"quarantined {row['rejected'] or 0}"
-            if row["event"] == "finalized"
+            if row["event"] == FileEvent.FINALIZED
             else f"deleted: withdrawn {row['withdrawn'] or 0}"
         )
         held = f"  held until {row['lease_until'][:19]}" if row["lease_until"] else ""

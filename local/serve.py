@@ -217,6 +217,7 @@ def serve(
     from functions_framework import create_app
     from werkzeug.serving import make_server
 
+    from functions.database import migrate
     from functions.retraining import resume
     from functions.runners import stop_children
     from local.eventarc import Watcher
@@ -237,6 +238,7 @@ def serve(
             storage_line = f"  storage   GCS emulator: STORAGE_EMULATOR_HOST={emulator}\n"
         key_origin = write_keys()
         settings = ServiceSettings.from_environment()
+        migrate(settings.database_url)
         instance = Instance(settings)
         apps = {name: create_app(name, str(MAIN)) for name in HTTP_TARGETS}
         ingest = make_server(

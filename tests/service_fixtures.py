@@ -41,7 +41,12 @@ def free_port() -> int:
 
 
 def start_function(name: str, port: int, env: dict, cwd: Path, log) -> subprocess.Popen:
-    """`functions-framework --target NAME`, as the cloud runs it."""
+    """`functions-framework --target NAME`, as the cloud runs it: after the release step that
+    migrates its database (`diamonds db upgrade`), when it has one."""
+    from functions.database import migrate
+
+    if env.get("DIAMONDS_DATABASE_URL"):
+        migrate(env["DIAMONDS_DATABASE_URL"])
     console = Path(sys.executable).with_name("functions-framework")
     source = REPO / "functions" / "main.py"
     command = [str(console), "--source", str(source), "--target", name, "--host", "127.0.0.1"]
@@ -272,6 +277,9 @@ class FrontDoor:
 
 
 def start_front_door(root: Path, database_url: str, models: Path) -> FrontDoor:
+    from functions.database import migrate
+
+    migrate(database_url)
     copy_models(models, (root / "models").as_uri())
     environment = {
         **os.environ,

@@ -1,7 +1,9 @@
 """The database: the diamond inventory, the prediction log and the ingested data files.
 
 One schema serves SQLite (local) and PostgreSQL (Cloud SQL); the Alembic migrations in
-`functions/migrations` create and upgrade it, `migrate()` applies them. The repositories
+`functions/migrations` create and upgrade it. `migrate()` applies them: a release step
+(`diamonds db upgrade`) in the cloud, `diamonds serve` by itself locally; a function only
+checks that the schema is the one it was written for (`check_schema`). The repositories
 (`Inventory`, `PredictionLog`, `IngestedFiles`) return plain dicts with ISO-8601 timestamps, so
 the HTTP layer can serialise their results as they are.
 
@@ -19,33 +21,22 @@ predictions  the log of pricing requests (`PredictionLog`)
 idempotency  first answers to requests sent with an Idempotency-Key (`IdempotentRequests`)
 """
 
-from functions.database.engine import MIGRATIONS, create_database, make_engine, migrate
+from functions.database.engine import (
+    MIGRATIONS,
+    SchemaNotReady,
+    check_schema,
+    create_database,
+    make_engine,
+    migrate,
+)
 from functions.database.files import Superseded
 from functions.database.idempotency import IdempotentRequests
 from functions.database.inventory import InvalidRecord, Inventory, RevisionMismatch
-from functions.database.ledger import (
-    DELETED,
-    FILE_DONE,
-    FILE_FAILED,
-    FILE_PROCESSING,
-    FILE_REJECTED,
-    FILE_SKIPPED,
-    FINALIZED,
-    Claim,
-    IngestedFiles,
-    LostClaim,
-)
+from functions.database.ledger import Claim, IngestedFiles, LostClaim
 from functions.database.predictions import PredictionLog
 from functions.database.tables import Base, DiamondRow, IngestedFile, PredictionLogEntry
 
 __all__ = [
-    "DELETED",
-    "FILE_DONE",
-    "FILE_FAILED",
-    "FILE_PROCESSING",
-    "FILE_REJECTED",
-    "FILE_SKIPPED",
-    "FINALIZED",
     "MIGRATIONS",
     "Base",
     "Claim",
@@ -59,7 +50,9 @@ __all__ = [
     "PredictionLog",
     "PredictionLogEntry",
     "RevisionMismatch",
+    "SchemaNotReady",
     "Superseded",
+    "check_schema",
     "create_database",
     "make_engine",
     "migrate",

@@ -12,6 +12,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import Engine, event
 
+from functions.http.problems import Unavailable
+
 MIGRATIONS = Path(__file__).parents[1] / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POSTGRES_POOL_SIZE = 5
@@ -134,14 +136,19 @@ def lock(connection: sa.Connection, key: int) -> None:
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
-def migrate(engine_or_url: Engine | str) -> None:
+class SchemaNotReady(Unavailable):
+    """The database's schema is not the one this code was written for: a release must run
+    `diamonds db upgrade` before its functions serve."""
+
+
+def migrate(engine_or_url: Engine | str) -> tuple[str | None, str]:
     """Bring the database schema to the latest migration; a no-op when it is there already.
+    Returns the revisions before and after.
 
     Safe from several processes and threads at once: on PostgreSQL an advisory lock serialises
     the upgrade, on SQLite its transaction takes the write lock before it looks at the schema.
     """
     from alembic import command
-    from alembic.config import Config
 
     engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     try:
@@ -149,10 +156,38 @@ def migrate(engine_or_url: Engine | str) -> None:
             connection.execution_options(**WRITE_LOCKED)
             with connection.begin():
                 lock(connection, _MIGRATION_LOCK_KEY)
-                config = Config()
-                config.set_main_option("script_location", str(MIGRATIONS))
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+                before = _revision(connection)
+                command.upgrade(_config(connection), "head")
+                return before, _revision(connection) or ""
     finally:
         if engine is not engine_or_url:
             engine.dispose()
+
+
+def check_schema(engine: Engine) -> None:
+    """SchemaNotReady unless the database is at the latest migration this code knows."""
+    from alembic.script import ScriptDirectory
+
+    with engine.connect() as connection:
+        current = _revision(connection)
+        head = ScriptDirectory.from_config(_config(connection)).get_current_head()
+    if current != head:
+        raise SchemaNotReady(
+            f"the database schema is at revision {current or 'none'}, this release needs "
+            f"{head}: run `diamonds db upgrade` (DIAMONDS_DATABASE_URL naming the database)"
+        )
+
+
+def _config(connection: sa.Connection) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _revision(connection: sa.Connection) -> str | None:
+    from alembic.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()

@@ -12,9 +12,19 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from functions.database.columns import Document, Real, UTCDateTime, utcnow
 from training.record import CATEGORIES, COLUMNS, FEATURES, FIELD_BY_NAME
 
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""How indexes and constraints are named when a migration written by autogenerate creates
+them, as the earlier migrations named theirs. Check constraints are named where they are made
+(`ck_<table>_<column>`): a convention would rename those the migrations already made."""
+
 
 class Base(DeclarativeBase):
-    pass
+    metadata = sa.MetaData(naming_convention=NAMING)
 
 
 def _check(name: str) -> sa.CheckConstraint:

@@ -49,6 +49,20 @@ class HttpProblem(Exception):
         )
 
 
+class Unavailable(RuntimeError):
+    """Something a handler needs is not ready (a database not yet upgraded by its release):
+    the client gets a 503 asking it to retry, the log gets the reason."""
+
+
+def unavailable() -> HttpProblem:
+    return HttpProblem(
+        503,
+        "Not ready",
+        "the service is not ready yet (a release is being put in place); retry shortly",
+        headers={"Retry-After": "30"},
+    )
+
+
 def invalid(
     errors: list[dict[str, str]], title: str = "Invalid input", type: str | None = None
 ) -> HttpProblem:

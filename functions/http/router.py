@@ -24,7 +24,14 @@ from functions.http import idempotency, journal
 from functions.http.bodies import read_json
 from functions.http.keys import authorize
 from functions.http.parameters import parse_params, parse_query
-from functions.http.problems import HttpProblem, failure, invalid, validation_errors
+from functions.http.problems import (
+    HttpProblem,
+    Unavailable,
+    failure,
+    invalid,
+    unavailable,
+    validation_errors,
+)
 from functions.http.responses import JSON, acceptable, compressed
 from functions.settings import ServiceSettings
 
@@ -150,6 +157,9 @@ class Router:
             return compressed(request, self._dispatch(request))
         except HttpProblem as problem:
             return problem.response()
+        except Unavailable as exc:
+            log.error("%s %s: %s", request.method, request.path, exc)
+            return unavailable().response()
         except Exception:
             log.exception("unexpected failure on %s %s", request.method, request.path)
             return failure().response()
@@ -232,6 +242,9 @@ class Router:
             return answer
         except HttpProblem as problem:
             answer = problem
+            raise
+        except Unavailable:
+            answer = unavailable()
             raise
         finally:
             latency = round((time.perf_counter() - started) * 1000, 3)

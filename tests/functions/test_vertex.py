@@ -202,11 +202,15 @@ def test_serving_does_not_import_the_vertex_client(tmp_path: Path) -> None:
 def test_retrain_with_an_unconfigured_vertex_runner_is_a_clear_503(tmp_path, monkeypatch) -> None:
     from functions_framework import create_app
 
+    from functions.database import migrate
+
     monkeypatch.chdir(tmp_path)
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    migrate(database_url)
     for name, value in {
         "DIAMONDS_DATA_ROOT": (tmp_path / "data").as_uri(),
         "DIAMONDS_MODELS_ROOT": (tmp_path / "models").as_uri(),
-        "DIAMONDS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "DIAMONDS_DATABASE_URL": database_url,
         "DIAMONDS_API_KEYS": "k",
         "DIAMONDS_TRAINING_RUNNER": "vertex",
     }.items():
@@ -247,16 +251,19 @@ def test_a_job_that_ended_without_finishing_its_run_is_reported(vertex: FakeVert
 
 
 def test_vertex_runs_go_through_the_single_flight_rule(vertex: FakeVertex, tmp_path: Path) -> None:
+    from functions.database import migrate
     from functions.instance import Instance
     from functions.retraining import request_training
     from tests.functions.database.stones import stone
 
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    migrate(database_url)
     instance = Instance(
         settings(
             vertex.url,
             data_root=(tmp_path / "data").as_uri(),
             models_root=(tmp_path / "models").as_uri(),
-            database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+            database_url=database_url,
         )
     )
     instance.inventory.create_many([stone(0.3 + i / 100) for i in range(20)], source="api")

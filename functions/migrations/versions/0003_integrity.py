@@ -71,7 +71,9 @@ def upgrade() -> None:
         sa.Column(
             "file_id",
             sa.Integer,
-            sa.ForeignKey("data_files.id", ondelete="CASCADE"),
+            sa.ForeignKey(
+                "data_files.id", ondelete="CASCADE", name="fk_file_stones_file_id_data_files"
+            ),
             primary_key=True,
         ),
         sa.Column(

@@ -110,6 +110,29 @@ def test_stones_stored_before_files_were_tracked_belong_to_their_newest_generati
     engine.dispose()
 
 
+def test_the_alembic_command_line_writes_migrations_against_the_models(database_url: str) -> None:
+    """`alembic check` (alembic.ini at the repository's root) finds nothing to migrate once the
+    database is upgraded: the models and the migrations agree, names included."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    alembic = str(Path(sys.executable).with_name("alembic"))
+    env = {**os.environ, "DIAMONDS_DATABASE_URL": database_url}
+    for step in (["upgrade", "head"], ["check"]):
+        done = subprocess.run(
+            [alembic, "-c", str(repo / "alembic.ini"), *step],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    assert "No new upgrade operations detected" in done.stdout + done.stderr
+
+
 def _migrate_when_all_are_ready(barrier: Any, url: str) -> None:
     barrier.wait()
     migrate(url)
