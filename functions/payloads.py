@@ -10,8 +10,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
 
+from functions.statuses import FileEvent, FileStatus
 from training.features import GROUPS
-from training.record import CATEGORIES, FEATURES, FIELD_BY_NAME, PRICE
+from training.params import ModelParams
+from training.record import CATEGORIES, FEATURES, FIELD_BY_NAME, PRICE, canonical_grade
+from training.statuses import RunStatus
 
 MAX_STONES = 10_000
 MAX_ID = 2**31 - 1
@@ -25,12 +28,11 @@ that lies far outside what the serving model was trained on (see training.geomet
 
 def _canonical(name: str):
     grades = frozenset(CATEGORIES[name])
-    lookup = {value.lower(): value for value in grades}
 
     def canonical(value: Any) -> Any:
         if not isinstance(value, str) or value in grades:
             return value
-        return lookup.get(" ".join(value.split()).lower(), value)
+        return canonical_grade(name, value) or value
 
     return canonical
 
@@ -345,23 +347,6 @@ class Artifact(Schema):
     bytes: int
 
 
-class ModelParameters(Schema):
-    tree_features: list[str]
-    n_estimators: int
-    learning_rate: float
-    max_depth: int
-    num_leaves: int
-    min_child_samples: int
-    subsample: float
-    colsample_bytree: float
-    reg_lambda: float
-    huber_delta: float
-    ridge: float
-    coverage: float = Field(description="the interval's target coverage (a fraction)")
-    calibration_folds: int
-    seed: int
-
-
 class ModelMetadata(Schema):
     """A model version as registered: parameters, metrics, data lineage, checksums."""
 
@@ -369,7 +354,7 @@ class ModelMetadata(Schema):
     champion: bool = Field(description="whether it is the champion now")
     created_at: Timestamp
     run_id: str = Field(description="the training run that made it")
-    params: ModelParameters
+    params: ModelParams = Field(description="the parameters it was trained with")
     metrics: Metrics
     interval: IntervalCalibration
     lineage: Lineage
@@ -417,7 +402,7 @@ class Run(Schema):
     """A training run: what asked for it, where it is, what it decided."""
 
     run_id: str
-    status: Literal["queued", "running", "succeeded", "failed", "rejected_input"]
+    status: RunStatus
     trigger: str | None = absent(description='what asked for it: "api", "ingest", "cli", …')
     reason: str | None = absent()
     requested_by: str | None = absent(description='the caller: its key id, or "anonymous"')
@@ -446,7 +431,7 @@ class Run(Schema):
 
 class RunStarted(Schema):
     run_id: str = Field(description="the run this request became part of")
-    status: Literal["queued"]
+    status: Literal[RunStatus.QUEUED]
     snapshot: str = Field(description="URI of the inventory snapshot the run trains on")
     rows: int
     status_url: str
@@ -474,11 +459,11 @@ class Ingestion(Schema):
     bucket: str = absent(description="the bucket (or folder) it is in (to callers with a key)")
     name: str = Field(description="the object's name (its key under the DATA root)")
     generation: str
-    event: Literal["finalized", "deleted"] = Field(
+    event: FileEvent = Field(
         description="finalized: this generation was written, and its stones replace the "
         "previous generation's; deleted: the object was deleted, and its stones withdrawn"
     )
-    status: Literal["processing", "done", "failed", "rejected", "skipped"]
+    status: FileStatus
     received_at: Timestamp
     finished_at: Timestamp | None
     lease_until: Timestamp | None = Field(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from training.schedule import Ticket
+from training.statuses import RunStatus
 
 if TYPE_CHECKING:
     from functions.instance import Instance
@@ -61,7 +62,7 @@ def answer(ticket: Ticket, job: dict | None) -> dict:
     run_id = ticket.run["run_id"]
     return {
         "run_id": run_id,
-        "status": "queued",
+        "status": RunStatus.QUEUED,
         "status_url": f"/v1/runs/{run_id}",
         "snapshot": ticket.run["snapshot"],
         "rows": ticket.run["rows"],

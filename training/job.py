@@ -37,6 +37,7 @@ from training.registry import (
 )
 from training.schedule import SlotLost
 from training.splits import holdout_split
+from training.statuses import RunStatus
 from training.storage import NotFound, Storage, split_uri
 from training.validation import UnusableFile, ValidationResult, read_records
 
@@ -101,7 +102,7 @@ class TrainingRun:
             "trigger": trigger,
             **(request or {}),
             "run_id": run_id or new_run_id(),
-            "status": "running",
+            "status": RunStatus.RUNNING,
             "started_at": now_utc(),
             "stages": {},
         }
@@ -117,7 +118,7 @@ class TrainingRun:
         if self.cancelled.is_set():
             raise SlotLost("the run lost the training slot (its lease lapsed) and stopped")
 
-    def _finish(self, status: str, **fields: object) -> dict:
+    def _finish(self, status: RunStatus, **fields: object) -> dict:
         self.record.update(status=status, finished_at=now_utc(), **fields)
         self.registry.save_run(self.record)
         return self.record
@@ -128,13 +129,13 @@ class TrainingRun:
         try:
             return self._run(uris)
         except UnusableInput as exc:
-            self._finish("rejected_input", error=str(exc))
+            self._finish(RunStatus.REJECTED_INPUT, error=str(exc))
             raise
         except Exception as exc:
-            self._finish("failed", error=f"{type(exc).__name__}: {exc}")
+            self._finish(RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
             raise
         except KeyboardInterrupt:
-            self._finish("failed", error="interrupted: the training process was stopped")
+            self._finish(RunStatus.FAILED, error="interrupted: the training process was stopped")
             raise
 
     def _run(self, uris: list[str]) -> dict:
@@ -213,7 +214,7 @@ class TrainingRun:
         )
         self._stage("gate", started, f"{gate['decision']}: {gate['reason']}")
         return self._finish(
-            "succeeded",
+            RunStatus.SUCCEEDED,
             version=version,
             gate=gate,
             metrics={"cv_mape": cv.summary["mape"], "holdout": holdout},

@@ -15,15 +15,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from itertools import pairwise
-from typing import Annotated
 
 import numpy as np
-import pydantic.dataclasses
-from pydantic import AfterValidator, ConfigDict, Field
 
 from training.features import FEATURE_GROUP, GROUPS, linear_terms, row_terms
 from training.forest import Forest
 from training.geometry import FieldProblem
+from training.params import ModelParams
 from training.record import CATEGORIES, FEATURES, FIELD_BY_NAME
 from training.splits import kfold_indices
 
@@ -49,44 +47,6 @@ _DERIVED = (
     "_domain_bounds",
 )
 """The cached forms of fitted values, dropped when the model is fitted again."""
-
-
-def _known_features(names: tuple[str, ...]) -> tuple[str, ...]:
-    unknown = [name for name in names if name not in FEATURES]
-    if unknown:
-        raise ValueError(f"{', '.join(unknown)}: not among {', '.join(FEATURES)}")
-    return names
-
-
-Count = Annotated[int, Field(ge=1)]
-Fraction = Annotated[float, Field(gt=0, le=1)]
-NonNegative = Annotated[float, Field(ge=0)]
-
-
-@pydantic.dataclasses.dataclass(frozen=True, config=ConfigDict(extra="forbid", allow_inf_nan=False))
-class ModelParams:
-    """Hyper-parameters, as plain data; pydantic converts and checks each value (a string from
-    the command line included), and an unusable one raises a ValidationError that names it."""
-
-    tree_features: Annotated[
-        tuple[str, ...], Field(min_length=1), AfterValidator(_known_features)
-    ] = ("carat", "cut", "color", "clarity", "x", "y")
-    """What the trees see. Depth, table and z are left out: they lower the cross-validated
-    error when dropped (they are noisy restatements of x, y and carat)."""
-    n_estimators: Count = 150
-    learning_rate: Fraction = 0.12
-    max_depth: Count = 7
-    """Bounds the work of pricing a batch: every stone walks max_depth steps in every tree."""
-    num_leaves: Count = 31
-    min_child_samples: Count = 10
-    subsample: Fraction = 0.8
-    colsample_bytree: Fraction = 1.0
-    reg_lambda: NonNegative = 1.0
-    huber_delta: Annotated[float, Field(gt=0)] = 0.1
-    ridge: NonNegative = 1e-3
-    coverage: Annotated[float, Field(gt=0, lt=1)] = 0.9
-    calibration_folds: Annotated[int, Field(ge=2, le=20)] = 5
-    seed: Annotated[int, Field(ge=0)] = 0
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,15 @@ CLARITIES: tuple[str, ...] = ("I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", 
 
 CATEGORIES: dict[str, tuple[str, ...]] = {"cut": CUTS, "color": COLORS, "clarity": CLARITIES}
 """Each grade, worst first: its position is the ordinal code the model sees."""
+_SPELLINGS = {
+    name: {grade.lower(): grade for grade in grades} for name, grades in CATEGORIES.items()
+}
+
+
+def canonical_grade(name: str, text: str) -> str | None:
+    """The grade of characteristic `name` that `text` spells, in any case and spacing
+    ("very  good" is "Very Good"), or None."""
+    return _SPELLINGS[name].get(" ".join(text.split()).lower())
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from training.registry import Registry, new_run_id, now_utc
+from training.statuses import ACTIVE, RunStatus
 from training.storage import NotFound
 
 log = logging.getLogger("diamonds.schedule")
@@ -38,7 +39,6 @@ SCHEDULE = "schedule.json"
 HEARTBEAT_SECONDS = 10.0
 LEASE_SECONDS = 45.0
 """A running run that has not renewed its lease for this long is considered dead."""
-ACTIVE = ("queued", "running")
 REQUEST_FIELDS = ("trigger", "reason", "requested_by", "snapshot", "rows")
 RETRY = "retry"
 """The trigger of a run that retries one whose training process died."""
@@ -171,7 +171,12 @@ class Schedule:
         except LookupError:
             record = run_record(entry)
         if record.get("status") in ACTIVE or "status" not in record:
-            failed = {**record, "status": "failed", "error": error, "finished_at": now_utc()}
+            failed = {
+                **record,
+                "status": RunStatus.FAILED,
+                "error": error,
+                "finished_at": now_utc(),
+            }
             if retry is not None:
                 failed["retried_by"] = retry
             self.registry.save_run(failed)
@@ -207,7 +212,7 @@ class Schedule:
 
         ticket = self._update(change)
         if ticket.action == "start":
-            self.registry.save_run(run_record(ticket.run, status="queued"))
+            self.registry.save_run(run_record(ticket.run, status=RunStatus.QUEUED))
         return ticket
 
     def started(self, run_id: str, job: dict) -> None:
@@ -222,7 +227,7 @@ class Schedule:
             record = self.registry.run(run_id)
         except LookupError:
             return
-        if record.get("status") == "queued":
+        if record.get("status") == RunStatus.QUEUED:
             self.registry.save_run({**record, "job": job})
 
     def abandon(self, run_id: str, error: str, *, died: bool = False) -> None:
@@ -253,7 +258,7 @@ class Schedule:
 
         entry = self._update(change)
         if entry is not None:
-            self.registry.save_run(run_record(entry, status="queued"))
+            self.registry.save_run(run_record(entry, status=RunStatus.QUEUED))
         return entry
 
     def holder(self, job_matches: Callable[[dict], bool]) -> str | None:
@@ -377,7 +382,7 @@ class Schedule:
                 raise
             waits = entry is state["next"] and state["current"] is not None
             return run_record(
-                entry, status="queued", behind=state["current"]["run_id"] if waits else None
+                entry, status=RunStatus.QUEUED, behind=state["current"]["run_id"] if waits else None
             )
         in_flight = {entry["run_id"] for entry in state.values() if entry}
         if record.get("status") in ACTIVE and run_id not in in_flight:

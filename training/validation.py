@@ -16,14 +16,13 @@ import pandas as pd
 
 from training.geometry import MEASURES, FieldProblem, implausibilities
 from training.price_rule import price_implausibilities
-from training.record import CATEGORIES, COLUMNS, FIELD_BY_NAME
+from training.record import CATEGORIES, COLUMNS, FIELD_BY_NAME, canonical_grade
 
 MAX_FIELD_CHARS = 200
 CUT_OFF = (
     "the file ends inside this line (no line end after it): it may have been cut off while "
     "the file was being written; end the file with a line break"
 )
-_CANONICAL = {name: {v.lower(): v for v in values} for name, values in CATEGORIES.items()}
 
 
 class UnusableFile(ValueError):
@@ -174,14 +173,13 @@ def _typed_columns(
 
 
 def _category(name: str, cells: np.ndarray, problems: list[list[FieldProblem]]) -> np.ndarray:
-    canonical = _CANONICAL[name]
     out = np.empty(len(cells), dtype=object)
     for i, cell in enumerate(cells):
         value = " ".join(str(cell).split())
         if not value:
             problems[i].append((name, "missing value"))
-        elif value.lower() in canonical:
-            out[i] = canonical[value.lower()]
+        elif (grade := canonical_grade(name, value)) is not None:
+            out[i] = grade
         else:
             shown = value[:40] + ("…" if len(value) > 40 else "")
             known = ", ".join(CATEGORIES[name])

@@ -20,15 +20,7 @@ from functions.database.files import Changes, replace_stones, withdraw_stones
 from functions.database.inventory import fingerprinted, record_values, write_locked
 from functions.database.repository import Repository, as_dict
 from functions.database.tables import INGESTED_FILES
-
-FILE_PROCESSING, FILE_DONE, FILE_FAILED = "processing", "done", "failed"
-FILE_REJECTED, FILE_SKIPPED = "rejected", "skipped"
-"""The statuses of an ingested file: being ingested; ingested; failed (a later delivery may try
-again); rejected (unusable as a whole, quarantined); skipped (that generation no longer exists,
-or a newer one already counts)."""
-FINALIZED, DELETED = "finalized", "deleted"
-"""What happened to the object: written (its stones replace the previous generation's), or
-deleted (its stones are withdrawn)."""
+from functions.statuses import FileEvent, FileStatus
 
 
 @dataclass(frozen=True)
@@ -39,7 +31,7 @@ class Claim:
     bucket: str
     name: str
     generation: str
-    event: str
+    event: FileEvent
     token: str
     attempt: int
     stored: bool
@@ -62,7 +54,7 @@ class IngestedFiles(Repository):
 
     @staticmethod
     def _key(
-        bucket: str, name: str, generation: str | int, event: str
+        bucket: str, name: str, generation: str | int, event: FileEvent
     ) -> list[sa.ColumnElement[bool]]:
         c = INGESTED_FILES.c
         return [
@@ -75,7 +67,7 @@ class IngestedFiles(Repository):
     @staticmethod
     def _held(claim: Claim) -> list[sa.ColumnElement[bool]]:
         c = INGESTED_FILES.c
-        return [c.id == claim.id, c.claim_token == claim.token, c.status == FILE_PROCESSING]
+        return [c.id == claim.id, c.claim_token == claim.token, c.status == FileStatus.PROCESSING]
 
     def claim(
         self,
@@ -83,13 +75,13 @@ class IngestedFiles(Repository):
         name: str,
         generation: str | int,
         lease: float,
-        event: str = FINALIZED,
+        event: FileEvent = FileEvent.FINALIZED,
     ) -> Claim | None:
         """Hold the file's event for `lease` seconds; None if another delivery holds it or it is
         done (`get` says which)."""
         now = utcnow()
         hold = {
-            "status": FILE_PROCESSING,
+            "status": FileStatus.PROCESSING,
             "claim_token": secrets.token_hex(16),
             "lease_until": now + timedelta(seconds=lease),
             "finished_at": None,
@@ -114,8 +106,8 @@ class IngestedFiles(Repository):
                 .where(
                     *self._key(bucket, name, generation, event),
                     sa.or_(
-                        c.status == FILE_FAILED,
-                        sa.and_(c.status == FILE_PROCESSING, c.lease_until < now),
+                        c.status == FileStatus.FAILED,
+                        sa.and_(c.status == FileStatus.PROCESSING, c.lease_until < now),
                     ),
                 )
                 .values(**hold, attempts=c.attempts + 1)
@@ -142,8 +134,10 @@ class IngestedFiles(Repository):
         """Record the file's progress while holding it; LostClaim if it is held no more."""
         return self._update(claim, fields)
 
-    def finish(self, claim: Claim, status: str = FILE_DONE, **fields: Any) -> dict[str, Any]:
-        """Record the outcome and let go of the file. FILE_FAILED lets a later delivery retry."""
+    def finish(
+        self, claim: Claim, status: FileStatus = FileStatus.DONE, **fields: Any
+    ) -> dict[str, Any]:
+        """Record the outcome and let go of the file. FAILED lets a later delivery retry."""
         return self._update(
             claim, {**fields, "status": status, "finished_at": utcnow(), "lease_until": None}
         )
@@ -219,7 +213,7 @@ class IngestedFiles(Repository):
         return as_dict(session.execute(update).one())
 
     def get(
-        self, bucket: str, name: str, generation: str | int, event: str = FINALIZED
+        self, bucket: str, name: str, generation: str | int, event: FileEvent = FileEvent.FINALIZED
     ) -> dict[str, Any] | None:
         query = sa.select(INGESTED_FILES).where(*self._key(bucket, name, generation, event))
         with self._sessions() as session:

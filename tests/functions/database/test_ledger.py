@@ -7,14 +7,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from functions.database import (
-    FILE_DONE,
-    FILE_FAILED,
-    FILE_PROCESSING,
-    IngestedFiles,
-    Inventory,
-    LostClaim,
-)
+from functions.database import IngestedFiles, Inventory, LostClaim
+from functions.statuses import FileStatus
 from tests.concurrency import run_at_once
 from tests.functions.database.stones import stone
 
@@ -26,13 +20,15 @@ def test_ingested_files_claim_once(database: sa.Engine) -> None:
     assert files.claim("data", "incoming/a.csv", "17", lease=60) is None
     assert files.claim("data", "incoming/a.csv", 18, lease=60) is not None
     held = files.get("data", "incoming/a.csv", "17")
-    assert held is not None and held["status"] == FILE_PROCESSING and held["finished_at"] is None
+    assert (
+        held is not None and held["status"] == FileStatus.PROCESSING and held["finished_at"] is None
+    )
 
     report = {"rows_read": 3, "rejected_by_field": {"price": 1}}
     stored = files.store(claim, [stone(0.31), stone(0.32)], rows_read=3, accepted=2, rejected=1)
     assert (stored["inserted"], stored["unchanged"]) == (2, 0) and stored["stored_at"]
     done = files.finish(claim, run_id="r1", report=report)
-    assert done["status"] == FILE_DONE and done["report"] == report and done["run_id"] == "r1"
+    assert done["status"] == FileStatus.DONE and done["report"] == report and done["run_id"] == "r1"
     assert done["finished_at"] >= done["received_at"] and done["lease_until"] is None
     assert files.get("data", "incoming/a.csv", "17") == done
     assert files.claim("data", "incoming/a.csv", "17", lease=60) is None
@@ -49,11 +45,11 @@ def test_a_failed_file_can_be_claimed_again_and_carries_on(database: sa.Engine) 
     files = IngestedFiles(database)
     first = files.claim("data", "incoming/a.csv", "1", lease=60)
     files.store(first, [stone(0.41)])
-    files.finish(first, FILE_FAILED, error="the runner could not start")
+    files.finish(first, FileStatus.FAILED, error="the runner could not start")
     again = files.claim("data", "incoming/a.csv", "1", lease=60)
     assert again is not None and again.attempt == 2 and again.stored and not again.scored
     row = files.get("data", "incoming/a.csv", "1")
-    assert row["status"] == FILE_PROCESSING and row["finished_at"] is None
+    assert row["status"] == FileStatus.PROCESSING and row["finished_at"] is None
     assert files.claim("data", "incoming/a.csv", "1", lease=60) is None
     with pytest.raises(LostClaim):
         files.update(first, error="the old holder")
