@@ -89,10 +89,22 @@ class Stack:
         env["DIAMONDS_API_KEYS"] = KEY
         if os.environ.get("DIAMONDS_DATABASE_URL"):
             env["DIAMONDS_DATABASE_URL"] = os.environ["DIAMONDS_DATABASE_URL"]
-        if self.args.checkout:
-            env["PYTHONPATH"] = str(Path(self.args.checkout).resolve())
         command = [console_script("diamonds"), "serve", "--port", str(self.port)]
         command += ["--seed", str(self.seed)] + (["--emulate-gcp"] if self.args.emulate_gcp else [])
+        if self.args.checkout:  # an older checkout: its own serve, whatever its package layout
+            env["PYTHONPATH"] = str(Path(self.args.checkout).resolve())
+            serve = (
+                "local.serve"
+                if (Path(self.args.checkout) / "local").is_dir()
+                else "functions.serve"
+            )
+            seed = str(self.seed)
+            start = f"serve('127.0.0.1', {self.port}, {self.args.emulate_gcp}, Path({seed!r}))"
+            command = [
+                sys.executable,
+                "-c",
+                f"from pathlib import Path; from {serve} import serve; {start}",
+            ]
         self.process = subprocess.Popen(
             command,
             cwd=self.home,
