@@ -3,10 +3,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format bench image clean
+.PHONY: run test lint format bench image lock clean
 
 EMULATE_GCP ?=
 RUN_EXTRAS  := $(if $(EMULATE_GCP),emulator,local)
+
+# uv reads uv.lock; the version pyproject.toml requires is installed into the venv first.
+UV_VERSION := $(shell sed -n 's/^required-version = "==\(.*\)"/\1/p' pyproject.toml)
+EXPORT     := $(BIN)/uv export --frozen --quiet --format requirements.txt --no-emit-project --no-annotate
 
 run: $(VENV)/.installed-$(RUN_EXTRAS) ## the whole local stack (EMULATE_GCP=1: GCS emulator + PostgreSQL)
 	$(BIN)/diamonds serve $(if $(EMULATE_GCP),--emulate-gcp)
@@ -26,10 +30,23 @@ bench: $(VENV)/.installed-dev        ## the figures: accuracy on the customer's 
 image:                               ## the training image, with buildah (training/image/build.sh)
 	training/image/build.sh $(IMAGE)
 
-$(VENV)/.installed-%: pyproject.toml
+lock: $(BIN)/uv                      ## after a change of dependencies in pyproject.toml
+	$(BIN)/uv lock
+	$(EXPORT) --extra function > functions/requirements.txt
+	$(EXPORT) --only-group training-job > training/image/requirements.txt
+
+$(BIN)/uv: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[$*]'
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	touch $@
+
+# Exactly the versions and files uv.lock names (--locked: stop if it is stale), then the
+# project itself.
+$(VENV)/.installed-%: pyproject.toml uv.lock $(BIN)/uv
+	$(subst --frozen,--locked,$(EXPORT)) --extra $* > $(VENV)/requirements-$*.txt
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps --requirement $(VENV)/requirements-$*.txt
+	$(BIN)/python -m pip install --quiet --no-deps --editable .
 	touch $@
 
 clean:
