@@ -18,6 +18,9 @@ REQUIRED = {
     "vertex_service_account": "DIAMONDS_VERTEX_SERVICE_ACCOUNT",
 }
 SUBMIT_TIMEOUT_S = 30.0
+JOB_TIMEOUT_S = 3600
+"""Vertex AI stops a job that runs longer (a training run takes minutes; a hung one would be
+billed for the service's default of 7 days)."""
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 ENDED = frozenset(
     (
@@ -88,6 +91,7 @@ class VertexRunner:
                 }
             ],
             "service_account": settings.vertex_service_account,
+            "scheduling": {"timeout": f"{JOB_TIMEOUT_S}s"},
         }
         if settings.vertex_staging_bucket:
             bucket = settings.vertex_staging_bucket.removeprefix("gs://").strip("/")

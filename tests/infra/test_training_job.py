@@ -81,3 +81,11 @@ def test_every_training_setting_terraform_defines_is_given_to_the_launchers() ->
     for function in LAUNCHERS:
         missing = defined - set(function_environment(function))
         assert not missing, f"{function} launches training without {sorted(missing)}"
+
+
+def test_a_hung_training_job_is_stopped_within_hours() -> None:
+    """Without a timeout Vertex AI lets a custom job run, and bills it, for 7 days."""
+    settings = ServiceSettings.from_environment(function_environment("retrain"))
+    spec = VertexRunner(settings).job_spec("gs://p-diamonds-data/snapshots/s.csv", "r1", "api")
+    timeout = spec["job_spec"]["scheduling"]["timeout"]
+    assert timeout.endswith("s") and 0 < int(timeout[:-1]) <= 6 * 3600
