@@ -1,22 +1,107 @@
-# Where an ingest event goes when it keeps failing. Eventarc delivers the data bucket's events
-# through a Pub/Sub subscription it creates and owns (eventarc-<region>-<trigger>-sub-...):
-# failed deliveries are retried with a backoff of 10 s growing to 600 s, for as long as the
-# message is retained, 24 hours, and then dropped. Neither the Cloud Functions nor the
-# Eventarc resources of the provider can configure that subscription, so Terraform makes the
-# dead-letter topic, a subscription that keeps what lands there for 7 days and the grant the
-# Pub/Sub service agent needs to publish to it; the ingest_dead_letter_commands output attaches
-# the topic to Eventarc's subscription (infra/README.md, step 7). docs/architecture.md has the
-# reasons.
+# The path of an upload to `ingest`, every part of it Terraform's: the data bucket notifies a
+# topic of each object finalized under incoming/, and a push subscription delivers each
+# notification to the ingest function as the CloudEvent it expects, retrying with a backoff
+# and dead-lettering what keeps failing. docs/architecture.md, "Retries and dead letters",
+# has the reasons; Eventarc's own trigger would own the subscription, and no Terraform
+# resource could give it a dead-letter topic.
+#
+# The push is unwrapped (the notification's payload, the object resource, is the body) and
+# writes the message's attributes as HTTP headers: the notification's custom attributes are
+# the ce-* headers of a binary-mode CloudEvent of the type Eventarc delivers,
+# google.cloud.storage.object.v1.finalized (tests/infra/test_delivery.py posts exactly this to
+# ingest).
 
 locals {
-  # Delivery attempts before a message is dead-lettered (Pub/Sub allows 5 to 100). With the
-  # backoff above, mostly 600 s apart, 100 attempts take some 15 hours: an event that cannot
-  # be handled for that long lands in the dead-letter topic before the 24-hour retention
-  # would drop it.
+  # Delivery attempts before a message is dead-lettered (Pub/Sub allows 5 to 100). With a
+  # backoff of 10 s growing to 600 s, 100 attempts take some 15 hours, well inside the 7 days
+  # the subscription keeps a message.
   ingest_max_delivery_attempts = 100
-  pubsub_agent                 = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  pubsub_agent                 = google_project_service_identity.pubsub.member
+  upload_event = {
+    "ce-specversion" = "1.0"
+    "ce-type"        = "google.cloud.storage.object.v1.finalized"
+    "ce-source"      = "//storage.googleapis.com/projects/_/buckets/${google_storage_bucket.data.name}"
+  }
 }
 
+# The Pub/Sub service agent, created if the project has none yet: it publishes dead letters
+# and signs the push requests' identity tokens.
+resource "google_project_service_identity" "pubsub" {
+  provider = google-beta
+
+  project = var.project_id
+  service = "pubsub.googleapis.com"
+
+  depends_on = [time_sleep.apis_ready]
+}
+
+resource "google_pubsub_topic" "uploads" {
+  # checkov:skip=CKV_GCP_83:Messages hold only the event of an upload (bucket, object name, generation, size), no data; Google-managed encryption at rest suffices and a customer key would add key administration without reducing a risk.
+  project = var.project_id
+  name    = "${var.name}-uploads"
+  labels  = local.labels
+
+  depends_on = [time_sleep.apis_ready]
+}
+
+# Objects outside incoming/ (ingest's own quarantine/ and snapshots/) raise no event at all.
+resource "google_storage_notification" "uploads" {
+  bucket             = google_storage_bucket.data.name
+  topic              = google_pubsub_topic.uploads.id
+  payload_format     = "JSON_API_V1"
+  event_types        = ["OBJECT_FINALIZE"]
+  object_name_prefix = "incoming/"
+  custom_attributes  = local.upload_event
+
+  # Cloud Storage checks, when the notification is made, that its agent may publish.
+  depends_on = [time_sleep.grants_propagated]
+}
+
+resource "google_pubsub_subscription" "ingest" {
+  project = var.project_id
+  name    = "${var.name}-ingest"
+  topic   = google_pubsub_topic.uploads.id
+  labels  = local.labels
+
+  # A delivery is answered within ingest's timeout (540 s): it is not sent again meanwhile.
+  ack_deadline_seconds       = 600
+  message_retention_duration = "604800s"
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  push_config {
+    push_endpoint = module.function["ingest"].uri
+
+    oidc_token {
+      service_account_email = google_service_account.ingest_push.email
+      audience              = module.function["ingest"].uri
+    }
+
+    no_wrapper {
+      write_metadata = true
+    }
+  }
+
+  # A 409 (another delivery holds the file) or a 503 (an outage) comes back later.
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.ingest_dead_letter.id
+    max_delivery_attempts = local.ingest_max_delivery_attempts
+  }
+
+  depends_on = [
+    google_pubsub_topic_iam_member.dead_letter_publisher,
+    google_service_account_iam_member.pubsub_agent_signs_for_push,
+  ]
+}
+
+# Where an upload's event goes when it keeps failing.
 resource "google_pubsub_topic" "ingest_dead_letter" {
   # checkov:skip=CKV_GCP_83:Messages hold only the event of an upload (bucket, object name, generation, size), no data; Google-managed encryption at rest suffices and a customer key would add key administration without reducing a risk.
   project                    = var.project_id
@@ -27,7 +112,8 @@ resource "google_pubsub_topic" "ingest_dead_letter" {
   depends_on = [time_sleep.apis_ready]
 }
 
-# A dead-letter topic without a subscription keeps nothing.
+# A dead-letter topic without a subscription keeps nothing. Nothing reads it but an operator
+# (docs/operations.md) and the alert on its backlog, so it has no dead letters of its own.
 resource "google_pubsub_subscription" "ingest_dead_letter" {
   project                    = var.project_id
   name                       = "${var.name}-ingest-dead-letter"
@@ -41,9 +127,18 @@ resource "google_pubsub_subscription" "ingest_dead_letter" {
   }
 }
 
+# Dead-lettering: the Pub/Sub agent publishes to the dead-letter topic and acknowledges the
+# message on the subscription it leaves.
 resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
   project = var.project_id
   topic   = google_pubsub_topic.ingest_dead_letter.name
   role    = "roles/pubsub.publisher"
   member  = local.pubsub_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.ingest.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
 }

@@ -2,7 +2,8 @@
 # (modules/function grants it the secrets it reads); this file grants bucket access, by
 # prefix where a function writes only part of a bucket, the Vertex AI rights of the two
 # functions that launch training, and the accounts of the training job, the build and the
-# event trigger. No account holds a primitive role (owner, editor, viewer).
+# push of upload events. No account holds a primitive role (owner, editor, viewer) or a
+# predefined project-wide role beyond writing logs.
 
 resource "google_service_account" "function" {
   for_each = local.functions
@@ -28,16 +29,16 @@ resource "google_service_account" "builder" {
   project      = var.project_id
   account_id   = "${var.name}-builder"
   display_name = "Cloud Build for the functions"
-  description  = "Builds the functions' images from the source archive."
+  description  = "Builds the images of a release: the functions' from its source archive, and the training image."
 
   depends_on = [time_sleep.apis_ready]
 }
 
-resource "google_service_account" "eventarc" {
+resource "google_service_account" "ingest_push" {
   project      = var.project_id
-  account_id   = "${var.name}-eventarc"
-  display_name = "Eventarc trigger of ingest"
-  description  = "Identity Eventarc uses to deliver data-bucket events to the ingest function."
+  account_id   = "${var.name}-ingest-push"
+  display_name = "Push of uploads to ingest"
+  description  = "Identity of the ingest subscription's push requests: may invoke the ingest function only."
 
   depends_on = [time_sleep.apis_ready]
 }
@@ -59,28 +60,36 @@ locals {
   bucket_grants = {
     pricing_models_read = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectViewer", member = local.fn["pricing"], prefixes = null }
 
-    models_models_write = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["models"], prefixes = null }
+    models_models_read  = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectViewer", member = local.fn["models"], prefixes = null }
+    models_models_write = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["models"], prefixes = concat(["champion.json"], local.run_records) }
 
     retrain_snapshots_write = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = local.fn["retrain"], prefixes = ["snapshots/"] }
     retrain_models_read     = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectViewer", member = local.fn["retrain"], prefixes = null }
     retrain_runs_write      = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["retrain"], prefixes = local.run_records }
-    retrain_staging_write   = { bucket = google_storage_bucket.vertex_staging.name, role = "roles/storage.objectUser", member = local.fn["retrain"], prefixes = null }
 
-    ingest_data_read     = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectViewer", member = local.fn["ingest"], prefixes = null }
-    ingest_data_write    = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = ["quarantine/", "snapshots/"] }
-    ingest_models_read   = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectViewer", member = local.fn["ingest"], prefixes = null }
-    ingest_runs_write    = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = local.run_records }
-    ingest_staging_write = { bucket = google_storage_bucket.vertex_staging.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = null }
+    ingest_data_read   = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectViewer", member = local.fn["ingest"], prefixes = null }
+    ingest_data_write  = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = ["quarantine/", "snapshots/"] }
+    ingest_models_read = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectViewer", member = local.fn["ingest"], prefixes = null }
+    ingest_runs_write  = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = local.run_records }
 
     trainer_data_read     = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectViewer", member = google_service_account.trainer.member, prefixes = null }
     trainer_quarantine    = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = google_service_account.trainer.member, prefixes = ["quarantine/"] }
     trainer_models_write  = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = google_service_account.trainer.member, prefixes = null }
     trainer_staging_write = { bucket = google_storage_bucket.vertex_staging.name, role = "roles/storage.objectUser", member = google_service_account.trainer.member, prefixes = null }
+
+    builder_sources_read = { bucket = google_storage_bucket.function_source.name, role = "roles/storage.objectViewer", member = google_service_account.builder.member, prefixes = null }
   }
 
-  # The functions that launch training need to create Vertex AI custom jobs (no
-  # resource-level IAM exists for jobs) and to act as the training account only.
+  # The functions that launch training create, follow and cancel Vertex AI custom jobs (no
+  # resource-level IAM exists for jobs, so the role is the project's, and holds nothing else)
+  # and act as the training account only. The job, not its launcher, writes to the staging
+  # bucket.
   launchers = toset(["retrain", "ingest"])
+  launcher_permissions = [
+    "aiplatform.customJobs.cancel",
+    "aiplatform.customJobs.create",
+    "aiplatform.customJobs.get",
+  ]
 }
 
 resource "google_storage_bucket_iam_member" "this" {
@@ -101,11 +110,21 @@ resource "google_storage_bucket_iam_member" "this" {
   }
 }
 
+resource "google_project_iam_custom_role" "training_launcher" {
+  project     = var.project_id
+  role_id     = replace("${var.name}_training_launcher", "-", "_")
+  title       = "${var.name} training launcher"
+  description = "Create, read and cancel Vertex AI custom jobs (run as the training account, which only the launchers may act as)."
+  permissions = local.launcher_permissions
+
+  depends_on = [time_sleep.apis_ready]
+}
+
 resource "google_project_iam_member" "launcher_vertex" {
   for_each = local.launchers
 
   project = var.project_id
-  role    = "roles/aiplatform.user"
+  role    = google_project_iam_custom_role.training_launcher.name
   member  = local.fn[each.key]
 }
 
@@ -117,11 +136,9 @@ resource "google_service_account_iam_member" "launcher_acts_as_trainer" {
   member             = local.fn[each.key]
 }
 
-# Cloud Build, for the functions (and for the training image when an operator builds it with
-# Cloud Build): the roles Google lists for a custom build service account. Logs; pushes to both
-# image repositories; object admin on the functions' sources only: our archive bucket and the
-# gcf-v2-sources/gcf-v2-uploads buckets into which Cloud Functions copies each archive before
-# the build reads it there.
+# Cloud Build, for the images of a release (infra/release): the roles Google lists for a custom
+# build service account, each on what it needs only. Logs; pushes to both image repositories;
+# reads the release archives and build sources in the function-source bucket (bucket_grants).
 resource "google_project_iam_member" "builder" {
   project = var.project_id
   role    = "roles/logging.logWriter"
@@ -141,35 +158,25 @@ resource "google_artifact_registry_repository_iam_member" "builder" {
   member     = google_service_account.builder.member
 }
 
-resource "google_project_iam_member" "builder_sources" {
+# Uploads (events.tf): the Cloud Storage service agent publishes the data bucket's
+# notifications to their topic only; the Pub/Sub service agent signs the push requests as the
+# push identity (which, in modules/function, may invoke ingest only).
+resource "google_pubsub_topic_iam_member" "storage_agent_publisher" {
   project = var.project_id
-  role    = "roles/storage.objectAdmin"
-  member  = google_service_account.builder.member
-
-  condition {
-    title       = "function sources only"
-    description = "The source archive bucket and the gcf-v2-* buckets Cloud Functions copies it to."
-    expression  = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-\") || resource.name == \"projects/_/buckets/${google_storage_bucket.function_source.name}\" || resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.function_source.name}/\")"
-  }
-}
-
-# Eventarc: the trigger's identity receives events (and, in modules/function, may invoke
-# ingest); the Cloud Storage service agent publishes the bucket's events to Pub/Sub.
-resource "google_project_iam_member" "eventarc_receiver" {
-  project = var.project_id
-  role    = "roles/eventarc.eventReceiver"
-  member  = google_service_account.eventarc.member
-}
-
-resource "google_project_iam_member" "storage_agent_publisher" {
-  project = var.project_id
+  topic   = google_pubsub_topic.uploads.name
   role    = "roles/pubsub.publisher"
-  member  = "serviceAccount:${data.google_storage_project_service_account.this.email_address}"
+  member  = data.google_storage_project_service_account.this.member
+}
+
+resource "google_service_account_iam_member" "pubsub_agent_signs_for_push" {
+  service_account_id = google_service_account.ingest_push.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent
 }
 
 # Grants take typically 2 minutes, sometimes 7 or more, to take effect (IAM access change
-# propagation). The functions' builds, their first revisions and the ingest trigger use them
-# the moment they exist: the functions wait for this.
+# propagation). The functions' first revisions and the uploads' notification use them the
+# moment they exist: they wait for this.
 resource "time_sleep" "grants_propagated" {
   create_duration = "120s"
 
@@ -179,9 +186,8 @@ resource "time_sleep" "grants_propagated" {
     google_service_account_iam_member.launcher_acts_as_trainer,
     google_project_iam_member.builder,
     google_artifact_registry_repository_iam_member.builder,
-    google_project_iam_member.builder_sources,
-    google_project_iam_member.eventarc_receiver,
-    google_project_iam_member.storage_agent_publisher,
+    google_pubsub_topic_iam_member.storage_agent_publisher,
+    google_service_account_iam_member.pubsub_agent_signs_for_push,
     google_pubsub_topic_iam_member.dead_letter_publisher,
   ]
 }

@@ -1,6 +1,7 @@
-# The diamonds deployment: data and models buckets, the inventory database, one Cloud
-# Function per entry point of functions/main.py, the Eventarc path from the data bucket to
-# `ingest`, Vertex AI training, the public front door, and monitoring.
+# The diamonds deployment: data and models buckets, the inventory database, one function (a
+# Cloud Run service of the release's image) per entry point of functions/main.py, the Pub/Sub
+# path from the data bucket to `ingest`, Vertex AI training, the public front door, and
+# monitoring.
 
 locals {
   labels = merge(var.labels, { app = "diamonds", deployment = var.name })
@@ -10,10 +11,8 @@ locals {
     "artifactregistry.googleapis.com",
     "billingbudgets.googleapis.com",
     "cloudbuild.googleapis.com",
-    "cloudfunctions.googleapis.com",
     "cloudresourcemanager.googleapis.com",
     "compute.googleapis.com",
-    "eventarc.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
@@ -26,13 +25,18 @@ locals {
     "vpcaccess.googleapis.com",
   ])
 
-  # The longest an event-driven function may run. A delivery of a file holds it for longer
-  # (DIAMONDS_INGEST_LEASE_SECONDS): only a delivery whose instance died leaves a lease that
-  # runs out, and the file is then taken over by a retry.
+  # The longest ingest may handle one event: inside the push subscription's 600 s
+  # acknowledgement deadline (events.tf), so a delivery still being handled is not sent again.
+  # A delivery of a file holds it for longer (DIAMONDS_INGEST_LEASE_SECONDS): only a delivery
+  # whose instance died leaves a lease that runs out, and the file is then taken over by a
+  # retry.
   ingest_timeout_seconds = 540
   ingest_lease_seconds   = local.ingest_timeout_seconds + 60
 
   training_image = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.training.repository_id}/training:${var.training_image_tag}"
+
+  # The release's image by digest (infra/release/README.md builds and pushes it).
+  functions_image = data.google_artifact_registry_docker_image.functions.self_link
 
   # Every plain environment variable a function may receive. Each function below lists
   # the names it needs; tests/infra checks that every name is a setting the code reads.
@@ -63,61 +67,55 @@ locals {
   # One function per functions-framework target. The key is the entry point.
   functions = {
     inventory = {
-      description   = "Inventory of appraised diamonds: /v1/diamonds..."
-      memory        = "512Mi"
-      timeout       = 60
-      concurrency   = 8
-      ingress       = "ALLOW_INTERNAL_AND_GCLB"
-      env           = concat(local.common_env, ["DIAMONDS_READ_REQUIRES_KEY"])
-      secrets       = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
-      event_trigger = null
+      description = "Inventory of appraised diamonds: /v1/diamonds..."
+      memory      = "512Mi"
+      timeout     = 60
+      concurrency = 8
+      ingress     = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+      env         = concat(local.common_env, ["DIAMONDS_READ_REQUIRES_KEY"])
+      secrets     = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
+      kind        = "http"
     }
     pricing = {
-      description   = "Prices a stone with the champion model and explains the price: /v1/price"
-      memory        = "1Gi"
-      timeout       = 30
-      concurrency   = 8
-      ingress       = "ALLOW_INTERNAL_AND_GCLB"
-      env           = concat(local.common_env, ["DIAMONDS_MODELS_ROOT", "DIAMONDS_READ_REQUIRES_KEY"])
-      secrets       = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
-      event_trigger = null
+      description = "Prices a stone with the champion model and explains the price: /v1/price"
+      memory      = "1Gi"
+      timeout     = 30
+      concurrency = 8
+      ingress     = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+      env         = concat(local.common_env, ["DIAMONDS_MODELS_ROOT", "DIAMONDS_READ_REQUIRES_KEY"])
+      secrets     = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
+      kind        = "http"
     }
     models = {
-      description   = "Model versions, promotion and training runs: /v1/models..., /v1/runs/..."
-      memory        = "512Mi"
-      timeout       = 60
-      concurrency   = 8
-      ingress       = "ALLOW_INTERNAL_AND_GCLB"
-      env           = concat(local.common_env, ["DIAMONDS_MODELS_ROOT", "DIAMONDS_READ_REQUIRES_KEY"])
-      secrets       = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
-      event_trigger = null
+      description = "Model versions, promotion and training runs: /v1/models..., /v1/runs/..."
+      memory      = "512Mi"
+      timeout     = 60
+      concurrency = 8
+      ingress     = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+      env         = concat(local.common_env, ["DIAMONDS_MODELS_ROOT", "DIAMONDS_READ_REQUIRES_KEY"])
+      secrets     = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
+      kind        = "http"
     }
     retrain = {
-      description   = "Snapshots the inventory and launches a Vertex AI training job: /v1/retrain"
-      memory        = "1Gi"
-      timeout       = 300
-      concurrency   = 1
-      ingress       = "ALLOW_INTERNAL_AND_GCLB"
-      env           = concat(local.common_env, local.launching_env, ["DIAMONDS_DATA_ROOT", "DIAMONDS_MODELS_ROOT", "DIAMONDS_READ_REQUIRES_KEY"])
-      secrets       = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
-      event_trigger = null
+      description = "Snapshots the inventory and launches a Vertex AI training job: /v1/retrain"
+      memory      = "1Gi"
+      timeout     = 300
+      concurrency = 1
+      ingress     = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+      env         = concat(local.common_env, local.launching_env, ["DIAMONDS_DATA_ROOT", "DIAMONDS_MODELS_ROOT", "DIAMONDS_READ_REQUIRES_KEY"])
+      secrets     = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
+      kind        = "http"
     }
     ingest = {
       description = "Validates a CSV dropped in incoming/, quarantines rejects, upserts the inventory, launches training"
       memory      = "1Gi"
       timeout     = local.ingest_timeout_seconds
       concurrency = 1
-      ingress     = "ALLOW_INTERNAL_ONLY"
+      ingress     = "INGRESS_TRAFFIC_INTERNAL_ONLY"
       env         = concat(local.common_env, local.launching_env, ["DIAMONDS_DATA_ROOT", "DIAMONDS_MODELS_ROOT", "DIAMONDS_INGEST_LEASE_SECONDS"])
       secrets     = ["DIAMONDS_DATABASE_URL"]
-      # Cloud Storage events filter on the bucket only; ingest ignores objects outside
-      # incoming/ (its own writes to quarantine/ and snapshots/ arrive here too).
-      event_trigger = {
-        event_type            = "google.cloud.storage.object.v1.finalized"
-        filters               = { bucket = google_storage_bucket.data.name }
-        service_account_email = google_service_account.eventarc.email
-        retry                 = true
-      }
+      # The data bucket's uploads, pushed by the ingest subscription as CloudEvents (events.tf).
+      kind = "cloudevent"
     }
   }
 
@@ -201,15 +199,20 @@ resource "google_artifact_registry_repository" "training" {
   depends_on = [time_sleep.apis_ready]
 }
 
-# Cloud Build writes the functions' images here (it moves their tags, so tags are mutable).
+# The functions' image of each release, tagged with the git commit whose source archive it was
+# built from (infra/release) and never re-tagged.
 resource "google_artifact_registry_repository" "functions" {
   # checkov:skip=CKV_GCP_84:Images hold no data and no secrets (open-source code and libraries); Google-managed encryption at rest suffices and a customer key would add key administration without reducing a risk.
   project       = var.project_id
   location      = var.region
   repository_id = "${var.name}-functions"
-  description   = "Images built by Cloud Build from the functions' source archive."
+  description   = "The functions' image of each release; tags (git commits) are immutable."
   format        = "DOCKER"
   labels        = local.labels
+
+  docker_config {
+    immutable_tags = true
+  }
 
   cleanup_policy_dry_run = false
 
@@ -234,10 +237,12 @@ resource "google_artifact_registry_repository" "functions" {
   depends_on = [time_sleep.apis_ready]
 }
 
+# Partners' keys are added to it outside Terraform: a destroy must not take them along.
 resource "google_secret_manager_secret" "api_keys" {
-  project   = var.project_id
-  secret_id = "${var.name}-api-keys"
-  labels    = local.labels
+  project             = var.project_id
+  secret_id           = "${var.name}-api-keys"
+  labels              = local.labels
+  deletion_protection = true
 
   replication {
     user_managed {
@@ -255,6 +260,15 @@ resource "google_secret_manager_secret" "api_keys" {
 resource "random_password" "first_api_key" {
   length  = 40
   special = false
+}
+
+# The image infra/release built from the release's commit: a plan fails here, before anything
+# changes, when that commit was never built.
+data "google_artifact_registry_docker_image" "functions" {
+  project       = var.project_id
+  location      = var.region
+  repository_id = google_artifact_registry_repository.functions.repository_id
+  image_name    = "functions:${var.release}"
 }
 
 resource "google_secret_manager_secret_version" "first_api_key" {
@@ -287,6 +301,7 @@ module "database" {
   tier              = var.database_tier
   high_availability = var.database_high_availability
   disk_size_gb      = var.database_disk_size_gb
+  disk_limit_gb     = var.database_disk_limit_gb
   max_connections   = var.database_max_connections
   labels            = local.labels
 
@@ -303,10 +318,8 @@ module "function" {
   description           = each.value.description
   service_account_email = google_service_account.function[each.key].email
   entry_point           = each.key
-  source_bucket         = google_storage_bucket.function_source.name
-  source_object         = google_storage_bucket_object.function_source.name
-  docker_repository     = google_artifact_registry_repository.functions.id
-  build_service_account = google_service_account.builder.id
+  image                 = local.functions_image
+  revision              = var.release
   memory                = each.value.memory
   timeout_seconds       = each.value.timeout
   concurrency           = each.value.concurrency
@@ -318,9 +331,11 @@ module "function" {
 
   environment_variables        = { for name in each.value.env : name => local.environment[name] }
   secret_environment_variables = { for name in each.value.secrets : name => local.secrets[name] }
-  event_trigger                = each.value.event_trigger
 
-  invoker_members = each.value.event_trigger == null ? { public = "allUsers" } : { eventarc = google_service_account.eventarc.member }
+  # Behind the load balancer the API key authenticates, so the HTTP functions need no invoker
+  # grant (and no allUsers member); ingest is invoked by the push subscription's identity only.
+  public          = each.value.kind == "http"
+  invoker_members = each.value.kind == "http" ? {} : { push = google_service_account.ingest_push.member }
 
   # Grants in effect; the secret versions the functions read at "latest" exist (the
   # database URL's waits for Cloud SQL, 10-15 minutes).
@@ -337,11 +352,12 @@ module "front_door" {
   project_id            = var.project_id
   region                = var.region
   name                  = var.name
-  backends              = { for key, fn in module.function : key => fn.name if local.functions[key].event_trigger == null }
+  backends              = { for key, fn in module.function : key => fn.name if local.functions[key].kind == "http" }
   routes                = local.routes
   default_backend       = "pricing"
   domain                = var.api_domain
   rate_limit_per_minute = var.rate_limit_per_minute
+  log_sample_rate       = var.load_balancer_log_sample_rate
 
   depends_on = [time_sleep.apis_ready]
 }

@@ -33,29 +33,39 @@ output "training_image" {
   value       = local.training_image
 }
 
+output "functions_image_repository" {
+  description = "Artifact Registry path of the functions' images (append /functions:<git commit>; infra/release pushes there)."
+  value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.functions.repository_id}"
+}
+
+output "functions_image" {
+  description = "The image every function runs, by digest: the release's (var.release)."
+  value       = local.functions_image
+}
+
 output "builder_service_account" {
   description = "Resource name (projects/P/serviceAccounts/EMAIL) of the build account, for gcloud builds submit --service-account."
   value       = google_service_account.builder.id
 }
 
 output "function_source_bucket" {
-  description = "Bucket of the functions' source archives; also the staging place of operators' Cloud Build sources."
+  description = "Bucket of the releases' source archives (function-source/<git commit>.zip) and of operators' Cloud Build sources."
   value       = google_storage_bucket.function_source.name
 }
 
 output "functions" {
-  description = "Deployed functions: entry point => function name."
+  description = "Deployed functions: entry point => Cloud Run service name."
   value       = { for key, fn in module.function : key => fn.name }
 }
 
 output "service_accounts" {
-  description = "Service account e-mails: one per function, the training job, the build and the event trigger."
+  description = "Service account e-mails: one per function, the training job, the build and the push of upload events."
   value = merge(
     { for key, sa in google_service_account.function : "function_${key}" => sa.email },
     {
-      trainer  = google_service_account.trainer.email
-      builder  = google_service_account.builder.email
-      eventarc = google_service_account.eventarc.email
+      trainer     = google_service_account.trainer.email
+      builder     = google_service_account.builder.email
+      ingest_push = google_service_account.ingest_push.email
     },
   )
 }
@@ -78,15 +88,6 @@ output "database_url_secret" {
 output "api_keys_secret" {
   description = "Secret Manager secret holding DIAMONDS_API_KEYS (comma-separated bearer keys)."
   value       = google_secret_manager_secret.api_keys.secret_id
-}
-
-output "ingest_dead_letter_commands" {
-  description = "gcloud commands that attach the dead-letter topic to the subscription Eventarc made for ingest; run them after an apply that creates or replaces the ingest trigger (running them again changes nothing)."
-  value       = <<-EOT
-    SUB=$(gcloud eventarc triggers describe ${module.function["ingest"].event_trigger} --format='value(transport.pubsub.subscription)')
-    gcloud pubsub subscriptions add-iam-policy-binding "$SUB" --member=${local.pubsub_agent} --role=roles/pubsub.subscriber
-    gcloud pubsub subscriptions update "$SUB" --dead-letter-topic=${google_pubsub_topic.ingest_dead_letter.id} --max-delivery-attempts=${local.ingest_max_delivery_attempts} --ack-deadline=600
-  EOT
 }
 
 output "ingest_dead_letter_subscription" {

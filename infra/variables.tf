@@ -41,8 +41,8 @@ variable "alert_emails" {
   type        = list(string)
 
   validation {
-    condition     = length(var.alert_emails) > 0
-    error_message = "Give at least one e-mail address for alerts."
+    condition     = length(var.alert_emails) > 0 && length(var.alert_emails) <= 5
+    error_message = "Give one to five e-mail addresses: the budget notifies at most five channels (Budget API)."
   }
 }
 
@@ -50,6 +50,16 @@ variable "api_domain" {
   description = "Public host name of the API, e.g. api.example.com (its DNS A record must point at the api_ip_address output). Null uses <ip>.sslip.io, which needs no DNS setup (for dev)."
   type        = string
   default     = null
+}
+
+variable "release" {
+  description = "The git commit being released: infra/release built the functions' image functions:<commit> from its source archive; every function runs it and is labelled with it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{7,40}$", var.release))
+    error_message = "release must be a git commit id (7 to 40 lower-case hex digits), as infra/release tags the image."
+  }
 }
 
 variable "training_image_tag" {
@@ -119,9 +129,26 @@ variable "database_high_availability" {
 }
 
 variable "database_disk_size_gb" {
-  description = "Initial SSD size of the Cloud SQL instance in GB; it grows automatically."
+  description = "Initial SSD size of the Cloud SQL instance in GB; it grows automatically, up to database_disk_limit_gb."
   type        = number
   default     = 10
+}
+
+variable "database_disk_limit_gb" {
+  description = "The most the Cloud SQL disk may grow to automatically, in GB (a disk never shrinks: a runaway table would otherwise be paid for ever after)."
+  type        = number
+  default     = 100
+}
+
+variable "load_balancer_log_sample_rate" {
+  description = "Share of requests the load balancer logs (0-1). Cloud Run logs every request that fails; at partner traffic (10 M calls a month) full logging would add some 15 GB a month."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.load_balancer_log_sample_rate >= 0 && var.load_balancer_log_sample_rate <= 1
+    error_message = "load_balancer_log_sample_rate is a share between 0 and 1."
+  }
 }
 
 variable "rate_limit_per_minute" {

@@ -1,9 +1,10 @@
 """Every function Terraform deploys has its target in functions/main.py, of the kind deployed.
 
-A deployed function whose target is missing, or is an HTTP function where Eventarc delivers
-CloudEvents, builds but cannot serve: its revision never becomes ready, the apply taints it
-and everything that reads the function module's outputs is never created. Terraform deploys an
-HTTP function where the function has no event trigger, a CloudEvent function where it has one.
+A deployed function whose target is missing, or is an HTTP function where the ingest
+subscription pushes CloudEvents, builds but cannot serve: its revision never becomes ready, the
+apply taints it and everything that reads the function module's outputs is never created.
+Terraform gives each function its kind (`kind` in local.functions): an HTTP function behind
+the load balancer, or a CloudEvent function that events are pushed to.
 """
 
 from __future__ import annotations
@@ -24,10 +25,7 @@ DECORATORS = {"http": "http", "cloud_event": "cloudevent"}
 
 def deployed() -> dict[str, str]:
     """Entry point => the signature type functions-framework must give it (http|cloudevent)."""
-    return {
-        name: "http" if fn["event_trigger"] is None else "cloudevent"
-        for name, fn in ROOT["locals"]["functions"].items()
-    }
+    return {name: fn["kind"] for name, fn in ROOT["locals"]["functions"].items()}
 
 
 def _kind(node: ast.expr) -> str | None:

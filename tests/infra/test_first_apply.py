@@ -28,21 +28,28 @@ from tests.infra.terraform_config import (
 
 README = (INFRA / "README.md").read_text(encoding="utf-8")
 APIS_READY: Node = ((), "time_sleep.apis_ready")
-FUNCTION: Node = (("function",), "google_cloudfunctions2_function.this")
+FUNCTION: Node = (("function",), "google_cloud_run_v2_service.this")
 FUNCTION_GRANTS_WAIT: Node = (("function",), "time_sleep.secret_grants_propagated")
-INVOKER_GRANT: Node = (("function",), "google_cloud_run_v2_service_iam_member.invoker")
+# Grants on what the functions' creation makes first: nothing uses them before the apply ends
+# (the invoker grant is used by the first pushed upload, the subscriber grant by the first
+# dead letter, hours later).
+AFTER_THE_FUNCTIONS: set[Node] = {
+    (("function",), "google_cloud_run_v2_service_iam_member.invoker"),
+    ((), "google_pubsub_subscription_iam_member.dead_letter_subscriber"),
+}
 
 # The API each resource type calls, by type prefix (the longest prefix wins).
 API_OF_TYPE = {
     "google_artifact_registry_": "artifactregistry.googleapis.com",
     "google_billing_budget": "billingbudgets.googleapis.com",
     "google_cloud_run_v2_": "run.googleapis.com",
-    "google_cloudfunctions2_": "cloudfunctions.googleapis.com",
     "google_compute_": "compute.googleapis.com",
-    "google_eventarc_": "eventarc.googleapis.com",
+    "google_logging_": "logging.googleapis.com",
     "google_monitoring_": "monitoring.googleapis.com",
     "google_project": "cloudresourcemanager.googleapis.com",
     "google_project_iam_": "cloudresourcemanager.googleapis.com",
+    "google_project_iam_custom_role": "iam.googleapis.com",
+    "google_project_service_identity": "serviceusage.googleapis.com",
     "google_pubsub_": "pubsub.googleapis.com",
     "google_secret_manager_": "secretmanager.googleapis.com",
     "google_service_account": "iam.googleapis.com",
@@ -111,11 +118,14 @@ def secret_versions() -> dict[Node, Node]:
 def test_every_secret_read_at_latest_has_a_version_before_the_functions() -> None:
     """Cloud Run refuses a revision whose secret has no version yet ("Secret .../versions/latest
     was not found"); the database URL's version waits for Cloud SQL, 10-15 minutes."""
-    function = body_of(*FUNCTION)
-    service = blocks(function, "service_config")[0]
-    secret_env = [b for b in blocks(service, "dynamic") if "secret_environment_variables" in b]
-    body = blocks(secret_env[0]["secret_environment_variables"], "content")[0]
-    assert attr(body, "version") == "latest"
+    container = blocks(blocks(body_of(*FUNCTION), "template")[0], "containers")[0]
+    secret_env = [
+        blocks(b["env"], "content")[0]
+        for b in blocks(container, "dynamic")
+        if "env" in b and "secret" in attr(b["env"], "for_each")
+    ]
+    [source] = blocks(blocks(secret_env[0], "value_source")[0], "secret_key_ref")
+    assert attr(source, "version") == "latest"
     versions = secret_versions()
     for name, expression in ROOT["locals"]["secrets"].items():
         [secret] = [
@@ -132,15 +142,15 @@ def test_every_secret_read_at_latest_has_a_version_before_the_functions() -> Non
     [(((), "time_sleep.grants_propagated"), ()), (FUNCTION_GRANTS_WAIT, ("function",))],
 )
 def test_functions_wait_for_their_grants_to_propagate(wait: Node, path: tuple[str, ...]) -> None:
-    """IAM grants take typically 2 minutes, sometimes 7 or more, to take effect; the builds,
-    the first revisions and the ingest trigger fail if they use them before."""
+    """IAM grants take typically 2 minutes, sometimes 7 or more, to take effect; the first
+    revisions and the uploads' notification fail if they use them before."""
     grants = [
         n for n in every_node() if n[0] == path and re.match(r"google_\w+_iam_member\.", n[1])
     ]
     assert grants
     for grant in grants:
-        if grant == INVOKER_GRANT:
-            continue  # needs the function first; nothing calls it before the apply ends
+        if grant in AFTER_THE_FUNCTIONS:
+            continue
         assert grant in dependencies(*wait), f"{grant} is not waited for"
     assert waits_for(FUNCTION, wait)
 

@@ -97,12 +97,13 @@ def test_every_locked_requirement_is_pinned_with_its_hashes(path: str) -> None:
     [
         ("Makefile", "$(VENV)/requirements-$*.txt"),
         ("training/Dockerfile", "training/image/requirements.txt"),
+        ("infra/release/Dockerfile", "requirements.txt"),
     ],
 )
 def test_every_install_is_of_the_locked_requirements_by_hash(
     installer: str, requirements: str
 ) -> None:
-    """The venv of make and CI, and the training image."""
+    """The venv of make and CI, the training image and the functions' image."""
     text = (REPO / installer).read_text(encoding="utf-8")
     assert requirements in text, f"{installer} does not install {requirements}"
     assert re.search(r"pip install [^\n]*--require-hashes --no-deps", text), installer

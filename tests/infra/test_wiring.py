@@ -83,8 +83,8 @@ def test_variables_are_typed_and_described_and_outputs_described(directory: Path
 # builds (infra/README.md: terraform providers lock).
 PINS = {
     "google": "~> 6.50.0",
+    "google-beta": "~> 6.50.0",
     "random": "~> 3.7.2",
-    "archive": "~> 2.7.1",
     "time": "~> 0.13.1",
 }
 
@@ -147,18 +147,36 @@ def test_one_function_per_entry_point() -> None:
     assert attr(call, "source") == "./modules/function"
 
 
-def test_function_module_deploys_python311_gen2_with_vpc_egress() -> None:
-    fn = FUNCTION_MODULE["resource"]["google_cloudfunctions2_function.this"]
-    build = blocks(fn, "build_config")[0]
-    assert attr(build, "runtime") == ref("var.runtime")
-    assert attr(build, "entry_point") == ref("var.entry_point")
-    assert attr(FUNCTION_MODULE["variable"]["runtime"], "default") == "python311"
-    assert "runtime" not in function_call(), "the root module must not override the runtime"
-    service = blocks(fn, "service_config")[0]
-    assert attr(service, "vpc_connector") == ref("var.vpc_connector")
-    assert attr(service, "vpc_connector_egress_settings") == "PRIVATE_RANGES_ONLY"
-    assert attr(service, "ingress_settings") == ref("var.ingress")
+def service() -> dict:
+    return FUNCTION_MODULE["resource"]["google_cloud_run_v2_service.this"]
+
+
+def container() -> dict:
+    return blocks(blocks(service(), "template")[0], "containers")[0]
+
+
+def container_env() -> tuple[dict[str, str], list[dict]]:
+    """The container's literal env blocks (name => value) and its dynamic ones."""
+    literal = {attr(b, "name"): attr(b, "value") for b in blocks(container(), "env")}
+    return literal, [b["env"] for b in blocks(container(), "dynamic") if "env" in b]
+
+
+def test_each_function_runs_its_target_of_the_release_image_with_vpc_egress() -> None:
+    """One image serves every target: the service names its own (functions-framework reads
+    FUNCTION_TARGET), with as many threads as requests it may serve at once."""
+    assert attr(container(), "image") == ref("var.image")
+    literal, _ = container_env()
+    assert literal["FUNCTION_TARGET"] == ref("var.entry_point")
+    assert literal["THREADS"] == ref("tostring(var.concurrency)")
+    template = blocks(service(), "template")[0]
+    assert attr(template, "max_instance_request_concurrency") == ref("var.concurrency")
+    assert attr(template, "service_account") == ref("var.service_account_email")
+    vpc = blocks(template, "vpc_access")[0]
+    assert attr(vpc, "connector") == ref("var.vpc_connector")
+    assert attr(vpc, "egress") == "PRIVATE_RANGES_ONLY"
+    assert attr(service(), "ingress") == ref("var.ingress")
     assert attr(function_call(), "vpc_connector") == ref("module.network.connector_id")
+    assert attr(function_call(), "image") == ref("local.functions_image")
 
 
 def test_environment_and_secrets_reach_the_function_resource() -> None:
@@ -168,14 +186,12 @@ def test_environment_and_secrets_reach_the_function_resource() -> None:
     assert "each.value.env" in env_expr and "local.environment[name]" in env_expr
     assert "each.value.secrets" in secret_expr and "local.secrets[name]" in secret_expr
 
-    fn = FUNCTION_MODULE["resource"]["google_cloudfunctions2_function.this"]
-    service = blocks(fn, "service_config")[0]
-    assert attr(service, "environment_variables") == ref("var.environment_variables")
-    secrets = dynamic(service, "secret_environment_variables")
-    assert attr(secrets, "for_each") == ref("var.secret_environment_variables")
-    body = content(secrets)
-    assert attr(body, "key") == ref("secret_environment_variables.key")
-    assert attr(body, "secret") == ref("secret_environment_variables.value")
+    _, [plain, secret] = container_env()
+    assert attr(plain, "for_each") == ref("var.environment_variables")
+    assert attr(content(plain), "value") == ref("env.value")
+    assert attr(secret, "for_each") == ref("var.secret_environment_variables")
+    source = blocks(blocks(content(secret), "value_source")[0], "secret_key_ref")[0]
+    assert attr(source, "secret") == ref("env.value")
     # Each function may read exactly the secrets it is given.
     grant = FUNCTION_MODULE["resource"]["google_secret_manager_secret_iam_member.this"]
     assert attr(grant, "for_each") == ref("var.secret_environment_variables")
@@ -236,50 +252,119 @@ def test_only_the_launching_functions_get_the_training_settings() -> None:
 
 def test_functions_are_never_exposed_directly() -> None:
     for name, fn in functions().items():
-        expected = "ALLOW_INTERNAL_ONLY" if name == "ingest" else "ALLOW_INTERNAL_AND_GCLB"
+        expected = (
+            "INGRESS_TRAFFIC_INTERNAL_ONLY"
+            if name == "ingest"
+            else "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+        )
         assert fn["ingress"] == expected, name
+
+
+# --- organisation policies: no allUsers anywhere ---------------------------------------------
+
+
+PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
+
+
+@pytest.mark.parametrize("path", TF_FILES, ids=lambda p: str(p.relative_to(INFRA)))
+def test_no_grant_names_all_users(path: Path) -> None:
+    """Domain-restricted sharing (iam.allowedPolicyMemberDomains) refuses such a grant about
+    20 minutes into a first apply, with the functions half-deployed."""
+    for key, value in walk(parse(path)):
+        if key in ("member", "members", "invoker_members"):
+            assert not any(m in str(value) for m in PUBLIC_MEMBERS), (path, key, value)
+    text = path.read_text(encoding="utf-8")
+    code = "\n".join(line.split("#")[0] for line in text.splitlines())
+    assert not re.search(r'"(allUsers|allAuthenticatedUsers)"', code), path
+
+
+def test_http_functions_skip_the_invoker_check_and_ingest_keeps_it() -> None:
+    """Behind the load balancer the API key authenticates: the HTTP functions turn Cloud Run's
+    invoker IAM check off instead of granting allUsers; ingest is invoked by the push identity
+    only."""
+    assert attr(service(), "invoker_iam_disabled") == ref("var.public")
+    call = function_call()
+    assert expr(attr(call, "public")) == expr(ref('each.value.kind == "http"'))
+    invokers = expr(attr(call, "invoker_members"))
+    assert invokers.startswith('${each.value.kind=="http"?{}:')
+    assert "google_service_account.ingest_push.member" in invokers
+    grant = FUNCTION_MODULE["resource"]["google_cloud_run_v2_service_iam_member.invoker"]
+    assert attr(grant, "for_each") == ref("var.invoker_members")
+    assert attr(grant, "role") == "roles/run.invoker"
+    kinds = {name: fn["kind"] for name, fn in functions().items()}
+    assert kinds == {name: "http" for name in HTTP_ENTRY_POINTS} | {"ingest": "cloudevent"}
 
 
 # --- the event path: data bucket -> ingest ---------------------------------------------------
 
 
-def test_eventarc_trigger_targets_ingest_and_filters_the_data_bucket() -> None:
-    triggered = {name for name, fn in functions().items() if fn["event_trigger"] is not None}
-    assert triggered == {"ingest"}
-    trigger = functions()["ingest"]["event_trigger"]
-    assert trigger["event_type"] == "google.cloud.storage.object.v1.finalized"
-    assert trigger["filters"] == {"bucket": ref("google_storage_bucket.data.name")}
-    assert trigger["retry"] is True
-    assert trigger["service_account_email"] == ref("google_service_account.eventarc.email")
-    assert attr(function_call(), "event_trigger") == ref("each.value.event_trigger")
-
-    fn = FUNCTION_MODULE["resource"]["google_cloudfunctions2_function.this"]
-    block = content(dynamic(fn, "event_trigger"))
-    assert attr(block, "event_type") == ref("event_trigger.value.event_type")
-    assert "RETRY_POLICY_RETRY" in attr(block, "retry_policy")
-    filters = dynamic(block, "event_filters")
-    assert attr(filters, "for_each") == ref("event_trigger.value.filters")
-
-
-def test_event_delivery_identity_can_invoke_ingest_and_storage_can_publish() -> None:
-    invokers = attr(function_call(), "invoker_members")
-    assert "google_service_account.eventarc.member" in invokers
+def test_uploads_under_incoming_are_notified_as_the_cloudevent_ingest_expects() -> None:
     resources = ROOT["resource"]
-    assert (
-        attr(resources["google_project_iam_member.eventarc_receiver"], "role")
-        == "roles/eventarc.eventReceiver"
-    )
-    publisher = resources["google_project_iam_member.storage_agent_publisher"]
+    notification = resources["google_storage_notification.uploads"]
+    assert attr(notification, "bucket") == ref("google_storage_bucket.data.name")
+    assert attr(notification, "topic") == ref("google_pubsub_topic.uploads.id")
+    assert attr(notification, "event_types") == ["OBJECT_FINALIZE"]
+    assert attr(notification, "object_name_prefix") == "incoming/"
+    assert attr(notification, "payload_format") == "JSON_API_V1"
+    assert attr(notification, "custom_attributes") == ref("local.upload_event")
+    event = ROOT["locals"]["upload_event"]
+    assert event["ce-type"] == "google.cloud.storage.object.v1.finalized"
+    assert event["ce-specversion"] == "1.0"
+    assert ref("google_storage_bucket.data.name") in event["ce-source"]
+
+
+def ingest_subscription() -> dict:
+    return ROOT["resource"]["google_pubsub_subscription.ingest"]
+
+
+def test_the_ingest_subscription_pushes_each_upload_to_ingest_as_its_own_identity() -> None:
+    subscription = ingest_subscription()
+    assert attr(subscription, "topic") == ref("google_pubsub_topic.uploads.id")
+    push = blocks(subscription, "push_config")[0]
+    assert attr(push, "push_endpoint") == ref('module.function["ingest"].uri')
+    token = blocks(push, "oidc_token")[0]
+    assert attr(token, "service_account_email") == ref("google_service_account.ingest_push.email")
+    assert attr(token, "audience") == ref('module.function["ingest"].uri')
+    # The body is the object resource and the attributes are headers: a binary CloudEvent.
+    assert attr(blocks(push, "no_wrapper")[0], "write_metadata") is True
+    signer = ROOT["resource"]["google_service_account_iam_member.pubsub_agent_signs_for_push"]
+    assert attr(signer, "service_account_id") == ref("google_service_account.ingest_push.name")
+    assert attr(signer, "role") == "roles/iam.serviceAccountTokenCreator"
+    assert attr(signer, "member") == ref("local.pubsub_agent")
+
+
+def test_storage_may_publish_to_the_uploads_topic_only() -> None:
+    publisher = ROOT["resource"]["google_pubsub_topic_iam_member.storage_agent_publisher"]
+    assert attr(publisher, "topic") == ref("google_pubsub_topic.uploads.name")
     assert attr(publisher, "role") == "roles/pubsub.publisher"
-    assert "google_storage_project_service_account" in attr(publisher, "member")
+    assert attr(publisher, "member") == ref(
+        "data.google_storage_project_service_account.this.member"
+    )
+    project_roles = {
+        attr(body, "role")
+        for key, body in ROOT["resource"].items()
+        if key.startswith("google_project_iam_member.")
+    }
+    assert "roles/pubsub.publisher" not in project_roles
+
+
+def test_the_event_path_has_no_subscription_terraform_does_not_manage() -> None:
+    """An Eventarc trigger would make, and own, the subscription that delivers the events; no
+    Terraform resource could give it a dead-letter topic."""
+    for path in TF_FILES:
+        for key, _ in walk(parse(path)):
+            assert not str(key).startswith("google_eventarc_"), path
+            assert not str(key).startswith("google_cloudfunctions"), path
+    assert "eventarc.googleapis.com" not in ROOT["locals"]["services"]
 
 
 def test_a_delivery_holds_its_file_for_longer_than_ingest_may_run() -> None:
-    """Eventarc may deliver a file again while ingest still handles it (409 until the lease
-    ends): the lease must outlast the function's timeout, so only a dead delivery loses it."""
+    """The subscription may deliver a file again while ingest still handles it (409 until the
+    lease ends): the lease must outlast the function's timeout, so only a dead delivery loses
+    it."""
     locals_ = ROOT["locals"]
     timeout = locals_["ingest_timeout_seconds"]
-    assert isinstance(timeout, int) and timeout <= 540, "event-driven functions run 540 s at most"
+    assert isinstance(timeout, int) and timeout <= 540, "inside the 600 s acknowledgement deadline"
     assert functions()["ingest"]["timeout"] == ref("local.ingest_timeout_seconds")
     margin = re.fullmatch(
         r"\$\{local\.ingest_timeout_seconds\+(\d+)\}", expr(locals_["ingest_lease_seconds"])
@@ -290,34 +375,71 @@ def test_a_delivery_holds_its_file_for_longer_than_ingest_may_run() -> None:
     assert "DIAMONDS_INGEST_LEASE_SECONDS" in listed_names(functions()["ingest"]["env"])
 
 
+def subscriptions() -> dict[str, dict]:
+    return {
+        key: body
+        for key, body in ROOT["resource"].items()
+        if key.startswith("google_pubsub_subscription.")
+    }
+
+
+def test_every_subscription_has_a_dead_letter_policy_or_is_a_dead_letter_queue() -> None:
+    """A subscription that pushes retries with a backoff and dead-letters what keeps failing;
+    the only one without a policy is where dead letters are kept (nothing delivers from it)."""
+    dead_letter_topics = set()
+    for key, body in subscriptions().items():
+        if policy := blocks(body, "dead_letter_policy"):
+            dead_letter_topics.add(attr(policy[0], "dead_letter_topic"))
+            assert blocks(body, "retry_policy"), key
+    for key, body in subscriptions().items():
+        if not blocks(body, "dead_letter_policy"):
+            assert not blocks(body, "push_config"), key
+            assert attr(body, "topic") in dead_letter_topics, f"{key} has no dead-letter policy"
+    assert len(dead_letter_topics) >= 1
+
+
 def test_an_event_that_keeps_failing_is_dead_lettered_and_kept() -> None:
-    """Eventarc's subscription drops a message after 24 hours of retries; the dead-letter topic
-    keeps it 7 days and an alert says so. Terraform cannot configure Eventarc's subscription:
-    the ingest_dead_letter_commands output attaches the topic to it."""
+    """Retries back off from 10 s to 600 s; after 100 attempts (some 15 hours) the event goes to
+    the dead-letter topic, whose subscription keeps it 7 days, and an alert says so."""
     resources = ROOT["resource"]
-    topic = resources["google_pubsub_topic.ingest_dead_letter"]
-    subscription = resources["google_pubsub_subscription.ingest_dead_letter"]
-    assert attr(subscription, "topic") == ref("google_pubsub_topic.ingest_dead_letter.id")
+    subscription = ingest_subscription()
+    retry = blocks(subscription, "retry_policy")[0]
+    assert (attr(retry, "minimum_backoff"), attr(retry, "maximum_backoff")) == ("10s", "600s")
+    policy = blocks(subscription, "dead_letter_policy")[0]
+    assert attr(policy, "dead_letter_topic") == ref("google_pubsub_topic.ingest_dead_letter.id")
+    assert attr(policy, "max_delivery_attempts") == ref("local.ingest_max_delivery_attempts")
+    assert 5 <= ROOT["locals"]["ingest_max_delivery_attempts"] <= 100
     assert attr(subscription, "message_retention_duration") == "604800s"
-    assert attr(blocks(subscription, "expiration_policy")[0], "ttl") == ""
-    assert attr(topic, "message_retention_duration") == "604800s"
+    # Not redelivered while ingest may still be handling it.
+    assert attr(subscription, "ack_deadline_seconds") >= ROOT["locals"]["ingest_timeout_seconds"]
+
+    kept = resources["google_pubsub_subscription.ingest_dead_letter"]
+    assert attr(kept, "topic") == ref("google_pubsub_topic.ingest_dead_letter.id")
+    assert attr(kept, "message_retention_duration") == "604800s"
+    assert attr(blocks(kept, "expiration_policy")[0], "ttl") == ""
+    # The Pub/Sub agent moves the message: it publishes to the topic and acknowledges it on the
+    # subscription it leaves.
     publisher = resources["google_pubsub_topic_iam_member.dead_letter_publisher"]
     assert attr(publisher, "role") == "roles/pubsub.publisher"
-    assert "gcp-sa-pubsub.iam.gserviceaccount.com" in ROOT["locals"]["pubsub_agent"]
-    assert 5 <= ROOT["locals"]["ingest_max_delivery_attempts"] <= 100
-    commands = attr(ROOT["output"]["ingest_dead_letter_commands"], "value")
-    for part in (
-        'module.function["ingest"].event_trigger',
-        "transport.pubsub.subscription",
-        "roles/pubsub.subscriber",
-        "google_pubsub_topic.ingest_dead_letter.id",
-        "local.ingest_max_delivery_attempts",
-    ):
-        assert part in commands, part
+    assert attr(publisher, "member") == ref("local.pubsub_agent")
+    subscriber = resources["google_pubsub_subscription_iam_member.dead_letter_subscriber"]
+    assert attr(subscriber, "subscription") == ref("google_pubsub_subscription.ingest.name")
+    assert attr(subscriber, "role") == "roles/pubsub.subscriber"
+    assert attr(subscriber, "member") == ref("local.pubsub_agent")
     monitoring = ROOT["module"]["monitoring"]
     assert attr(monitoring, "dead_letter_subscription") == ref(
         "google_pubsub_subscription.ingest_dead_letter.name"
     )
+    assert not any("dead_letter_commands" in name for name in ROOT["output"])
+
+
+def test_the_pubsub_agent_is_made_by_terraform_not_spelled_out() -> None:
+    agent = ROOT["resource"]["google_project_service_identity.pubsub"]
+    assert attr(agent, "service") == "pubsub.googleapis.com"
+    assert attr(agent, "provider") == ref("google-beta")
+    assert ROOT["locals"]["pubsub_agent"] == ref("google_project_service_identity.pubsub.member")
+    for path in TF_FILES:
+        assert "gcp-sa-pubsub" not in path.read_text(encoding="utf-8"), path
 
 
 def test_launchers_may_write_run_records_and_the_training_schedule() -> None:
@@ -353,7 +475,7 @@ def test_front_door_routes_every_path_to_its_function() -> None:
     call = ROOT["module"]["front_door"]
     assert attr(call, "routes") == ref("local.routes")
     assert attr(call, "default_backend") == "pricing"
-    assert "event_trigger==null" in expr(attr(call, "backends")), "ingest must not be behind the LB"
+    assert 'kind=="http"' in expr(attr(call, "backends")), "ingest must not be behind the LB"
 
 
 def test_plain_http_is_redirected_to_https_and_reaches_no_backend() -> None:
@@ -447,40 +569,31 @@ def test_data_bucket_lifecycle_follows_the_storage_layout() -> None:
     assert attr(ROOT["resource"]["google_storage_bucket.data"], "force_destroy") is False
 
 
-def test_function_source_archive_has_the_layout_the_runtime_expects() -> None:
-    files = expr(ROOT["locals"]["function_source_files"])
-    root = re.escape(ref("local.repo_root"))
-    for name, source in (
-        ("main.py", "functions/main.py"),
-        ("requirements.txt", "functions/requirements.txt"),
-    ):
-        assert re.search(rf'"{re.escape(name)}"[:=]"{root}/{re.escape(source)}"', files), name
-    for package in ("functions", "training"):
-        assert f'fileset("{ref("local.repo_root")}/{package}"' in files, package
-        assert f'"{package}/{ref("f")}"=>' in files, package
-    assert expr(ROOT["locals"]["repo_root"]) == ref("path.module") + "/.."
-    assert "!contains(local.not_deployed" in files
-    for required in ("functions/main.py", "functions/requirements.txt"):
-        if not (REPO / required).exists():
-            if IN_CI:
-                pytest.fail(f"{required} is packaged into the function source but does not exist")
-            pytest.skip(f"{required} is not written yet")
-
-
-def test_code_left_out_of_the_function_source_is_not_imported_by_what_is_in_it() -> None:
-    left_out = expr(ROOT["locals"]["not_deployed"])
-    modules = {
-        path.removesuffix(".py").replace("/", ".")
-        for path in re.findall(r'"([^"]+\.py)"', left_out)
-    }
-    assert modules == {"training.comparison"}
-    for package in ("functions", "training"):
-        for path in (REPO / package).rglob("*.py"):
-            if f"{package}.{path.stem}" in modules:
-                continue
-            text = path.read_text(encoding="utf-8")
-            for module in modules:
-                assert module not in text, f"{path.relative_to(REPO)} imports {module}"
+def test_a_release_is_a_commit_built_once_and_labelled_on_every_function() -> None:
+    """Nothing is zipped at plan time from a working tree: the functions run the image that
+    infra/release built from the release's commit (its tag), pinned by digest, and every
+    service and revision carries the commit as a label."""
+    for path in TF_FILES:
+        parsed = parse(path)
+        assert not any(k == "archive_file" for k, _ in walk(parsed.get("data", []))), path
+        assert "fileset(" not in path.read_text(encoding="utf-8"), path
+    image = ROOT["data"]["google_artifact_registry_docker_image.functions"]
+    assert attr(image, "image_name") == "functions:" + ref("var.release")
+    assert attr(image, "repository_id") == ref(
+        "google_artifact_registry_repository.functions.repository_id"
+    )
+    assert ROOT["locals"]["functions_image"] == ref(
+        "data.google_artifact_registry_docker_image.functions.self_link"
+    )
+    repository = ROOT["resource"]["google_artifact_registry_repository.functions"]
+    assert attr(blocks(repository, "docker_config")[0], "immutable_tags") is True
+    assert attr(function_call(), "revision") == ref("var.release")
+    for labelled in (service(), blocks(service(), "template")[0]):
+        labels = expr(attr(labelled, "labels"))
+        assert labels.startswith("${merge(var.labels,") and "var.revision" in labels, labels
+    release = (INFRA / "release" / "release.sh").read_text(encoding="utf-8")
+    for step in ("source.py", "functions:$commit", "function-source/$commit.zip", "builds submit"):
+        assert step in release, step
 
 
 # --- identities -----------------------------------------------------------------------------
@@ -529,15 +642,48 @@ def test_only_launchers_may_act_as_the_training_account() -> None:
         if key.startswith("google_project_iam_member.")
     ]
     assert "roles/iam.serviceAccountUser" not in project_roles
-    assert (
-        attr(resources["google_project_iam_member.launcher_vertex"], "role")
-        == "roles/aiplatform.user"
-    )
+
+
+def test_launchers_may_only_create_read_and_cancel_custom_jobs() -> None:
+    """No project-wide aiplatform.user (models, endpoints, datasets...): a custom role with
+    the three permissions the runner uses."""
+    for path in TF_FILES:
+        assert "roles/aiplatform." not in path.read_text(encoding="utf-8"), path
+    resources = ROOT["resource"]
+    role = resources["google_project_iam_custom_role.training_launcher"]
+    assert attr(role, "permissions") == ref("local.launcher_permissions")
+    assert ROOT["locals"]["launcher_permissions"] == [
+        "aiplatform.customJobs.cancel",
+        "aiplatform.customJobs.create",
+        "aiplatform.customJobs.get",
+    ]
+    grant = resources["google_project_iam_member.launcher_vertex"]
+    assert attr(grant, "role") == ref("google_project_iam_custom_role.training_launcher.name")
+    assert attr(grant, "for_each") == ref("local.launchers")
+
+
+def test_the_launchers_do_not_write_to_the_staging_bucket() -> None:
+    """The job writes its outputs there as the training account; the launcher only names it."""
+    for key, grant in ROOT["locals"]["bucket_grants"].items():
+        if grant["bucket"] == ref("google_storage_bucket.vertex_staging.name"):
+            assert grant["member"] == ref("google_service_account.trainer.member"), key
+
+
+def test_models_writes_the_champion_and_run_records_but_no_model_artifact() -> None:
+    grants = {
+        key: g
+        for key, g in ROOT["locals"]["bucket_grants"].items()
+        if expr(g["member"]).endswith('["models"]}')
+    }
+    writes = [g for g in grants.values() if g["role"] != "roles/storage.objectViewer"]
+    [write] = writes
+    assert write["bucket"] == ref("google_storage_bucket.models.name")
+    assert expr(write["prefixes"]) == expr(ref('concat(["champion.json"], local.run_records)'))
 
 
 def test_build_account_holds_the_roles_google_lists_for_a_custom_build_account() -> None:
-    """Logs Writer, Artifact Registry Writer and Storage Object Admin; Cloud Functions copies
-    the source archive into its own gcf-v2-sources-* bucket, from which the build reads it."""
+    """Logs Writer, Artifact Registry Writer on the two image repositories, and read access to
+    the release archives it builds from; nothing project-wide but the logs."""
     resources = ROOT["resource"]
     builder = ref("google_service_account.builder.member")
     logs = resources["google_project_iam_member.builder"]
@@ -545,21 +691,15 @@ def test_build_account_holds_the_roles_google_lists_for_a_custom_build_account()
     registry = resources["google_artifact_registry_repository_iam_member.builder"]
     assert attr(registry, "role") == "roles/artifactregistry.writer"
     assert set(attr(registry, "for_each")) == {"functions", "training"}
-    sources = resources["google_project_iam_member.builder_sources"]
-    assert (attr(sources, "role"), attr(sources, "member")) == (
-        "roles/storage.objectAdmin",
-        builder,
-    )
-    condition = attr(blocks(sources, "condition")[0], "expression")
-    assert "projects/_/buckets/gcf-v2-" in condition
-    assert "google_storage_bucket.function_source.name" in condition
-    fn = FUNCTION_MODULE["resource"]["google_cloudfunctions2_function.this"]
-    assert attr(blocks(fn, "build_config")[0], "service_account") == ref(
-        "var.build_service_account"
-    )
-    assert attr(function_call(), "build_service_account") == ref(
-        "google_service_account.builder.id"
-    )
+    sources = ROOT["locals"]["bucket_grants"]["builder_sources_read"]
+    assert sources["bucket"] == ref("google_storage_bucket.function_source.name")
+    assert (sources["role"], sources["member"]) == ("roles/storage.objectViewer", builder)
+    project_members = [
+        attr(body, "member")
+        for key, body in resources.items()
+        if key.startswith("google_project_iam_member.")
+    ]
+    assert project_members.count(builder) == 1
 
 
 def test_pricing_only_reads_models() -> None:

@@ -6,13 +6,13 @@ terraform {
       source  = "hashicorp/google"
       version = "~> 6.50.0"
     }
+    google-beta = {
+      source  = "hashicorp/google-beta"
+      version = "~> 6.50.0"
+    }
     random = {
       source  = "hashicorp/random"
       version = "~> 3.7.2"
-    }
-    archive = {
-      source  = "hashicorp/archive"
-      version = "~> 2.7.1"
     }
     time = {
       source  = "hashicorp/time"

@@ -11,6 +11,14 @@ provider "google" {
   billing_project       = var.project_id
 }
 
+# For the one resource not in the google provider 6.50 (the Pub/Sub service agent's identity).
+provider "google-beta" {
+  project               = var.project_id
+  region                = var.region
+  user_project_override = true
+  billing_project       = var.project_id
+}
+
 module "diamonds" {
   source = "../.."
 
@@ -21,6 +29,7 @@ module "diamonds" {
   alert_emails       = var.alert_emails
   api_domain         = var.api_domain
   training_image_tag = var.training_image_tag
+  release            = var.release
   monthly_budget     = 400
   log_level          = "INFO"
 

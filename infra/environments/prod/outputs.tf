@@ -23,6 +23,11 @@ output "training_image_repository" {
   value       = module.diamonds.training_image_repository
 }
 
+output "functions_image_repository" {
+  description = "Where infra/release pushes the functions' image."
+  value       = module.diamonds.functions_image_repository
+}
+
 output "builder_service_account" {
   description = "Build account for gcloud builds submit --service-account."
   value       = module.diamonds.builder_service_account
@@ -51,11 +56,6 @@ output "database_connection_name" {
 output "api_keys_secret" {
   description = "Secret holding the API keys."
   value       = module.diamonds.api_keys_secret
-}
-
-output "ingest_dead_letter_commands" {
-  description = "Run after an apply that creates or replaces the ingest trigger: terraform output -raw ingest_dead_letter_commands | sh"
-  value       = module.diamonds.ingest_dead_letter_commands
 }
 
 output "ingest_dead_letter_subscription" {

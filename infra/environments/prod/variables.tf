@@ -24,6 +24,11 @@ variable "api_domain" {
   type        = string
 }
 
+variable "release" {
+  description = "The git commit whose functions image infra/release built and pushed."
+  type        = string
+}
+
 variable "training_image_tag" {
   description = "Tag (git commit) of the training image pushed to Artifact Registry."
   type        = string

@@ -5,6 +5,7 @@
 
 resource "google_sql_database_instance" "this" {
   # checkov:skip=CKV_GCP_6:TLS is enforced (ssl_mode ENCRYPTED_ONLY, sslmode=require in the URL) on a private-IP-only path; client certificates would be one more secret to distribute and rotate for no gain over password auth from Secret Manager.
+  # checkov:skip=CKV2_GCP_13:log_duration would log every statement's duration, the largest log of all at partner traffic (every price writes a prediction row); Query Insights records slow queries instead.
   # checkov:skip=CKV_GCP_79:POSTGRES_17 is the newest major version Cloud SQL Enterprise edition offers generally available with shared-core dev tiers; upgrading in place is one gcloud sql instances patch --database-version.
   project             = var.project_id
   name                = "${var.name}-pg"
@@ -19,6 +20,7 @@ resource "google_sql_database_instance" "this" {
     disk_type                   = "PD_SSD"
     disk_size                   = var.disk_size_gb
     disk_autoresize             = true
+    disk_autoresize_limit       = var.disk_limit_gb
     deletion_protection_enabled = true
     user_labels                 = var.labels
 
@@ -64,9 +66,12 @@ resource "google_sql_database_instance" "this" {
       name  = "log_disconnections"
       value = "on"
     }
+    # Not every statement's duration: one log entry per statement would be the largest log
+    # of all at partner traffic (every price writes a prediction). Query Insights keeps the
+    # slow queries.
     database_flags {
       name  = "log_duration"
-      value = "on"
+      value = "off"
     }
     database_flags {
       name  = "log_hostname"
@@ -129,6 +134,10 @@ resource "google_sql_user" "app" {
   name     = var.user_name
   instance = google_sql_database_instance.this.name
   password = random_password.user.result
+
+  # PostgreSQL refuses to drop a role that owns the tables: a destroy forgets the user instead
+  # of failing half-way (the instance goes with it, or stays under deletion protection).
+  deletion_policy = "ABANDON"
 }
 
 # The whole SQLAlchemy URL is the secret: the functions read it as DIAMONDS_DATABASE_URL.

@@ -29,7 +29,12 @@ variable "high_availability" {
 }
 
 variable "disk_size_gb" {
-  description = "Initial SSD size in GB; automatic storage increase is on."
+  description = "Initial SSD size in GB; automatic storage increase is on, up to disk_limit_gb."
+  type        = number
+}
+
+variable "disk_limit_gb" {
+  description = "The most automatic storage increase may grow the disk to, in GB."
   type        = number
 }
 

@@ -135,7 +135,7 @@ resource "google_compute_backend_service" "this" {
 
   log_config {
     enable      = true
-    sample_rate = 1.0
+    sample_rate = var.log_sample_rate
   }
 }
 

@@ -34,6 +34,11 @@ variable "domain" {
   default     = null
 }
 
+variable "log_sample_rate" {
+  description = "Share of requests logged by the backend services (0-1)."
+  type        = number
+}
+
 variable "rate_limit_per_minute" {
   description = "Requests per minute allowed per client IP before Cloud Armor answers 429."
   type        = number

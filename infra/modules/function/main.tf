@@ -1,6 +1,9 @@
-# One Cloud Function (2nd gen) running as its own service account: the module lets that
-# account read exactly the secrets the function is configured with, and grants the invoker
-# role to the given principals only.
+# One function: a Cloud Run service running the release's functions image with one
+# functions-framework target, as its own service account. The module lets that account read
+# exactly the secrets the function is configured with. A public function (behind the load
+# balancer) turns the invoker IAM check off rather than granting allUsers, which
+# domain-restricted sharing refuses; any other function is invoked only by the principals
+# given.
 
 resource "google_secret_manager_secret_iam_member" "this" {
   for_each = var.secret_environment_variables
@@ -23,68 +26,78 @@ resource "time_sleep" "secret_grants_propagated" {
   depends_on = [google_secret_manager_secret_iam_member.this]
 }
 
-resource "google_cloudfunctions2_function" "this" {
-  project     = var.project_id
-  location    = var.region
-  name        = var.name
-  description = var.description
-  labels      = var.labels
+resource "google_cloud_run_v2_service" "this" {
+  project              = var.project_id
+  location             = var.region
+  name                 = var.name
+  description          = var.description
+  labels               = merge(var.labels, { revision = var.revision })
+  ingress              = var.ingress
+  invoker_iam_disabled = var.public
+  # Stateless: a release replaces it, a destroy removes it.
+  deletion_protection = false
 
-  build_config {
-    runtime           = var.runtime
-    entry_point       = var.entry_point
-    docker_repository = var.docker_repository
-    service_account   = var.build_service_account
-
-    source {
-      storage_source {
-        bucket = var.source_bucket
-        object = var.source_object
-      }
-    }
-  }
-
-  service_config {
-    available_memory                 = var.memory
-    available_cpu                    = var.cpu
-    timeout_seconds                  = var.timeout_seconds
+  template {
+    service_account                  = var.service_account_email
+    timeout                          = "${var.timeout_seconds}s"
     max_instance_request_concurrency = var.concurrency
-    min_instance_count               = var.min_instances
-    max_instance_count               = var.max_instances
-    ingress_settings                 = var.ingress
-    all_traffic_on_latest_revision   = true
-    vpc_connector                    = var.vpc_connector
-    vpc_connector_egress_settings    = "PRIVATE_RANGES_ONLY"
-    service_account_email            = var.service_account_email
-    environment_variables            = var.environment_variables
+    labels                           = merge(var.labels, { revision = var.revision })
 
-    dynamic "secret_environment_variables" {
-      for_each = var.secret_environment_variables
-
-      content {
-        key        = secret_environment_variables.key
-        project_id = var.project_id
-        secret     = secret_environment_variables.value
-        version    = "latest"
-      }
+    scaling {
+      min_instance_count = var.min_instances
+      max_instance_count = var.max_instances
     }
-  }
 
-  dynamic "event_trigger" {
-    for_each = var.event_trigger == null ? [] : [var.event_trigger]
+    vpc_access {
+      connector = var.vpc_connector
+      egress    = "PRIVATE_RANGES_ONLY"
+    }
 
-    content {
-      trigger_region        = var.region
-      event_type            = event_trigger.value.event_type
-      retry_policy          = event_trigger.value.retry ? "RETRY_POLICY_RETRY" : "RETRY_POLICY_DO_NOT_RETRY"
-      service_account_email = event_trigger.value.service_account_email
+    containers {
+      image = var.image
 
-      dynamic "event_filters" {
-        for_each = event_trigger.value.filters
+      resources {
+        limits = {
+          cpu    = var.cpu
+          memory = var.memory
+        }
+        cpu_idle          = true
+        startup_cpu_boost = true
+      }
+
+      # The image serves any target of main.py (functions-framework reads these); this
+      # service runs its own, with a thread for each request it may serve at once.
+      env {
+        name  = "FUNCTION_TARGET"
+        value = var.entry_point
+      }
+
+      env {
+        name  = "THREADS"
+        value = tostring(var.concurrency)
+      }
+
+      dynamic "env" {
+        for_each = var.environment_variables
 
         content {
-          attribute = event_filters.key
-          value     = event_filters.value
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      dynamic "env" {
+        for_each = var.secret_environment_variables
+
+        content {
+          name = env.key
+
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
+          }
         }
       }
     }
@@ -94,14 +107,12 @@ resource "google_cloudfunctions2_function" "this" {
   depends_on = [time_sleep.secret_grants_propagated]
 }
 
-# A 2nd gen function is served by a Cloud Run service of the same name; invocation is
-# authorised on that service.
 resource "google_cloud_run_v2_service_iam_member" "invoker" {
   for_each = var.invoker_members
 
   project  = var.project_id
   location = var.region
-  name     = google_cloudfunctions2_function.this.name
+  name     = google_cloud_run_v2_service.this.name
   role     = "roles/run.invoker"
   member   = each.value
 }

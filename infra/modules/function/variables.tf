@@ -4,12 +4,12 @@ variable "project_id" {
 }
 
 variable "region" {
-  description = "Region of the function (and of its event trigger)."
+  description = "Region of the function."
   type        = string
 }
 
 variable "name" {
-  description = "Name of the function and of the Cloud Run service behind it."
+  description = "Name of the function's Cloud Run service."
   type        = string
 }
 
@@ -24,7 +24,7 @@ variable "service_account_email" {
 }
 
 variable "entry_point" {
-  description = "functions-framework target in main.py: inventory, pricing, models, retrain or ingest."
+  description = "functions-framework target in main.py that the service runs (FUNCTION_TARGET): inventory, pricing, models, retrain or ingest."
   type        = string
 
   validation {
@@ -33,30 +33,19 @@ variable "entry_point" {
   }
 }
 
-variable "runtime" {
-  description = "Cloud Functions runtime."
-  type        = string
-  default     = "python311"
-}
-
-variable "source_bucket" {
-  description = "Bucket holding the source archive."
+variable "image" {
+  description = "The release's functions image (infra/release/Dockerfile), by digest: it serves every target of main.py."
   type        = string
 }
 
-variable "source_object" {
-  description = "Object name of the source archive (content-addressed, so a change redeploys)."
+variable "revision" {
+  description = "The git commit the image and its source archive were built from; every service and revision is labelled with it."
   type        = string
-}
 
-variable "docker_repository" {
-  description = "Artifact Registry repository (projects/P/locations/R/repositories/N) that receives the built function image."
-  type        = string
-}
-
-variable "build_service_account" {
-  description = "Fully qualified id (projects/P/serviceAccounts/EMAIL) of the service account Cloud Build uses to build the function."
-  type        = string
+  validation {
+    condition     = can(regex("^[0-9a-f]{7,40}$", var.revision))
+    error_message = "revision must be a git commit id (7 to 40 lower-case hex digits)."
+  }
 }
 
 variable "memory" {
@@ -65,13 +54,13 @@ variable "memory" {
 }
 
 variable "cpu" {
-  description = "vCPUs of one instance; at least 1 for a request concurrency above 1."
+  description = "vCPUs of one instance; at least 1 for a request concurrency above 1. CPU is allocated only while a request is served."
   type        = string
   default     = "1"
 }
 
 variable "timeout_seconds" {
-  description = "Request timeout (HTTP functions at most 3600 s, event functions at most 540 s)."
+  description = "Request timeout in seconds (at most 3600; a pushed event's at most the subscription's 600 s acknowledgement deadline)."
   type        = number
 }
 
@@ -92,13 +81,18 @@ variable "max_instances" {
 }
 
 variable "ingress" {
-  description = "ALLOW_INTERNAL_AND_GCLB (reachable only through the load balancer) or ALLOW_INTERNAL_ONLY (event-driven)."
+  description = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER (reachable only through the load balancer) or INGRESS_TRAFFIC_INTERNAL_ONLY (pushed events)."
   type        = string
 
   validation {
-    condition     = contains(["ALLOW_INTERNAL_AND_GCLB", "ALLOW_INTERNAL_ONLY"], var.ingress)
-    error_message = "Functions are never exposed directly: use ALLOW_INTERNAL_AND_GCLB or ALLOW_INTERNAL_ONLY."
+    condition     = contains(["INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER", "INGRESS_TRAFFIC_INTERNAL_ONLY"], var.ingress)
+    error_message = "Functions are never exposed directly: use INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER or INGRESS_TRAFFIC_INTERNAL_ONLY."
   }
+}
+
+variable "public" {
+  description = "Whether anyone who reaches the service may invoke it (the invoker IAM check off): the functions behind the load balancer, where the API key is the authentication. No allUsers grant is made either way."
+  type        = bool
 }
 
 variable "vpc_connector" {
@@ -117,19 +111,9 @@ variable "secret_environment_variables" {
 }
 
 variable "invoker_members" {
-  description = "Principals granted roles/run.invoker on the function's service, keyed by a static label (the values may be unknown until apply): allUsers behind the load balancer, or the Eventarc trigger's service account."
+  description = "Principals granted roles/run.invoker on a function that is not public, keyed by a static label (the values may be unknown until apply): the identity that pushes its events."
   type        = map(string)
-}
-
-variable "event_trigger" {
-  description = "Event trigger of a CloudEvent function (null for HTTP): event type, exact-match filters, the identity Eventarc uses to call the function, and whether failed deliveries are retried."
-  type = object({
-    event_type            = string
-    filters               = map(string)
-    service_account_email = string
-    retry                 = bool
-  })
-  default = null
+  default     = {}
 }
 
 variable "labels" {

@@ -14,8 +14,13 @@ variable "name" {
 }
 
 variable "alert_emails" {
-  description = "E-mail addresses notified by every alert and by the budget."
+  description = "E-mail addresses notified by every alert and by the budget (at most 5: the budget's limit of notification channels)."
   type        = list(string)
+
+  validation {
+    condition     = length(var.alert_emails) <= 5
+    error_message = "A budget notifies at most five channels: give at most five e-mail addresses."
+  }
 }
 
 variable "pricing_service_name" {
