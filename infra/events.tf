@@ -17,8 +17,12 @@ locals {
   # the subscription keeps a message.
   ingest_max_delivery_attempts = 100
   pubsub_agent                 = google_project_service_identity.pubsub.member
+  # The CloudEvent's required attributes. They are fixed per notification, the id too: every
+  # upload's event has the same one, which nothing reads (ingest keys on the object's
+  # bucket/name#generation, in the body), but functions-framework requires.
   upload_event = {
     "ce-specversion" = "1.0"
+    "ce-id"          = "${var.name}-upload"
     "ce-type"        = "google.cloud.storage.object.v1.finalized"
     "ce-source"      = "//storage.googleapis.com/projects/_/buckets/${google_storage_bucket.data.name}"
   }

@@ -310,6 +310,7 @@ def test_uploads_under_incoming_are_notified_as_the_cloudevent_ingest_expects() 
     event = ROOT["locals"]["upload_event"]
     assert event["ce-type"] == "google.cloud.storage.object.v1.finalized"
     assert event["ce-specversion"] == "1.0"
+    assert event["ce-id"], "functions-framework refuses a binary CloudEvent without an id"
     assert ref("google_storage_bucket.data.name") in event["ce-source"]
 
 

@@ -1,0 +1,100 @@
+"""An upload reaches `ingest` the way infra/events.tf delivers it, and is ingested.
+
+Cloud Storage publishes the object's notification (payload: the object resource; attributes:
+its own, and the custom ones Terraform gives it) and the ingest subscription pushes it unwrapped
+with its metadata: the body is the payload, every attribute is an HTTP header and the message's
+metadata are x-goog-pubsub-* headers. The request below is built from the Terraform
+configuration, and posted to the real `ingest` under functions-framework, on the cloud's parts
+(PostgreSQL, the GCS emulator).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from tests.infra.terraform_config import ROOT, attr, ref
+from tests.ingestion_fixtures import (
+    CONFIGS,
+    csv_bytes,
+    drop_file,
+    ledger_row,
+    wait_idle,
+)
+from tests.service_fixtures import Stack
+from training.storage import StoredObject, open_storage
+
+pytestmark = pytest.mark.slow
+
+
+def pushed_upload(stack: Stack, obj: StoredObject, attempt: int = 1) -> requests.Response:
+    """POST what the ingest subscription pushes for the object's notification."""
+    bucket, name = open_storage(stack.data_root).location(obj.key)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    notification = ROOT["resource"]["google_storage_notification.uploads"]
+    assert attr(notification, "custom_attributes") == ref("local.upload_event")
+    custom = {
+        key: value.replace(ref("google_storage_bucket.data.name"), bucket).replace(
+            ref("var.name"), "diamonds-dev"
+        )
+        for key, value in ROOT["locals"]["upload_event"].items()
+    }
+    assert "$" not in str(custom), custom
+    attributes = {
+        "notificationConfig": f"projects/_/buckets/{bucket}/notificationConfigs/1",
+        "eventType": "OBJECT_FINALIZE",
+        "payloadFormat": "JSON_API_V1",
+        "bucketId": bucket,
+        "objectId": name,
+        "objectGeneration": obj.generation,
+        "eventTime": now,
+        **custom,
+    }
+    metadata = {
+        "x-goog-pubsub-subscription-name": "projects/p/subscriptions/diamonds-ingest",
+        "x-goog-pubsub-message-id": str(10_000 + attempt),
+        "x-goog-pubsub-publish-time": now,
+    }
+    payload = {
+        "kind": "storage#object",
+        "id": f"{bucket}/{name}/{obj.generation}",
+        "name": name,
+        "bucket": bucket,
+        "generation": obj.generation,
+        "metageneration": "1",
+        "contentType": "text/csv",
+        "size": str(obj.size),
+        "timeCreated": now,
+        "updated": now,
+    }
+    return requests.post(
+        f"http://127.0.0.1:{stack.ports['ingest']}/",
+        data=json.dumps(payload).encode(),
+        headers={**attributes, **metadata},
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "pipeline", [c for c in CONFIGS if c.id == "postgresql-gcs"], indirect=True
+)
+def test_an_upload_pushed_by_the_subscription_is_ingested_once(
+    pipeline: Stack, fresh_stones
+) -> None:
+    stones = fresh_stones.iloc[30_000:30_050]
+    obj = drop_file(pipeline, "incoming/pushed/2026-12.csv", csv_bytes(stones))
+
+    answer = pushed_upload(pipeline, obj)
+
+    assert answer.status_code == 200, answer.text
+    row = ledger_row(pipeline, obj)
+    assert row["status"] == "done", row
+    assert (row["rows_read"], row["accepted"], row["inserted"]) == (50, 50, 50)
+    # A redelivery (another message id, as a retry after a lost answer) changes nothing.
+    again = pushed_upload(pipeline, obj, attempt=2)
+    assert again.status_code == 200, again.text
+    assert ledger_row(pipeline, obj)["attempts"] == 1
+    wait_idle(pipeline)
