@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.infra.tools import venv_tool
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _checkov() -> str:
-    beside_python = Path(sys.executable).with_name("checkov")
-    found = str(beside_python) if beside_python.exists() else shutil.which("checkov")
-    if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("checkov is not installed (it is part of the dev extra)")
-        pytest.skip("checkov is not installed; pip install -e '.[dev]'")
-    return found
+    return venv_tool("checkov", "it is part of the dev extra: make installs it")
 
 
 @pytest.mark.slow

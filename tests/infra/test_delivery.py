@@ -10,12 +10,12 @@ configuration, and posted to the real `ingest` under functions-framework, on the
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import pytest
 import requests
 
+from functions.eventarc import event_for
 from tests.infra.terraform_config import ROOT, attr, ref
 from tests.ingestion_fixtures import (
     CONFIGS,
@@ -32,7 +32,10 @@ pytestmark = pytest.mark.slow
 
 def pushed_upload(stack: Stack, obj: StoredObject, attempt: int = 1) -> requests.Response:
     """POST what the ingest subscription pushes for the object's notification."""
-    bucket, name = open_storage(stack.data_root).location(obj.key)
+    storage = open_storage(stack.data_root)
+    bucket, name = storage.location(obj.key)
+    # The notification's payload is the object resource, as the local Eventarc's body is.
+    _, payload = event_for(storage, obj)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     notification = ROOT["resource"]["google_storage_notification.uploads"]
     assert attr(notification, "custom_attributes") == ref("local.upload_event")
@@ -58,21 +61,9 @@ def pushed_upload(stack: Stack, obj: StoredObject, attempt: int = 1) -> requests
         "x-goog-pubsub-message-id": str(10_000 + attempt),
         "x-goog-pubsub-publish-time": now,
     }
-    payload = {
-        "kind": "storage#object",
-        "id": f"{bucket}/{name}/{obj.generation}",
-        "name": name,
-        "bucket": bucket,
-        "generation": obj.generation,
-        "metageneration": "1",
-        "contentType": "text/csv",
-        "size": str(obj.size),
-        "timeCreated": now,
-        "updated": now,
-    }
     return requests.post(
         f"http://127.0.0.1:{stack.ports['ingest']}/",
-        data=json.dumps(payload).encode(),
+        data=payload,
         headers={**attributes, **metadata},
         timeout=120,
     )

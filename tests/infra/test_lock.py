@@ -7,17 +7,16 @@ After a change of dependencies in pyproject.toml, `make lock` updates all three.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.infra.terraform_config import REPO
+from tests.infra.tools import venv_tool
 
 # requirements file => what of the lock it holds
 EXPORTS = {
@@ -28,13 +27,7 @@ EXPORTS = {
 
 @pytest.fixture(scope="module")
 def uv() -> str:
-    beside_python = Path(sys.executable).with_name("uv")
-    found = str(beside_python) if beside_python.exists() else shutil.which("uv")
-    if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("uv is not installed (make installs it into the venv)")
-        pytest.skip("uv is not installed; make installs it into the venv")
-    return found
+    return venv_tool("uv", "make installs it into the venv")
 
 
 def run_uv(uv: str, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
