@@ -237,6 +237,15 @@ resource "google_artifact_registry_repository" "functions" {
   depends_on = [time_sleep.apis_ready]
 }
 
+# The image infra/release built from the release's commit: a plan fails here, before anything
+# changes, when that commit was never built.
+data "google_artifact_registry_docker_image" "functions" {
+  project       = var.project_id
+  location      = var.region
+  repository_id = google_artifact_registry_repository.functions.repository_id
+  image_name    = "functions:${var.release}"
+}
+
 # Partners' keys are added to it outside Terraform: a destroy must not take them along.
 resource "google_secret_manager_secret" "api_keys" {
   project             = var.project_id
@@ -260,15 +269,6 @@ resource "google_secret_manager_secret" "api_keys" {
 resource "random_password" "first_api_key" {
   length  = 40
   special = false
-}
-
-# The image infra/release built from the release's commit: a plan fails here, before anything
-# changes, when that commit was never built.
-data "google_artifact_registry_docker_image" "functions" {
-  project       = var.project_id
-  location      = var.region
-  repository_id = google_artifact_registry_repository.functions.repository_id
-  image_name    = "functions:${var.release}"
 }
 
 resource "google_secret_manager_secret_version" "first_api_key" {

@@ -153,8 +153,9 @@ resource "google_storage_bucket" "vertex_staging" {
   depends_on = [time_sleep.apis_ready]
 }
 
-# Source archives of the functions, content-addressed (source.tf). Terraform uploads a
-# deleted archive again at the next plan, so old ones can expire.
+# Source archives of the releases, function-source/<git commit>.zip (infra/release), and
+# operators' Cloud Build sources. An image, once built, no longer needs its archive, and
+# release.sh makes the same archive again from the commit: old ones can expire.
 resource "google_storage_bucket" "function_source" {
   # checkov:skip=CKV_GCP_62:Access is logged by Cloud Audit Logs (DATA_WRITE for storage, audit.tf); legacy usage logs would duplicate it in another bucket.
   project                     = var.project_id

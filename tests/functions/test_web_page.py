@@ -168,14 +168,18 @@ def test_the_page_and_its_files_are_served_with_types_caching_and_the_policy(des
 
 
 def test_the_deployed_source_carries_every_file_of_the_page() -> None:
-    """The function's source archive (infra/source.tf) and the package data (pyproject.toml)
-    take files by suffix: every file of the page must have one of theirs."""
+    """The functions' source archive (infra/release/source.py) and the package data
+    (pyproject.toml) take files by suffix: every file of the page must have one of theirs."""
+    import ast
     import tomllib
 
-    pattern = re.search(
-        r'package_pattern\s*=\s*"([^"]+)"', (REPO / "infra" / "source.tf").read_text()
-    )
-    archived = set(re.search(r"\{([^}]*)\}", pattern.group(1)).group(1).split(","))
+    source = ast.parse((REPO / "infra" / "release" / "source.py").read_text())
+    [suffixes] = [
+        node.value
+        for node in source.body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "SUFFIXES"
+    ]
+    archived = {suffix.lstrip(".") for suffix in ast.literal_eval(suffixes)}
     package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"
     ]["functions"]

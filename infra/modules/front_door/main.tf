@@ -1,7 +1,8 @@
 # The one public entry point: a global external Application Load Balancer with a
 # Google-managed certificate, Cloud Armor in front of every backend, and one serverless
-# network endpoint group per HTTP function; plain HTTP on the same address is redirected. The functions themselves accept traffic only
-# from the load balancer and internal sources (ingress ALLOW_INTERNAL_AND_GCLB).
+# network endpoint group per HTTP function; plain HTTP on the same address is redirected. The
+# functions themselves accept traffic only from the load balancer and internal sources
+# (ingress INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER).
 
 resource "google_compute_global_address" "this" {
   project      = var.project_id

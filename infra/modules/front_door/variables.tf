@@ -14,7 +14,7 @@ variable "name" {
 }
 
 variable "backends" {
-  description = "Backends of the load balancer: a key (used in routes) => the name of a Cloud Function (2nd gen) in region, which is also the name of its Cloud Run service."
+  description = "Backends of the load balancer: a key (used in routes) => the name of a function's Cloud Run service in region."
   type        = map(string)
 }
 

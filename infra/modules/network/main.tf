@@ -63,9 +63,9 @@ resource "google_service_networking_connection" "private_services" {
   deletion_policy = "ABANDON"
 }
 
-# The functions' way into the VPC. Cloud Functions (2nd gen) deployed through the Functions
-# API take a connector; egress is limited to private ranges so Google APIs stay on the
-# direct path.
+# The functions' way into the VPC (their Cloud Run services could use Direct VPC egress
+# instead; docs/architecture.md); egress is limited to private ranges so Google APIs stay on
+# the direct path.
 resource "google_vpc_access_connector" "this" {
   project       = var.project_id
   name          = "${var.name}-conn"
