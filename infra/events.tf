@@ -1,15 +1,15 @@
 # The path of an upload to `ingest`, every part of it Terraform's: the data bucket notifies a
-# topic of each object finalized under incoming/, and a push subscription delivers each
-# notification to the ingest function as the CloudEvent it expects, retrying with a backoff
-# and dead-lettering what keeps failing. docs/architecture.md, "Retries and dead letters",
+# topic of each object finalized, and each object deleted, under incoming/, and a push
+# subscription delivers each notification to the ingest function as the CloudEvent it
+# expects, retrying with a backoff and dead-lettering what keeps failing. docs/architecture.md, "Retries and dead letters",
 # has the reasons; Eventarc's own trigger would own the subscription, and no Terraform
 # resource could give it a dead-letter topic.
 #
 # The push is unwrapped (the notification's payload, the object resource, is the body) and
 # writes the message's attributes as HTTP headers: the notification's custom attributes are
-# the ce-* headers of a binary-mode CloudEvent of the type Eventarc delivers,
-# google.cloud.storage.object.v1.finalized (tests/infra/test_delivery.py posts exactly this to
-# ingest).
+# the ce-* headers of a binary-mode CloudEvent of the types ingest takes,
+# google.cloud.storage.object.v1.finalized and .deleted (tests/infra/test_delivery.py posts
+# exactly these to ingest).
 
 locals {
   # Delivery attempts before a message is dead-lettered (Pub/Sub allows 5 to 100). With a
@@ -17,15 +17,15 @@ locals {
   # the subscription keeps a message.
   ingest_max_delivery_attempts = 100
   pubsub_agent                 = google_project_service_identity.pubsub.member
-  # The CloudEvent's required attributes. They are fixed per notification, the id too: every
-  # upload's event has the same one, which nothing reads (ingest keys on the object's
-  # bucket/name#generation, in the body), but functions-framework requires.
-  upload_event = {
-    "ce-specversion" = "1.0"
-    "ce-id"          = "${var.name}-upload"
-    "ce-type"        = "google.cloud.storage.object.v1.finalized"
-    "ce-source"      = "//storage.googleapis.com/projects/_/buckets/${google_storage_bucket.data.name}"
+  # One notification per CloudEvent type ingest takes. The data bucket is versioned: a file
+  # deleted, or replaced by a new upload, has its live generation archived (OBJECT_ARCHIVE), and
+  # a noncurrent generation expires later (OBJECT_DELETE); both are "deleted" to ingest, which
+  # withdraws the file's stones only when no newer generation is live.
+  upload_events = {
+    finalized = { event_types = ["OBJECT_FINALIZE"], type = "google.cloud.storage.object.v1.finalized" }
+    deleted   = { event_types = ["OBJECT_ARCHIVE", "OBJECT_DELETE"], type = "google.cloud.storage.object.v1.deleted" }
   }
+  upload_source = "//storage.googleapis.com/projects/_/buckets/${google_storage_bucket.data.name}"
 }
 
 # The Pub/Sub service agent, created if the project has none yet: it publishes dead letters
@@ -49,13 +49,23 @@ resource "google_pubsub_topic" "uploads" {
 }
 
 # Objects outside incoming/ (ingest's own quarantine/ and snapshots/) raise no event at all.
+# The custom attributes are the CloudEvent's required ones, fixed per notification, the id
+# too: nothing reads it (ingest keys on the object's bucket/name#generation, in the body), but
+# functions-framework requires one.
 resource "google_storage_notification" "uploads" {
+  for_each = local.upload_events
+
   bucket             = google_storage_bucket.data.name
   topic              = google_pubsub_topic.uploads.id
   payload_format     = "JSON_API_V1"
-  event_types        = ["OBJECT_FINALIZE"]
+  event_types        = each.value.event_types
   object_name_prefix = "incoming/"
-  custom_attributes  = local.upload_event
+  custom_attributes = {
+    "ce-specversion" = "1.0"
+    "ce-id"          = "${var.name}-${each.key}"
+    "ce-type"        = each.value.type
+    "ce-source"      = local.upload_source
+  }
 
   # Cloud Storage checks, when the notification is made, that its agent may publish.
   depends_on = [time_sleep.grants_propagated]

@@ -298,20 +298,31 @@ def test_http_functions_skip_the_invoker_check_and_ingest_keeps_it() -> None:
 # --- the event path: data bucket -> ingest ---------------------------------------------------
 
 
-def test_uploads_under_incoming_are_notified_as_the_cloudevent_ingest_expects() -> None:
-    resources = ROOT["resource"]
-    notification = resources["google_storage_notification.uploads"]
+def test_uploads_under_incoming_are_notified_as_the_cloudevents_ingest_takes() -> None:
+    """A file written, or deleted (its live generation archived, in the versioned bucket), under
+    incoming/: the notification's custom attributes are the CloudEvent's (test_delivery.py
+    posts what they make to ingest)."""
+    from functions.ingestion import DELETED, FINALIZED
+
+    notification = ROOT["resource"]["google_storage_notification.uploads"]
+    assert attr(notification, "for_each") == ref("local.upload_events")
     assert attr(notification, "bucket") == ref("google_storage_bucket.data.name")
     assert attr(notification, "topic") == ref("google_pubsub_topic.uploads.id")
-    assert attr(notification, "event_types") == ["OBJECT_FINALIZE"]
+    assert attr(notification, "event_types") == ref("each.value.event_types")
     assert attr(notification, "object_name_prefix") == "incoming/"
     assert attr(notification, "payload_format") == "JSON_API_V1"
-    assert attr(notification, "custom_attributes") == ref("local.upload_event")
-    event = ROOT["locals"]["upload_event"]
-    assert event["ce-type"] == "google.cloud.storage.object.v1.finalized"
-    assert event["ce-specversion"] == "1.0"
-    assert event["ce-id"], "functions-framework refuses a binary CloudEvent without an id"
-    assert ref("google_storage_bucket.data.name") in event["ce-source"]
+    attributes = attr(notification, "custom_attributes")
+    assert attributes["ce-type"] == ref("each.value.type")
+    assert attributes["ce-specversion"] == "1.0"
+    assert attributes["ce-id"], "functions-framework refuses a binary CloudEvent without an id"
+    assert attributes["ce-source"] == ref("local.upload_source")
+    assert ref("google_storage_bucket.data.name") in ROOT["locals"]["upload_source"]
+    events = ROOT["locals"]["upload_events"]
+    assert events["finalized"] == {"event_types": ["OBJECT_FINALIZE"], "type": FINALIZED}
+    assert events["deleted"] == {
+        "event_types": ["OBJECT_ARCHIVE", "OBJECT_DELETE"],
+        "type": DELETED,
+    }
 
 
 def ingest_subscription() -> dict:
