@@ -27,11 +27,11 @@ locals {
 
   # The longest ingest may handle one event: inside the push subscription's 600 s
   # acknowledgement deadline (events.tf), so a delivery still being handled is not sent again.
-  # A delivery of a file holds it for longer (DIAMONDS_INGEST_LEASE_SECONDS): only a delivery
-  # whose instance died leaves a lease that runs out, and the file is then taken over by a
-  # retry.
+  # A delivery of a file holds it (DIAMONDS_INGEST_LEASE_SECONDS) and renews that every quarter
+  # of the lease while it works: only a delivery whose instance died lets it run out, and the
+  # file is then taken over by the next retry, within a minute.
   ingest_timeout_seconds = 540
-  ingest_lease_seconds   = local.ingest_timeout_seconds + 60
+  ingest_lease_seconds   = 30
 
   training_image = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.training.repository_id}/training:${var.training_image_tag}"
 

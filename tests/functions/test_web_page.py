@@ -140,7 +140,8 @@ def test_the_page_and_its_files_are_served_with_types_caching_and_the_policy(des
     assert again.status_code == 304 and again.content == b""
     head = requests.head(desk + "/", timeout=30)
     assert head.status_code == 200 and head.content == b""
-    assert head.headers["Content-Length"] == str(len(html.content))
+    assert head.headers["Content-Length"] == html.headers["Content-Length"]
+    assert html.headers["Content-Encoding"] == "gzip" and html.headers["Vary"] == "Accept-Encoding"
 
     for name, kind in (
         ("app.js", "text/javascript"),
