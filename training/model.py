@@ -10,6 +10,7 @@ Serving needs only NumPy: the fitted trees are compiled into a `Forest` and stor
 from __future__ import annotations
 
 import json
+import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,10 +32,8 @@ BOOSTER_FILE = "lightgbm.txt"
 """LightGBM's own text dump of the trees, for inspection with LightGBM's tools; serving never
 reads it."""
 INTERVAL_CARAT_EDGES = (0.0, 0.5, 1.0, 1.5, 2.0)
-"""Lower edges of the carat bands that each get their own interval width."""
-_UPPER_EDGES = INTERVAL_CARAT_EDGES[1:]
-"""How many of these a carat reaches is the number of its band (a carat below 0 is in band 0)."""
-_UPPER_CARAT_EDGES = np.asarray(_UPPER_EDGES)
+"""Lower edges of the carat bands that each get their own interval width, in a model fitted
+now; a loaded model keeps the edges it was saved with."""
 _CARAT = FEATURES.index("carat")
 MIN_BAND_ROWS = 100
 DOMAIN_MARGIN = 0.05
@@ -43,6 +42,8 @@ _DERIVED = (
     "_coef",
     "_interval_factors",
     "_interval_factor_rows",
+    "_upper_carat_edges",
+    "_upper_carat_edge_list",
     "_domain_limits",
     "_domain_bounds",
 )
@@ -84,8 +85,9 @@ class PriceModel:
         self._fit_point(X, y)
         if calibration_residuals is None:
             calibration_residuals = self._cross_fit_residuals(X, y)
+        self.interval_carat_edges = INTERVAL_CARAT_EDGES
         self.interval_bands = banded_offsets(
-            calibration_residuals, X[:, _CARAT], self.params.coverage
+            calibration_residuals, X[:, _CARAT], self.params.coverage, self.interval_carat_edges
         )
         self.domain = {
             name: [float(X[:, j].min()), float(X[:, j].max())]
@@ -159,7 +161,7 @@ class PriceModel:
         for column, term in row_terms(x):
             backbone += term * self._coef[column]
         price = float(np.exp(self.intercept + backbone + self.forest.predict_row(x)))
-        low, high = self._interval_factor_rows[bisect_right(_UPPER_EDGES, x[_CARAT])]
+        low, high = self._interval_factor_rows[bisect_right(self._upper_carat_edge_list, x[_CARAT])]
         return price, price * low, price * high
 
     @cached_property
@@ -192,8 +194,18 @@ class PriceModel:
     def interval(self, X: np.ndarray, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The calibrated interval around the predicted prices of the stones X."""
         carat = np.asarray(X, dtype=float)[:, _CARAT]
-        factors = self._interval_factors[_UPPER_CARAT_EDGES.searchsorted(carat, side="right")]
+        factors = self._interval_factors[self._upper_carat_edges.searchsorted(carat, side="right")]
         return price * factors[:, 0], price * factors[:, 1]
+
+    @cached_property
+    def _upper_carat_edge_list(self) -> list[float]:
+        """The carat edges above the first: how many of them a carat reaches is the number of
+        its band (a carat below the first edge is in band 0)."""
+        return [float(edge) for edge in self.interval_carat_edges[1:]]
+
+    @cached_property
+    def _upper_carat_edges(self) -> np.ndarray:
+        return np.asarray(self._upper_carat_edge_list)
 
     @cached_property
     def _interval_factors(self) -> np.ndarray:
@@ -296,7 +308,7 @@ class PriceModel:
             "forest": self.forest.to_dict(),
             "interval": {
                 "coverage": self.params.coverage,
-                "carat_edges": list(INTERVAL_CARAT_EDGES),
+                "carat_edges": list(self.interval_carat_edges),
                 "log_offsets": self.interval_bands,
             },
             "domain": self.domain,
@@ -318,8 +330,9 @@ class PriceModel:
         model.term_groups = np.asarray(linear["term_groups"], dtype=np.int64)
         model.term_means = np.asarray(linear["term_means"], dtype=float)
         model._booster, model._forest = None, Forest.from_dict(document["forest"])
-        bands = document["interval"]["log_offsets"]
-        model.interval_bands = [[float(a), float(b)] for a, b in bands]
+        interval = document["interval"]
+        model.interval_carat_edges = _carat_edges(interval["carat_edges"], interval["log_offsets"])
+        model.interval_bands = [[float(a), float(b)] for a, b in interval["log_offsets"]]
         model.domain = {k: [float(a), float(b)] for k, (a, b) in document["domain"].items()}
         return model
 
@@ -331,12 +344,34 @@ def _outside(
     return (value < lowest) | (value > highest)
 
 
-def banded_offsets(residuals: np.ndarray, carat: np.ndarray, coverage: float) -> list[list[float]]:
-    """Conformal offsets per carat band (Mondrian conformal), so that the interval holds its
-    coverage for big stones too, whose prices scatter more; a band with fewer than
-    MIN_BAND_ROWS calibration stones uses the offsets of all stones."""
+def _carat_edges(edges: list, log_offsets: list) -> tuple[float, ...]:
+    """The stored carat edges of a model's interval, checked against its offsets."""
+    if not edges:
+        raise ValueError(f"{MODEL_FILE}: the interval's carat edges make no carat band")
+    if not all(isinstance(e, int | float) and math.isfinite(e) for e in edges):
+        raise ValueError(f"{MODEL_FILE}: the interval's carat edges {edges} are not numbers")
+    if any(low >= high for low, high in pairwise(edges)):
+        raise ValueError(f"{MODEL_FILE}: the interval's carat edges {edges} are not increasing")
+    if len(edges) != len(log_offsets):
+        raise ValueError(
+            f"{MODEL_FILE}: the interval's carat edges make {len(edges)} carat bands but it "
+            f"has offsets for {len(log_offsets)}"
+        )
+    return tuple(float(edge) for edge in edges)
+
+
+def banded_offsets(
+    residuals: np.ndarray,
+    carat: np.ndarray,
+    coverage: float,
+    carat_edges: Sequence[float],
+) -> list[list[float]]:
+    """Conformal offsets per carat band (Mondrian conformal; a band from each of `carat_edges`
+    to the next), so that the interval holds its coverage for big stones too, whose prices
+    scatter more; a band with fewer than MIN_BAND_ROWS calibration stones uses the offsets of
+    all stones."""
     overall = conformal_offsets(residuals, coverage)
-    edges = [*INTERVAL_CARAT_EDGES, np.inf]
+    edges = [*carat_edges, np.inf]
     bands = []
     for low, high in pairwise(edges):
         inside = (carat >= low) & (carat < high)

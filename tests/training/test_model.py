@@ -60,6 +60,48 @@ def test_files_round_trip_and_are_plain_json(trained) -> None:
     assert again.explain(X[3]).factors == pytest.approx(model.explain(X[3]).factors)
 
 
+def _with_interval(files: dict[str, bytes], carat_edges: list, log_offsets: list) -> dict:
+    """`files` with the interval's stored carat edges and log offsets replaced."""
+    document = json.loads(files[MODEL_FILE])
+    document["interval"].update(carat_edges=carat_edges, log_offsets=log_offsets)
+    return {**files, MODEL_FILE: json.dumps(document).encode()}
+
+
+def test_a_loaded_model_bands_stones_by_the_carat_edges_it_was_saved_with(trained) -> None:
+    model, X, _ = trained
+    edges, offsets = [0.0, 0.3, 0.6], [[-0.1, 0.1], [-0.2, 0.2], [-0.3, 0.3]]
+    loaded = PriceModel.from_files(_with_interval(model.to_files(), edges, offsets))
+    stones = X[:3].copy()
+    stones[:, 0] = [0.25, 0.45, 0.9]
+    price = loaded.predict(stones)
+    low, high = loaded.interval(stones, price)
+    np.testing.assert_allclose(low / price, np.exp([-0.1, -0.2, -0.3]), rtol=1e-15)
+    np.testing.assert_allclose(high / price, np.exp([0.1, 0.2, 0.3]), rtol=1e-15)
+    for stone, expected in zip(stones.tolist(), zip(price, low, high, strict=True), strict=True):
+        assert loaded.price_row(stone) == expected
+    stored = json.loads(loaded.to_files()[MODEL_FILE])["interval"]
+    assert (stored["carat_edges"], stored["log_offsets"]) == (edges, offsets)
+
+
+@pytest.mark.parametrize(
+    ("carat_edges", "log_offsets", "problem"),
+    [
+        ([0.0, 0.5], [[-0.1, 0.1]], "2 carat bands but it has offsets for 1"),
+        ([0.0, 1.0, 0.5], [[-0.1, 0.1]] * 3, "not increasing"),
+        ([0.0, 0.5, 0.5], [[-0.1, 0.1]] * 3, "not increasing"),
+        ([], [], "no carat band"),
+        ([0.0, "half"], [[-0.1, 0.1]] * 2, "not numbers"),
+        ([0.0, float("nan")], [[-0.1, 0.1]] * 2, "not numbers"),
+    ],
+)
+def test_loading_refuses_carat_edges_that_do_not_band_the_interval(
+    trained, carat_edges: list, log_offsets: list, problem: str
+) -> None:
+    files = _with_interval(trained[0].to_files(), carat_edges, log_offsets)
+    with pytest.raises(ValueError, match=f"carat edges.*{problem}"):
+        PriceModel.from_files(files)
+
+
 def test_loading_refuses_another_format() -> None:
     with pytest.raises(ValueError, match="is not a"):
         PriceModel.from_files({MODEL_FILE: b'{"format": "something-else"}'})
