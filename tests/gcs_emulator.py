@@ -2,7 +2,8 @@
 
 `gcs_server` runs one in-memory server per session and points STORAGE_EMULATOR_HOST at it, so
 any google-cloud-storage client created during the tests talks to it. `gcs_bucket` gives each
-test a fresh bucket. Without the server the tests are skipped, except on CI where they fail.
+test a fresh bucket; `storage` runs a test on a local folder and again on a bucket. Without the
+server the tests are skipped, except on CI where they fail.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
 from local.gcs_emulator import EmulatorUnavailable, GCSEmulator
+from training.storage import GCSStorage, LocalStorage, Storage
 
 
 def gcs_client() -> Any:
@@ -58,3 +61,11 @@ def gcs_bucket(gcs_server: str) -> str:
     name = f"test-{uuid.uuid4().hex[:16]}"
     gcs_client().create_bucket(name)
     return name
+
+
+@pytest.fixture(params=["local", pytest.param("gcs", marks=pytest.mark.gcs)])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    """An empty storage: a local folder, and a prefix of a new bucket of the emulator."""
+    if request.param == "local":
+        return LocalStorage(tmp_path / "root")
+    return GCSStorage(request.getfixturevalue("gcs_bucket"), "some/prefix", client=gcs_client())

@@ -1,16 +1,40 @@
-"""The model registry: versions, their checksums, the champion and run records."""
+"""The model registry: versions, their checksums, the champion and run records, on a local
+folder and on a bucket of the GCS emulator."""
 
 from __future__ import annotations
 
+import json
+import threading
+
 import pytest
 
-from training.registry import NotAFigure, Registry, non_finite
-from training.storage import LocalStorage
+from training.model import MODEL_FILE, PriceModel
+from training.params import ModelParams
+from training.registry import (
+    ROWS_FILE,
+    ChecksumMismatch,
+    NotAFigure,
+    PromotionConflict,
+    Registry,
+    UnknownVersion,
+    non_finite,
+)
+from training.storage import Storage
 
 
 @pytest.fixture()
-def registry(tmp_path) -> Registry:
-    return Registry(LocalStorage(tmp_path))
+def registry(storage: Storage) -> Registry:
+    return Registry(storage)
+
+
+@pytest.fixture(scope="module")
+def model_files(trained) -> dict[str, bytes]:
+    return {MODEL_FILE: trained[0].to_files()[MODEL_FILE], ROWS_FILE: b'["a1", "b2"]'}
+
+
+def register(registry: Registry, *versions: str, params: dict | None = None) -> None:
+    for version in versions:
+        registry.register(version, {"model.json": b"{}"}, {"params": params or {}})
 
 
 def test_a_version_is_listed_once_its_metadata_is_written(registry: Registry) -> None:
@@ -18,6 +42,137 @@ def test_a_version_is_listed_once_its_metadata_is_written(registry: Registry) ->
     assert registry.versions() == ["v1"]
     assert metadata["artifacts"]["model.json"]["bytes"] == 2
     assert registry.artifact("v1", "model.json") == b"{}"
+    assert registry.metadata("v1") == {**metadata, "metrics": {"mape": 5.0}}
+
+
+def test_a_version_whose_registration_stopped_before_its_metadata_is_no_version(
+    registry: Registry, model_files: dict[str, bytes]
+) -> None:
+    for name, data in model_files.items():  # what a registration that died midway leaves
+        registry.storage.write(f"models/v2/{name}", data)
+    assert registry.versions() == []
+    for read in (registry.metadata, registry.load):
+        with pytest.raises(UnknownVersion):
+            read("v2")
+    with pytest.raises(UnknownVersion):
+        registry.promote("v2", "never")
+    assert registry.champion() is None
+    registry.register("v2", model_files, {})
+    registry.register("v1", model_files, {})
+    assert registry.versions() == ["v1", "v2"]
+
+
+@pytest.mark.parametrize("name", ["nope", "../v1", "", "v1/..", ".hidden", "a\\b"])
+def test_a_name_that_is_no_version_is_unknown(registry: Registry, name: str) -> None:
+    register(registry, "v1")
+    with pytest.raises(UnknownVersion):
+        registry.metadata(name)
+
+
+def test_a_registered_model_loads_and_prices_as_saved(
+    registry: Registry, model_files: dict[str, bytes], trained
+) -> None:
+    registry.register("v1", model_files, {"params": {"seed": 0}})
+    model, metadata = registry.load("v1")
+    assert metadata["params"] == {"seed": 0}
+    _, X, _ = trained
+    assert (
+        model.predict(X[:50]).tolist()
+        == PriceModel.from_files(model_files).predict(X[:50]).tolist()
+    )
+    assert registry.training_rows("v1") == {"a1", "b2"}
+
+
+@pytest.mark.parametrize("name", [MODEL_FILE, ROWS_FILE])
+def test_a_file_changed_after_registration_is_refused(
+    registry: Registry, model_files: dict[str, bytes], name: str
+) -> None:
+    registry.register("v1", model_files, {})
+    tampered = model_files[name].replace(b"1", b"2", 1)
+    registry.storage.write(f"models/v1/{name}", tampered)
+    with pytest.raises(ChecksumMismatch, match=f"models/v1/{name} does not match its checksum"):
+        registry.artifact("v1", name)
+    read = registry.load if name == MODEL_FILE else registry.training_rows
+    with pytest.raises(ChecksumMismatch):
+        read("v1")
+
+
+def test_a_file_that_was_never_registered_is_refused(
+    registry: Registry, model_files: dict[str, bytes]
+) -> None:
+    registry.register("v1", {MODEL_FILE: model_files[MODEL_FILE]}, {})
+    registry.storage.write(f"models/v1/{ROWS_FILE}", model_files[ROWS_FILE])
+    with pytest.raises(ChecksumMismatch, match="is not a registered file"):
+        registry.training_rows("v1")
+
+
+def test_promotion_is_a_compare_and_swap_on_the_champion(registry: Registry) -> None:
+    register(registry, "v1", "v2", "v3")
+    assert registry.champion() is None and registry.champion_with_token() == (None, None)
+    first = registry.promote("v1", "first model", expected=None)
+    assert (first["version"], first["reason"], first["previous"]) == ("v1", "first model", None)
+    with pytest.raises(PromotionConflict):
+        registry.promote("v2", "decided when there was no champion", expected=None)
+    record, token = registry.champion_with_token()
+    assert record == first
+    second = registry.promote("v2", "better", expected=token)
+    assert (second["version"], second["previous"]) == ("v2", "v1")
+    with pytest.raises(PromotionConflict):
+        registry.promote("v3", "decided on v1", expected=token)
+    assert registry.champion() == second
+    assert registry.promote("v1", "rollback")["previous"] == "v2"
+    with pytest.raises(UnknownVersion):
+        registry.promote("v9", "never registered")
+    assert registry.champion()["version"] == "v1"
+
+
+def test_of_promotions_decided_on_the_same_champion_one_wins(registry: Registry) -> None:
+    contenders = [f"v{i}" for i in range(2, 8)]
+    register(registry, "v1", *contenders)
+    registry.promote("v1", "first")
+    _, token = registry.champion_with_token()
+    start = threading.Barrier(len(contenders))
+    won: list[str] = []
+
+    def promote(version: str) -> None:
+        start.wait()
+        try:
+            registry.promote(version, "gate", expected=token)
+        except PromotionConflict:
+            return
+        won.append(version)
+
+    threads = [threading.Thread(target=promote, args=(v,)) for v in contenders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(won) == 1
+    assert registry.champion()["version"] == won[0]
+    assert registry.champion()["previous"] == "v1"
+
+
+def test_the_champions_parameters_leave_out_what_this_code_does_not_know(
+    registry: Registry,
+) -> None:
+    assert registry.champion_params() is None
+    register(registry, "v1", params={"n_estimators": 20, "seed": 3, "retired_knob": 1})
+    registry.promote("v1", "first")
+    assert registry.champion_params() == ModelParams(n_estimators=20, seed=3)
+
+
+def test_runs_are_recorded_replaced_and_listed_in_order(registry: Registry) -> None:
+    assert registry.runs() == []
+    registry.save_run({"run_id": "20260102T000000Z-bbbbbb", "status": "running"})
+    registry.save_run({"run_id": "20260101T000000Z-aaaaaa", "status": "succeeded"})
+    registry.save_run({"run_id": "20260102T000000Z-bbbbbb", "status": "failed"})
+    assert registry.runs() == ["20260101T000000Z-aaaaaa", "20260102T000000Z-bbbbbb"]
+    assert registry.run("20260102T000000Z-bbbbbb")["status"] == "failed"
+    stored = json.loads(registry.storage.read("runs/20260101T000000Z-aaaaaa.json"))
+    assert stored == {"run_id": "20260101T000000Z-aaaaaa", "status": "succeeded"}
+    with pytest.raises(LookupError):
+        registry.run("20260103T000000Z-cccccc")
+    assert registry.versions() == []
 
 
 @pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])

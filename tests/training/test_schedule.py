@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 
-from tests.gcs_emulator import gcs_client
 from training.registry import Registry
 from training.schedule import Schedule, SlotLost
-from training.storage import GCSStorage, LocalStorage, Storage
+from training.storage import Storage
 
 
 class Clock:
@@ -19,13 +17,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(params=["local", pytest.param("gcs", marks=pytest.mark.gcs)])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    if request.param == "local":
-        return LocalStorage(tmp_path / "models")
-    return GCSStorage(request.getfixturevalue("gcs_bucket"), "models", client=gcs_client())
 
 
 @pytest.fixture

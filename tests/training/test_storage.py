@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.gcs_emulator import gcs_client
 from training.storage import (
     GCSStorage,
     LocalStorage,
@@ -22,14 +21,6 @@ from training.storage import (
 
 GCS = pytest.mark.gcs
 BAD_KEYS = ["../x", "/etc/passwd", "a/../../b", "a\\b", "", "a/./b", "a//b", "a/", "nul\0", ".x"]
-
-
-@pytest.fixture(params=["local", pytest.param("gcs", marks=GCS)])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    if request.param == "local":
-        return LocalStorage(tmp_path / "root")
-    bucket = request.getfixturevalue("gcs_bucket")
-    return GCSStorage(bucket, "some/prefix", client=gcs_client())
 
 
 def test_write_read_exists(storage: Storage) -> None:
