@@ -1,10 +1,12 @@
 import json
+from itertools import pairwise
 
 import numpy as np
 import pytest
 
-from training.features import GROUPS
+from training.features import GROUPS, linear_terms
 from training.model import MODEL_FILE, ModelParams, PriceModel, conformal_offsets
+from training.record import CATEGORIES, FEATURES
 
 from .. import shapley_reference
 
@@ -41,13 +43,22 @@ def test_explanation_reads_like_a_sentence(trained) -> None:
 
 
 def test_better_grades_never_lower_the_backbone(trained) -> None:
+    """Every step up every grade scale (each adjacent pair of grades of cut, color and clarity)
+    raises the backbone's log price, or leaves it, for each stone of the sample."""
     model, X, _ = trained
-    x = X[0].copy()
-    prices = []
-    for level in range(7):
-        x[2] = level
-        prices.append(model.predict(x[None])[0])
-    assert prices[-1] > prices[0]
+    for name, grades in CATEGORIES.items():
+        column = FEATURES.index(name)
+        for level, (worse, better) in enumerate(pairwise(grades)):
+            at_worse, at_better = X.copy(), X.copy()
+            at_worse[:, column], at_better[:, column] = level, level + 1
+            step = backbone(model, at_better) - backbone(model, at_worse)
+            assert step.min() >= 0, f"{name} {better} prices below {worse}: {step.min():.4f}"
+
+
+def backbone(model: PriceModel, X: np.ndarray) -> np.ndarray:
+    """The log-linear part of the model's log price, without the trees."""
+    terms, _ = linear_terms(X)
+    return model.intercept + terms @ model.coef
 
 
 def test_files_round_trip_and_are_plain_json(trained) -> None:
