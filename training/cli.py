@@ -192,7 +192,7 @@ def _settings(args: argparse.Namespace):
 
 
 def _train(args: argparse.Namespace) -> int:
-    """Train when the MODELS root's training slot is ours (DESIGN: single-flight), then train
+    """Train when the MODELS root's training slot is ours (docs/design.md), then train
     any follow-up run that was queued meanwhile, in this same process. A run asked for by
     ingestion or the API keeps the champion's recipe: its parameters, so a tuned model stays
     tuned."""

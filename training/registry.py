@@ -1,6 +1,6 @@
 """The model registry: versions, the champion pointer and the record of every training run.
 
-MODELS root layout (DESIGN.md):
+MODELS root layout (docs/design.md):
   models/<version>/      model files + metadata.json (with the sha256 of every file)
   champion.json          which version serves; swapped with compare-and-swap
   runs/<run_id>.json     each training run
