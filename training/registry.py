@@ -93,8 +93,8 @@ class Registry:
         return metadata
 
     def versions(self) -> list[str]:
-        keys = self.storage.list("models/")
-        return sorted(k.split("/")[1] for k in keys if k.endswith(f"/{METADATA}"))
+        parts = (key.split("/") for key in self.storage.list("models/"))
+        return sorted(p[1] for p in parts if len(p) == 3 and p[2] == METADATA)
 
     def metadata(self, version: str) -> dict:
         key = f"models/{version}/{METADATA}"

@@ -187,3 +187,10 @@ def test_non_finite_finds_the_first_number_that_is_no_figure() -> None:
     assert non_finite({"a": [1.0, {"b": 2}], "c": "inf"}) is None
     assert non_finite({"a": [1.0, {"b": float("nan")}]}) == "a.1.b = nan"
     assert non_finite(float("inf")) == "value = inf"
+
+
+def test_only_a_version_folder_holding_its_metadata_is_a_version(registry: Registry) -> None:
+    registry.register("v1", {"model.json": b"{}"}, {"metrics": {"mape": 5.0}})
+    registry.storage.write("models/metadata.json", b"{}")
+    registry.storage.write("models/v2/extra/metadata.json", b"{}")
+    assert registry.versions() == ["v1"]
