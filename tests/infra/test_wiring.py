@@ -6,9 +6,7 @@ on the configuration as tests/infra/terraform_config.py parses it.
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -34,7 +32,6 @@ from tests.infra.terraform_config import (
 ENTRY_POINTS = {"inventory", "pricing", "models", "retrain", "ingest"}
 HTTP_ENTRY_POINTS = ENTRY_POINTS - {"ingest"}
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 FUNCTION_MODULE = module_config(INFRA / "modules" / "function")
 DATABASE_MODULE = module_config(INFRA / "modules" / "database")
@@ -46,14 +43,8 @@ FRONT_DOOR_MODULE = module_config(INFRA / "modules" / "front_door")
 
 @pytest.fixture(scope="module")
 def settings_names() -> set[str]:
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    try:
-        from functions.settings import ServiceSettings
-    except ImportError as error:
-        if IN_CI:
-            raise
-        pytest.skip(f"functions.settings.ServiceSettings is not importable yet: {error}")
+    from functions.settings import ServiceSettings
+
     return {"DIAMONDS_" + field.upper() for field in ServiceSettings.model_fields}
 
 
