@@ -515,10 +515,11 @@ say(
 
 # %% [markdown]
 # ### The 90% price interval
-# Trained as the training job does: a model fitted on 80% of the stones (its interval calibrated
-# by split-conformal on cross-fitted residuals, separately for each carat band, because the
-# prices of big stones scatter more), scored on the 20% it never saw
-# (`training.splits.holdout_split`, `training.evaluation.evaluate_holdout`).
+# A model fitted on 80% of the stones (its interval calibrated by split-conformal on
+# cross-fitted residuals, separately for each carat band, because the prices of big stones
+# scatter more), scored on the 20% it never saw (`training.splits.holdout_split`,
+# `training.evaluation.evaluate_holdout`). The training job holds out the same share, chosen by
+# each stone's fingerprint (`training.sampling`).
 
 # %%
 train, test = holdout_split(len(price), 0.2, 0)

@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from training.features import feature_matrix
+from training.fingerprints import fingerprints
 from training.model import ModelParams, PriceModel
 from training.record import FEATURES
-from training.registry import row_fingerprints
 from training.splits import kfold_indices
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from training.fingerprints import TrainingRows
 
 CARAT_BANDS: tuple[tuple[float, float], ...] = (
     (0.0, 0.5),
@@ -50,12 +52,12 @@ def metrics(
 
 
 def fresh_error(
-    model: PriceModel, seen: set[str], records: pd.DataFrame
+    model: PriceModel, seen: TrainingRows, records: pd.DataFrame
 ) -> tuple[float | None, int]:
-    """The MAPE (%) of `model` on the priced records it was not trained on (their fingerprints
-    are not in `seen`) and would price (inside its domain), and how many stones that is: the
+    """The MAPE (%) of `model` on the priced records it was not trained on (not among `seen`,
+    its training rows) and would price (inside its domain), and how many stones that is: the
     model's accuracy on fresh appraisals."""
-    fresh = np.array([f not in seen for f in row_fingerprints(records)], dtype=bool)
+    fresh = ~seen.seen(fingerprints(records))
     X = feature_matrix(records)[fresh]
     price = records["price"].to_numpy(dtype=float)[fresh]
     priced = np.array([not problems for problems in model.out_of_domain(X)], dtype=bool)
@@ -104,6 +106,14 @@ def cross_validate(
         "by_carat": by_carat_band(carat, price, predicted),
     }
     return CrossValidation(summary, np.log(price) - np.log(predicted), predicted)
+
+
+def mape_standard_error(price: np.ndarray, predicted: np.ndarray) -> float:
+    """The standard error (in points) of the MAPE of these stones as an estimate of the MAPE of
+    the population they were sampled from: the spread of their percentage errors over the
+    square root of their number (one standard error; three are a wide margin)."""
+    errors = np.abs(predicted - price) / price * 100
+    return float(errors.std(ddof=1) / np.sqrt(len(errors))) if len(errors) > 1 else float("nan")
 
 
 def evaluate_holdout(

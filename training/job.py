@@ -6,7 +6,6 @@ the local training runner.
 
 from __future__ import annotations
 
-import json
 import platform
 import threading
 import time
@@ -18,14 +17,15 @@ import numpy as np
 import pandas as pd
 
 from training.checksums import sha256
-from training.evaluation import cross_validate, evaluate_holdout, metrics
+from training.evaluation import cross_validate, evaluate_holdout, mape_standard_error, metrics
 from training.features import feature_matrix
+from training.fingerprints import FILE as ROWS_FILE
+from training.fingerprints import fingerprints, training_rows_file
 from training.gate import Champion, Scores, decide
 from training.model import ModelParams, PriceModel
 from training.quarantine import write_quarantine
-from training.record import COLUMNS
+from training.record import COLUMNS, FEATURES
 from training.registry import (
-    ROWS_FILE,
     NotAFigure,
     PromotionConflict,
     Registry,
@@ -33,16 +33,15 @@ from training.registry import (
     new_version,
     non_finite,
     now_utc,
-    row_fingerprints,
 )
+from training.sampling import evaluation_split
 from training.schedule import SlotLost
-from training.splits import holdout_split
 from training.statuses import RunStatus
 from training.storage import NotFound, Storage, split_uri
 from training.validation import UnusableFile, ValidationResult, read_records
 
 MIN_ROWS = 50
-HOLDOUT_FRACTION = 0.2
+_CARAT = FEATURES.index("carat")
 
 
 class UnusableInput(ValueError):
@@ -159,31 +158,38 @@ class TrainingRun:
 
         self._go_on()
         started = time.perf_counter()
-        train, test = holdout_split(len(price), HOLDOUT_FRACTION, self.params.seed)
-        holdout_model = PriceModel(self.params).fit(X[train], price[train])
+        stones = records["fingerprint"].to_numpy(np.uint64)
+        split = evaluation_split(stones, X[:, _CARAT], self.params.seed)
+        train, test, sample = split.train, split.holdout, split.sample
+        cv = cross_validate(X[sample], price[sample], self.params)
+        error = mape_standard_error(price[sample], cv.predicted)
+        calibration = {
+            "calibration_residuals": cv.log_residuals,
+            "calibration_carat": X[sample, _CARAT],
+        }
+        holdout_model = PriceModel(self.params).fit(X[train], price[train], **calibration)
         holdout = evaluate_holdout(holdout_model, X[test], price[test])
-        cv = cross_validate(X, price, self.params)
         where = non_finite({"cross_validation": cv.summary, "holdout": holdout})
         if where is not None:
             raise NotAFigure(f"the evaluation gave {where}: no figure to gate on")
         self._stage(
             "evaluate",
             started,
-            f"CV MAPE {cv.summary['mape']:.2f}%, held-out MAPE {holdout['mape']:.2f}%, "
-            f"90% interval coverage {holdout['coverage']:.1%}",
+            f"CV MAPE {cv.summary['mape']:.2f}% ± {error:.2f} on "
+            f"{len(sample)} of {len(train)} training stones, held-out MAPE "
+            f"{holdout['mape']:.2f}%, 90% interval coverage {holdout['coverage']:.1%}",
         )
 
         self._go_on()
         started = time.perf_counter()
-        model = PriceModel(self.params).fit(X, price, calibration_residuals=cv.log_residuals)
+        model = PriceModel(self.params).fit(X, price, **calibration)
         self._stage("fit", started, f"{len(price)} stones")
 
         self._go_on()
         started = time.perf_counter()
-        fingerprints = row_fingerprints(records)
         data_sha = sha256("".join(sorted(s["sha256"] for s in lineage["sources"])).encode())
         version = new_version(data_sha)
-        files = {**model.to_files(), ROWS_FILE: json.dumps(fingerprints).encode()}
+        files = {**model.to_files(), ROWS_FILE: training_rows_file(stones)}
         self.registry.register(
             version,
             files,
@@ -204,14 +210,7 @@ class TrainingRun:
 
         self._go_on()
         started = time.perf_counter()
-        gate = self._gate(
-            version,
-            holdout_model,
-            X[test],
-            price[test],
-            [fingerprints[i] for i in test],
-            cv.summary,
-        )
+        gate = self._gate(version, holdout_model, X[test], price[test], stones[test], cv.summary)
         self._stage("gate", started, f"{gate['decision']}: {gate['reason']}")
         return self._finish(
             RunStatus.SUCCEEDED,
@@ -228,6 +227,8 @@ class TrainingRun:
             except UnusableFile as exc:
                 write_quarantine(self.data, source.name, source.description, error=str(exc))
                 raise UnusableInput(f"{source.uri}: {exc}") from None
+        for result in results:
+            result.accepted["fingerprint"] = fingerprints(result.accepted)
         _reject_cross_file_duplicates(sources, results)
         lineage_sources = []
         for source, result in zip(sources, results, strict=True):
@@ -258,7 +259,7 @@ class TrainingRun:
         candidate: PriceModel,
         X: np.ndarray,
         price: np.ndarray,
-        fingerprints: list[str],
+        stones: np.ndarray,
         cv: dict,
     ) -> dict:
         """Promote only if not worse than the champion, on rows neither model trained on."""
@@ -266,7 +267,7 @@ class TrainingRun:
         scores, champion, held_out_rows = Scores(cv["mape"]), None, 0
         if current is not None:
             scores, champion, held_out_rows = self._measure(
-                current["version"], candidate, X, price, fingerprints, cv
+                current["version"], candidate, X, price, stones, cv
             )
         decision = decide(scores, champion, held_out_rows, self.tolerance)
         promote, reason = decision.promote, decision.reason
@@ -288,7 +289,7 @@ class TrainingRun:
         candidate: PriceModel,
         X: np.ndarray,
         price: np.ndarray,
-        fingerprints: list[str],
+        stones: np.ndarray,
         cv: dict,
     ) -> tuple[Scores, Champion, int]:
         """The scores of the candidate and of the champion `version` for the gate, and how many
@@ -299,7 +300,7 @@ class TrainingRun:
             champion_cv = float(meta["metrics"]["cross_validation"]["mape"])
         except Exception as exc:
             return Scores(cv["mape"]), Champion(version, problem=str(exc)), 0
-        unseen = np.array([f not in seen for f in fingerprints], dtype=bool)
+        unseen = ~seen.seen(stones)
 
         def held_out(model: PriceModel) -> float | None:
             return (
@@ -314,25 +315,26 @@ class TrainingRun:
 
 
 def _reject_cross_file_duplicates(sources: list[Source], results: list[ValidationResult]) -> None:
-    seen: dict[tuple, str] = {}
+    """A stone identical to one of an earlier file (the same fingerprint) is rejected."""
+    if len(sources) < 2:
+        return
+    seen: dict[int, str] = {}
     for source, result in zip(sources, results, strict=True):
-        keys = list(result.accepted[list(COLUMNS)].astype(str).itertuples(index=False, name=None))
-        duplicate = np.zeros(len(keys), dtype=bool)
-        for i, (key, line) in enumerate(zip(keys, result.accepted["line"], strict=True)):
-            if key in seen:
-                duplicate[i] = True
-            else:
-                seen[key] = f"{source.name} line {line}"
+        accepted = result.accepted
+        stones = accepted["fingerprint"].tolist()
+        duplicate = np.array([stone in seen for stone in stones], dtype=bool)
         if duplicate.any():
-            moved = result.accepted[duplicate].copy()
+            moved = accepted[duplicate].drop(columns="fingerprint")
+            moved = moved.astype({c: str for c in COLUMNS})
             moved["reason"] = [
-                f"row: exact duplicate of {seen[k]}"
-                for k, d in zip(keys, duplicate, strict=True)
+                f"row: exact duplicate of {seen[s]}"
+                for s, d in zip(stones, duplicate, strict=True)
                 if d
             ]
-            moved = moved.astype({c: str for c in COLUMNS})
             result.rejected = pd.concat([result.rejected, moved], ignore_index=True)
-            result.accepted = result.accepted[~duplicate].reset_index(drop=True)
+            result.accepted = accepted[~duplicate].reset_index(drop=True)
+        for stone, line in zip(stones, accepted["line"], strict=True):
+            seen.setdefault(stone, f"{source.name} line {line}")
 
 
 def _counts_line(result: ValidationResult) -> str:

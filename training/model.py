@@ -72,13 +72,19 @@ class PriceModel:
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(
-        self, X: np.ndarray, price: np.ndarray, calibration_residuals: np.ndarray | None = None
+        self,
+        X: np.ndarray,
+        price: np.ndarray,
+        calibration_residuals: np.ndarray | None = None,
+        calibration_carat: np.ndarray | None = None,
     ) -> PriceModel:
         """Fit on a feature matrix and prices.
 
         The interval is split-conformal on log residuals. Give `calibration_residuals` (log
-        residuals of models that did not see those rows, e.g. from cross-validation); without
-        them they are made here by cross-fitting, which costs `calibration_folds` more fits.
+        residuals of models that did not see those stones, e.g. from cross-validation) and, when
+        they are not the residuals of the rows of X, the carats of their stones
+        (`calibration_carat`); without them they are made here by cross-fitting, which costs
+        `calibration_folds` more fits.
         """
         X = np.asarray(X, dtype=float)
         y = np.log(np.asarray(price, dtype=float))
@@ -87,7 +93,10 @@ class PriceModel:
             calibration_residuals = self._cross_fit_residuals(X, y)
         self.interval_carat_edges = INTERVAL_CARAT_EDGES
         self.interval_bands = banded_offsets(
-            calibration_residuals, X[:, _CARAT], self.params.coverage, self.interval_carat_edges
+            calibration_residuals,
+            X[:, _CARAT] if calibration_carat is None else calibration_carat,
+            self.params.coverage,
+            self.interval_carat_edges,
         )
         self.domain = {
             name: [float(X[:, j].min()), float(X[:, j].max())]

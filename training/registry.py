@@ -9,7 +9,6 @@ MODELS root layout (docs/design.md):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import secrets
@@ -18,16 +17,13 @@ from typing import TYPE_CHECKING
 
 from training.checksums import sha256
 from training.model import MODEL_FILE, ModelParams, PriceModel
-from training.record import COLUMNS
 from training.storage import NotFound, Storage, check_key
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from training.fingerprints import TrainingRows
 
 CHAMPION = "champion.json"
 METADATA = "metadata.json"
-ROWS_FILE = "training_rows.json"
-"""Fingerprints of the rows a version was trained on (`row_fingerprints`)."""
 
 
 class ChecksumMismatch(RuntimeError):
@@ -56,12 +52,6 @@ def now_utc() -> str:
 
 def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def row_fingerprints(records: pd.DataFrame) -> list[str]:
-    """A short hash of each record, so that a later gate or score knows which rows a model saw."""
-    text = records[list(COLUMNS)].astype(str).agg("|".join, axis=1)
-    return [hashlib.sha256(t.encode()).hexdigest()[:16] for t in text]
 
 
 def new_version(data_sha256: str, at: datetime | None = None) -> str:
@@ -115,9 +105,13 @@ class Registry:
             raise ChecksumMismatch(f"models/{version}/{name} does not match its checksum")
         return data
 
-    def training_rows(self, version: str, metadata: dict | None = None) -> set[str]:
-        """The fingerprints of the rows `version` was trained on."""
-        return set(json.loads(self.artifact(version, ROWS_FILE, metadata)))
+    def training_rows(self, version: str, metadata: dict | None = None) -> TrainingRows:
+        """The stones `version` was trained on (training/fingerprints.py)."""
+        from training.fingerprints import FILE, LEGACY_FILE, TrainingRows
+
+        metadata = metadata or self.metadata(version)
+        name = LEGACY_FILE if LEGACY_FILE in metadata["artifacts"] else FILE
+        return TrainingRows(name, self.artifact(version, name, metadata))
 
     def load(self, version: str) -> tuple[PriceModel, dict]:
         """The model of a version; refuses a file whose checksum does not match."""

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import threading
 
+import numpy as np
 import pytest
 
+from training.fingerprints import FILE as ROWS_FILE
+from training.fingerprints import LEGACY_FILE, training_rows_file
 from training.model import MODEL_FILE, PriceModel
 from training.params import ModelParams
 from training.registry import (
-    ROWS_FILE,
     ChecksumMismatch,
     NotAFigure,
     PromotionConflict,
@@ -29,7 +31,8 @@ def registry(storage: Storage) -> Registry:
 
 @pytest.fixture(scope="module")
 def model_files(trained) -> dict[str, bytes]:
-    return {MODEL_FILE: trained[0].to_files()[MODEL_FILE], ROWS_FILE: b'["a1", "b2"]'}
+    rows = training_rows_file(np.array([0x31, 0xB2], dtype=np.uint64))
+    return {MODEL_FILE: trained[0].to_files()[MODEL_FILE], ROWS_FILE: rows}
 
 
 def register(registry: Registry, *versions: str, params: dict | None = None) -> None:
@@ -80,7 +83,11 @@ def test_a_registered_model_loads_and_prices_as_saved(
         model.predict(X[:50]).tolist()
         == PriceModel.from_files(model_files).predict(X[:50]).tolist()
     )
-    assert registry.training_rows("v1") == {"a1", "b2"}
+    stones = np.array([0x31, 0xB2, 0xC3], dtype=np.uint64)
+    assert registry.training_rows("v1").seen(stones).tolist() == [True, True, False]
+    before = {MODEL_FILE: model_files[MODEL_FILE], LEGACY_FILE: b'["0000000000000031", "b2"]'}
+    registry.register("v0", before, {})  # training rows as versions registered them before
+    assert registry.training_rows("v0").seen(stones).tolist() == [True, True, False]
 
 
 @pytest.mark.parametrize("name", [MODEL_FILE, ROWS_FILE])

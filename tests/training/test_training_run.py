@@ -1,6 +1,7 @@
 """`diamonds train | price | models` and `python -m training`, end to end on real files."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training.checksums import sha256
 from training.cli import main
+from training.evaluation import metrics
+from training.features import feature_matrix
+from training.fingerprints import fingerprints
 from training.registry import ChecksumMismatch, PromotionConflict, Registry
+from training.sampling import evaluation_split
 from training.storage import open_storage
+from training.validation import read_records
 
 FAST = ["--param", "n_estimators=40", "--param", "calibration_folds=3"]
 
@@ -68,7 +75,7 @@ def test_training_on_the_customer_file(customer_file, roots, registry, capsys) -
     holdout = meta["metrics"]["holdout"]
     assert 0.8 < holdout["coverage"] < 1 and meta["interval"]["coverage"] == 0.9
     assert all(0 <= band["coverage"] <= 1 for band in holdout["by_carat"])
-    assert set(meta["artifacts"]) == {"model.json", "lightgbm.txt", "training_rows.json"}
+    assert set(meta["artifacts"]) == {"model.json", "lightgbm.txt", "training_rows.npy"}
     assert sum(a["bytes"] for a in meta["artifacts"].values()) < 5_000_000
     run = registry.run(meta["run_id"])
     assert run["status"] == "succeeded" and run["gate"]["decision"] == "promoted"
@@ -299,3 +306,78 @@ def test_a_champion_whose_mape_is_no_figure_is_replaced(
     assert run["gate"]["reason"] == (
         f"the champion {version} cannot be used (its cross-validated MAPE is inf, not a figure)"
     )
+
+
+@pytest.mark.parametrize("registered", ["now", "before fingerprints were arrays"])
+def test_the_gate_compares_on_the_held_out_stones_new_to_the_champion(
+    registered, public_csv, roots, registry, tmp_path
+) -> None:
+    """Of a file that adds 1,000 stones, exactly those in the hold-out are compared on, whatever
+    format the champion's training rows were registered in."""
+    lines = public_csv.splitlines()
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_bytes(b"\n".join(lines[:3001]) + b"\n")
+    second.write_bytes(b"\n".join(lines[:4001]) + b"\n")
+    assert train(first, roots) == 0
+    champion = registry.champion()["version"]
+    if registered != "now":
+        register_rows_as_before(registry, champion, first.read_bytes())
+
+    assert train(second, roots) == 0
+    gate = registry.run(registry.metadata(registry.versions()[-1])["run_id"])["gate"]
+    records = read_records(second.read_bytes()).accepted
+    X, price = feature_matrix(records), records["price"].to_numpy(float)
+    split = evaluation_split(fingerprints(records), X[:, 0])
+    new = split.holdout[split.holdout >= len(read_records(first.read_bytes()).accepted)]
+    assert f"on {len(new)} held-out stones neither model trained on" in gate["reason"]
+    model, _ = registry.load(champion)
+    assert gate["champion_mape"] == metrics(price[new], model.predict(X[new]))["mape"]
+
+
+def register_rows_as_before(registry: Registry, version: str, data: bytes) -> None:
+    """Rewrite a version's training rows in the format of the versions registered before."""
+    stones = fingerprints(read_records(data).accepted).tolist()
+    rows = json.dumps([f"{stone:016x}" for stone in stones]).encode()
+    metadata = registry.metadata(version)
+    del metadata["artifacts"]["training_rows.npy"]
+    metadata["artifacts"]["training_rows.json"] = {"sha256": sha256(rows), "bytes": len(rows)}
+    registry.storage.write(f"models/{version}/training_rows.json", rows)
+    registry.storage.write(f"models/{version}/metadata.json", json.dumps(metadata).encode())
+
+
+def test_a_stone_of_an_earlier_file_is_quarantined_as_its_duplicate(
+    public_csv, roots, registry, tmp_path
+) -> None:
+    lines = public_csv.splitlines()
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_bytes(b"\n".join(lines[:1001]) + b"\n")
+    second.write_bytes(b"\n".join([lines[0], *lines[1001:1500], lines[7]]) + b"\n")
+    command = ["train", str(first), str(second), "--data-root", roots["data"]]
+    assert main([*command, "--models-root", roots["models"], *FAST]) == 0
+    data = open_storage(roots["data"])
+    rejected = pd.read_csv(pd.io.common.BytesIO(data.read("quarantine/second.rejected.csv")))
+    own = read_records(second.read_bytes()).rejected
+    duplicate = rejected[~rejected["line"].isin(own["line"])]
+    assert list(duplicate["line"]) == [501]
+    assert list(duplicate["reason"]) == ["row: exact duplicate of first.csv line 8"]
+    lineage = registry.metadata(registry.versions()[-1])["lineage"]
+    quarantined = len(read_records(first.read_bytes()).rejected) + len(own) + 1
+    assert lineage["rows_rejected"] == quarantined
+
+
+def test_a_large_inventory_is_cross_validated_on_its_sample(
+    public_csv, roots, registry, tmp_path, monkeypatch, capsys
+) -> None:
+    """Beyond the sample's size the cross-validation runs on the sample alone; the run says on
+    how many of how many training stones, with its MAPE's standard error."""
+    monkeypatch.setattr("training.sampling.EVALUATION_SAMPLE", 600)
+    data = tmp_path / "stones.csv"
+    data.write_bytes(b"\n".join(public_csv.splitlines()[:3001]) + b"\n")
+    capsys.readouterr()
+    assert train(data, roots) == 0
+    metadata = registry.metadata(registry.versions()[-1])
+    cv, holdout = metadata["metrics"]["cross_validation"], metadata["metrics"]["holdout"]
+    training_stones = metadata["lineage"]["rows_accepted"] - holdout["n"]
+    assert cv["n"] == 600
+    said = capsys.readouterr().out
+    assert re.search(rf"CV MAPE [0-9.]+% ± 0\.[0-9]+ on 600 of {training_stones} ", said)
