@@ -5,7 +5,6 @@ take the training slot (and start the job) or join the follow-up run (training/s
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from training.schedule import Ticket
@@ -27,12 +26,13 @@ class JobNotStarted(RuntimeError):
 
 
 def snapshot(instance: Instance) -> tuple[str, int]:
-    """Write the priced inventory to snapshots/<time>.csv; its URI and row count."""
-    data, rows = instance.inventory.priced_records_csv()
-    if rows == 0:
+    """Write the priced inventory as a snapshot (training/snapshots.py: the parts that changed,
+    and a manifest); its URI and number of stones."""
+    from training.snapshots import PART_IDS, write_snapshot
+
+    key, rows = write_snapshot(instance.data, instance.inventory.priced_parts(PART_IDS))
+    if key is None:
         raise NothingToTrain("the inventory holds no priced stone")
-    key = f"snapshots/{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.csv"
-    instance.data.write(key, data)
     return instance.data.url_for(key), rows
 
 

@@ -20,7 +20,7 @@ resource "google_service_account" "trainer" {
   project      = var.project_id
   account_id   = "${var.name}-trainer"
   display_name = "Vertex AI training job"
-  description  = "Runs python -m training: reads data, writes quarantine/, models/, champion.json and runs/."
+  description  = "Runs python -m training: reads data, writes quarantine/, snapshots/validated/, models/, champion.json and runs/."
 
   depends_on = [time_sleep.apis_ready]
 }
@@ -73,7 +73,7 @@ locals {
     ingest_runs_write  = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = local.fn["ingest"], prefixes = local.run_records }
 
     trainer_data_read     = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectViewer", member = google_service_account.trainer.member, prefixes = null }
-    trainer_quarantine    = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = google_service_account.trainer.member, prefixes = ["quarantine/"] }
+    trainer_data_write    = { bucket = google_storage_bucket.data.name, role = "roles/storage.objectUser", member = google_service_account.trainer.member, prefixes = ["quarantine/", "snapshots/validated/"] }
     trainer_models_write  = { bucket = google_storage_bucket.models.name, role = "roles/storage.objectUser", member = google_service_account.trainer.member, prefixes = null }
     trainer_staging_write = { bucket = google_storage_bucket.vertex_staging.name, role = "roles/storage.objectUser", member = google_service_account.trainer.member, prefixes = null }
 

@@ -36,6 +36,7 @@ from training.registry import (
 )
 from training.sampling import evaluation_split
 from training.schedule import SlotLost
+from training.snapshots import manifest_of, read_snapshot
 from training.statuses import RunStatus
 from training.storage import NotFound, Storage, split_uri
 from training.validation import UnusableFile, ValidationResult, read_records
@@ -53,6 +54,8 @@ class Source:
     uri: str
     name: str
     data: bytes = field(repr=False)
+    storage: Storage = field(repr=False)
+    """The folder the file was read from (a snapshot's parts are beside its manifest)."""
 
     @property
     def description(self) -> dict:
@@ -62,7 +65,7 @@ class Source:
 def read_source(uri: str) -> Source:
     try:
         storage, name = split_uri(uri)
-        return Source(uri, name, storage.read(name))
+        return Source(uri, name, storage.read(name), storage)
     except (NotFound, FileNotFoundError):
         raise UnusableInput(f"{uri}: no such file") from None
     except IsADirectoryError:
@@ -223,12 +226,18 @@ class TrainingRun:
         results: list[ValidationResult] = []
         for source in sources:
             try:
-                results.append(read_records(source.data))
+                manifest = manifest_of(source.data)
+                results.append(
+                    read_records(source.data)
+                    if manifest is None
+                    else read_snapshot(source.storage, manifest, self.log)
+                )
             except UnusableFile as exc:
                 write_quarantine(self.data, source.name, source.description, error=str(exc))
                 raise UnusableInput(f"{source.uri}: {exc}") from None
         for result in results:
-            result.accepted["fingerprint"] = fingerprints(result.accepted)
+            if "fingerprint" not in result.accepted:
+                result.accepted["fingerprint"] = fingerprints(result.accepted)
         _reject_cross_file_duplicates(sources, results)
         lineage_sources = []
         for source, result in zip(sources, results, strict=True):

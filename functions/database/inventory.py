@@ -10,7 +10,9 @@ import operator
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from functools import partial
+from itertools import chain, groupby
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +23,9 @@ from functions.database.engine import WRITE_LOCKED, lock
 from functions.database.repository import Repository, as_dict
 from functions.database.tables import DIAMONDS
 from training.record import CATEGORIES, COLUMNS, FEATURES, fingerprint
+
+if TYPE_CHECKING:
+    from training.snapshots import Part
 
 _INVENTORY_LOCK_KEY = 0x64696E76  # "dinv": serialises bulk ingestion into the inventory
 
@@ -261,19 +266,48 @@ class Inventory(Repository):
         rows.sort(key=lambda row: (abs(row.carat - carat), row.carat, row.id))
         return [as_dict(row) for row in rows[:n]]
 
-    def priced_records_csv(self) -> tuple[bytes, int]:
-        """Every priced stone as a training CSV (header: training.record.COLUMNS), and how many."""
-        query = (
-            sa.select(*(DIAMONDS.c[name] for name in COLUMNS))
-            .where(DIAMONDS.c.price.is_not(None))
-            .order_by(DIAMONDS.c.id)
-        )
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        count = 0
+    def priced_parts(self, ids_per_part: int) -> Iterator[Part]:
+        """The priced stones as the parts of a snapshot (training/snapshots.py), one per range
+        of `ids_per_part` ids that holds any, in id order. A part's signature comes from its
+        stones' fingerprints alone (read for every stone: two narrow columns); its CSV file
+        (header: training.record.COLUMNS) is read only when asked for, in the same consistent
+        read of the database (a repeatable-read transaction on PostgreSQL; SQLite's reads in
+        one transaction are)."""
+        from training.snapshots import Part, signature
+
+        c = DIAMONDS.c
+        fingerprints = sa.select(c.id, c.fingerprint).where(c.price.is_not(None)).order_by(c.id)
         with self._sessions() as session:
-            for row in session.execute(query, execution_options={"yield_per": 2000}):
-                writer.writerow(row)
-                count += 1
-        return text.getvalue().encode(), count
+            postgresql = session.get_bind().dialect.name == "postgresql"
+            connection = session.connection(
+                execution_options={"isolation_level": "REPEATABLE READ"} if postgresql else {}
+            )
+            rows = _driver_rows(connection, fingerprints)
+            for number, part in groupby(rows, key=lambda row: row[0] // ids_per_part):
+                stones = [stone for _, stone in part]
+                first = number * ids_per_part
+                content = partial(_priced_csv, connection, first, first + ids_per_part)
+                yield Part(signature(stones), len(stones), content)
+
+
+def _driver_rows(connection: sa.Connection, query: sa.Select) -> Iterator[tuple]:
+    """The rows of a query without parameters, through the driver's own cursor, in batches:
+    SQLAlchemy's rows would double the cost of reading every stone of a large inventory."""
+    cursor = connection.connection.cursor()
+    cursor.execute(str(query.compile(dialect=connection.dialect)))
+    return chain.from_iterable(iter(lambda: cursor.fetchmany(5000), []))
+
+
+def _priced_csv(connection: sa.Connection, first: int, end: int) -> bytes:
+    """The priced stones with ids in [first, end) as a training CSV file."""
+    c = DIAMONDS.c
+    query = (
+        sa.select(*(c[name] for name in COLUMNS))
+        .where(c.price.is_not(None), c.id >= first, c.id < end)
+        .order_by(c.id)
+    )
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(connection.execute(query))
+    return text.getvalue().encode()

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from functions.database import DiamondRow, InvalidRecord, Inventory
 from tests.concurrency import run_at_once
 from tests.functions.database.stones import stone
+from training.fingerprints import fingerprints
 from training.record import CATEGORIES, COLUMNS
+from training.snapshots import signature
 from training.validation import read_records
 
 
@@ -205,20 +207,34 @@ def test_comparables_nearest_carat_first(database: sa.Engine) -> None:
     assert inventory.comparables("Premium", "F", "VS2", 1.0, 0) == []
 
 
-def test_priced_records_csv_round_trips_through_validation(database: sa.Engine) -> None:
+def snapshot_parts(inventory: Inventory, ids_per_part: int) -> list[tuple[str, int, bytes]]:
+    """Each part's signature, stones and CSV bytes (asked for while the parts are read)."""
+    return [(p.signature, p.rows, p.content()) for p in inventory.priced_parts(ids_per_part)]
+
+
+def test_priced_parts_round_trip_through_validation(database: sa.Engine) -> None:
     inventory = Inventory(database)
     records = [stone(0.25 + 0.031 * i, price=None if i % 5 == 0 else 300.5 + i) for i in range(30)]
     records.append(stone(1.234567, cut="Very Good", color="D", clarity="IF", price=12345.678))
-    inventory.create_many(records, "seed")
-    data, count = inventory.priced_records_csv()
-    assert data.splitlines()[0].decode() == ",".join(COLUMNS)
-    result = read_records(data)
-    assert result.rejected.empty
-    assert count == len(result.accepted) == 25
-    read = [
-        {name: row[name] for name in COLUMNS} for row in result.accepted.to_dict(orient="records")
-    ]
+    created = inventory.create_many(records, "seed")
+    parts = snapshot_parts(inventory, 10)
+    assert len(parts) == 4
+    read = []
+    for name, count, data in parts:
+        assert data.splitlines()[0].decode() == ",".join(COLUMNS)
+        result = read_records(data)
+        assert result.rejected.empty and count == len(result.accepted)
+        stones = fingerprints(result.accepted).tolist()
+        assert name == signature(f"{stone:016x}" for stone in stones)
+        read += [
+            {name: row[name] for name in COLUMNS} for row in result.accepted.to_dict("records")
+        ]
     assert read == [r for r in records if r["price"] is not None]
+
+    edited = next(row for row in created if row["id"] // 10 == created[-1]["id"] // 10)
+    inventory.patch(edited["id"], {"price": 999.0})
+    again = snapshot_parts(inventory, 10)
+    assert [old == new for old, new in zip(parts, again, strict=True)] == [True] * 3 + [False]
 
 
 def test_a_patch_can_be_refused_on_the_whole_stone(database: sa.Engine) -> None:
