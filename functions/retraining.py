@@ -78,7 +78,8 @@ def start(instance: Instance, entry: dict) -> dict:
     from functions.runners import RunnerError
 
     try:
-        job = runner_of(instance).start(entry["snapshot"], entry["run_id"], entry["trigger"])
+        runner = runner_of(instance)
+        job = runner.start(entry["snapshot"], entry["run_id"], entry["trigger"], entry["rows"])
     except (RunnerError, ValueError) as exc:
         instance.schedule.abandon(entry["run_id"], f"the training job could not start: {exc}")
         raise JobNotStarted(str(exc)) from exc

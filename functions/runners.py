@@ -39,8 +39,8 @@ class Runner(Protocol):
     start_grace: float
     """Seconds a started job may take to send the run's first heartbeat."""
 
-    def start(self, snapshot_uri: str, run_id: str, trigger: str) -> dict:
-        """Start training on a snapshot; returns what identifies the job."""
+    def start(self, snapshot_uri: str, run_id: str, trigger: str, stones: int = 0) -> dict:
+        """Start training on a snapshot of so many stones; returns what identifies the job."""
         ...
 
     def ended(self, job: dict) -> str | None:
@@ -91,7 +91,7 @@ class LocalRunner:
         self.settings = settings
         self.on_end = on_end
 
-    def start(self, snapshot_uri: str, run_id: str, trigger: str) -> dict:
+    def start(self, snapshot_uri: str, run_id: str, trigger: str, stones: int = 0) -> dict:
         if _stopping.is_set():
             raise RunnerError("the local stack is stopping: no training starts now")
         env = {

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from itertools import pairwise
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 
 from functions.http.keys import Key, parse_keys
 from training.config import LOCAL_HOME, TrainingSettings
@@ -17,6 +19,25 @@ def _database_url(url: str) -> str:
 
 
 DatabaseURL = Annotated[str, AfterValidator(_database_url)]
+_MACHINE_TYPE = re.compile(r"[a-z][a-z0-9-]{1,62}")
+
+
+def _machine_rule(text: object) -> object:
+    """`STONES:MACHINE_TYPE,...` as ((stones, machine type), ...): from 0 stones, ascending."""
+    if not isinstance(text, str):
+        return text
+    rule = []
+    for entry in text.split(","):
+        stones, _, machine = (part.strip() for part in entry.partition(":"))
+        if not stones.isdigit() or not _MACHINE_TYPE.fullmatch(machine):
+            raise ValueError(f"{entry.strip()!r} is not STONES:MACHINE_TYPE (0:n1-standard-4)")
+        rule.append((int(stones), machine))
+    if rule[0][0] != 0 or any(a >= b for (a, _), (b, _) in pairwise(rule)):
+        raise ValueError("the stones must start at 0 and grow from one machine to the next")
+    return tuple(rule)
+
+
+MachineRule = Annotated[tuple[tuple[int, str], ...], BeforeValidator(_machine_rule)]
 
 
 def _api_keys(keys: SecretStr) -> SecretStr:
@@ -54,6 +75,14 @@ class ServiceSettings(TrainingSettings):
     training_image: str = Field(default="", description="container image of the training job")
     vertex_service_account: str = Field(default="", description="identity of the training job")
     vertex_staging_bucket: str = Field(default="", description="gs:// staging bucket for Vertex")
+    vertex_machine_types: MachineRule = Field(
+        default=((0, "n1-standard-4"),),
+        description=(
+            "the Vertex AI job's machine by the size of the snapshot it trains on: "
+            "STONES:MACHINE_TYPE,... (from so many stones, that machine), e.g. "
+            "0:n1-standard-4,4000000:n1-highmem-8"
+        ),
+    )
     vertex_endpoint: str = Field(
         default="",
         description="Vertex AI API endpoint override (host[:port] or URL); empty: regional",

@@ -44,20 +44,24 @@ def _api_message(error: Any) -> str:
     return re.sub(r"^[A-Z]+ \S+: ", "", " ".join(str(error.message).split()))
 
 
-class VertexRunner:
-    """Starts each training run as a Vertex AI CustomJob running the training image."""
+def machine_type(rule: tuple[tuple[int, str], ...], stones: int) -> str:
+    """The machine of the rule's last entry whose size the snapshot's stones reach."""
+    return [machine for least, machine in rule if stones >= least][-1]
 
-    MACHINE_TYPE = "n1-standard-4"
+
+class VertexRunner:
+    """Starts each training run as a Vertex AI CustomJob running the training image, on the
+    machine the settings give for the snapshot's size (`vertex_machine_types`)."""
+
     start_grace = 3600.0
     """A CustomJob may queue for a long time before its container starts; `ended` sees a job
     that fails before then."""
 
-    def __init__(self, settings: ServiceSettings, machine_type: str = MACHINE_TYPE) -> None:
+    def __init__(self, settings: ServiceSettings) -> None:
         missing = [env for field, env in REQUIRED.items() if not getattr(settings, field).strip()]
         if missing:
             raise ValueError(f"the Vertex AI training runner needs {', '.join(missing)}")
         self.settings = settings
-        self.machine_type = machine_type
         self._client: Any = None
 
     @property
@@ -70,8 +74,9 @@ class VertexRunner:
     def parent(self) -> str:
         return f"projects/{self.settings.gcp_project}/locations/{self.settings.gcp_region}"
 
-    def job_spec(self, snapshot_uri: str, run_id: str, trigger: str) -> dict:
-        """The CustomJob to submit, as the fields of `aiplatform_v1.CustomJob`."""
+    def job_spec(self, snapshot_uri: str, run_id: str, trigger: str, stones: int = 0) -> dict:
+        """The CustomJob to submit, as the fields of `aiplatform_v1.CustomJob`, for a snapshot
+        of so many stones."""
         settings = self.settings
         container = {
             "image_uri": settings.training_image,
@@ -85,7 +90,9 @@ class VertexRunner:
         spec: dict[str, Any] = {
             "worker_pool_specs": [
                 {
-                    "machine_spec": {"machine_type": self.machine_type},
+                    "machine_spec": {
+                        "machine_type": machine_type(settings.vertex_machine_types, stones)
+                    },
                     "replica_count": 1,
                     "container_spec": container,
                 }
@@ -104,7 +111,7 @@ class VertexRunner:
             "job_spec": spec,
         }
 
-    def start(self, snapshot_uri: str, run_id: str, trigger: str) -> dict:
+    def start(self, snapshot_uri: str, run_id: str, trigger: str, stones: int = 0) -> dict:
         from google.api_core.exceptions import GoogleAPICallError
         from google.auth.exceptions import GoogleAuthError
         from requests import RequestException
@@ -114,7 +121,9 @@ class VertexRunner:
 
             job = self.client().create_custom_job(
                 parent=self.parent,
-                custom_job=aiplatform_v1.CustomJob(self.job_spec(snapshot_uri, run_id, trigger)),
+                custom_job=aiplatform_v1.CustomJob(
+                    self.job_spec(snapshot_uri, run_id, trigger, stones)
+                ),
                 timeout=SUBMIT_TIMEOUT_S,
             )
         except GoogleAPICallError as e:

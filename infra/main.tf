@@ -51,6 +51,7 @@ locals {
     DIAMONDS_VERTEX_SERVICE_ACCOUNT = google_service_account.trainer.email
     DIAMONDS_VERTEX_STAGING_BUCKET  = "gs://${google_storage_bucket.vertex_staging.name}"
     DIAMONDS_GATE_TOLERANCE         = tostring(var.gate_tolerance)
+    DIAMONDS_VERTEX_MACHINE_TYPES   = join(",", [for m in var.training_machine_types : "${m.from_stones}:${m.machine_type}"])
     DIAMONDS_LOG_LEVEL              = var.log_level
     DIAMONDS_INGEST_LEASE_SECONDS   = tostring(local.ingest_lease_seconds)
   }
@@ -62,7 +63,7 @@ locals {
   }
 
   common_env    = ["DIAMONDS_GCP_PROJECT", "DIAMONDS_GCP_REGION", "DIAMONDS_LOG_LEVEL"]
-  launching_env = ["DIAMONDS_TRAINING_RUNNER", "DIAMONDS_TRAINING_IMAGE", "DIAMONDS_VERTEX_SERVICE_ACCOUNT", "DIAMONDS_VERTEX_STAGING_BUCKET", "DIAMONDS_GATE_TOLERANCE"]
+  launching_env = ["DIAMONDS_TRAINING_RUNNER", "DIAMONDS_TRAINING_IMAGE", "DIAMONDS_VERTEX_SERVICE_ACCOUNT", "DIAMONDS_VERTEX_STAGING_BUCKET", "DIAMONDS_VERTEX_MACHINE_TYPES", "DIAMONDS_GATE_TOLERANCE"]
 
   # One function per functions-framework target. The key is the entry point.
   functions = {

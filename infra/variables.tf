@@ -79,6 +79,27 @@ variable "gate_tolerance" {
   default     = 0.02
 }
 
+variable "training_machine_types" {
+  description = "The Vertex AI training job's machine by the size of the snapshot it trains on: each entry's machine type serves from its from_stones on (the first from 0). The default keeps a run's peak memory under a quarter of the machine's (docs/architecture.md, \"Training as the inventory grows\")."
+  type = list(object({
+    from_stones  = number
+    machine_type = string
+  }))
+  default = [
+    { from_stones = 0, machine_type = "n1-standard-4" },
+    { from_stones = 5000000, machine_type = "n1-highmem-8" },
+    { from_stones = 20000000, machine_type = "n1-highmem-16" },
+  ]
+
+  validation {
+    condition = length(var.training_machine_types) > 0 && var.training_machine_types[0].from_stones == 0 && alltrue([
+      for i in range(1, length(var.training_machine_types)) :
+      var.training_machine_types[i].from_stones > var.training_machine_types[i - 1].from_stones
+    ])
+    error_message = "training_machine_types must start at from_stones = 0 and grow from one entry to the next."
+  }
+}
+
 variable "log_level" {
   description = "Log level of the functions (DEBUG, INFO, WARNING, ERROR). The training job reads no log level: it prints its result or its error (stdout, stderr)."
   type        = string

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from functions.runners import make_runner
 from functions.settings import ServiceSettings
 from functions.vertex import RunnerError, VertexRunner, label_value
 from tests.local_server import QuietHandler, local_server
+from training.config import settings_problem
 
 JOB_NAME = "projects/p/locations/r/customJobs/123"
 IMAGE = "europe-west1-docker.pkg.dev/p/diamonds/training:1"
@@ -114,6 +116,32 @@ def test_submits_the_training_job(vertex: FakeVertex) -> None:
         {"name": "DIAMONDS_MODELS_ROOT", "value": "gs://models"},
         {"name": "DIAMONDS_GATE_TOLERANCE", "value": "0.02"},
     ]
+
+
+def test_the_machine_follows_the_size_of_the_snapshot(vertex: FakeVertex) -> None:
+    rule = "0:n1-standard-4, 1000000:n1-highmem-8,5000000:n1-highmem-16"
+    runner = VertexRunner(settings(vertex.url, vertex_machine_types=rule))
+    for stones in (0, 999_999, 1_000_000, 4_999_999, 5_000_000, 80_000_000):
+        runner.start(SNAPSHOT, "r1", "ingest", stones)
+    machines = [
+        r["body"]["jobSpec"]["workerPoolSpecs"][0]["machineSpec"]["machineType"]
+        for r in vertex.requests
+    ]
+    assert (
+        machines
+        == ["n1-standard-4", "n1-standard-4", "n1-highmem-8", "n1-highmem-8"]
+        + ["n1-highmem-16"] * 2
+    )
+
+
+@pytest.mark.parametrize(
+    "rule",
+    ["", "n1-standard-4", "1000:n1-standard-4", "0:n1-standard-4,0:n1-highmem-8", "0:N1 big"],
+)
+def test_an_unusable_machine_rule_is_named(rule: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        ServiceSettings.from_environment({"DIAMONDS_VERTEX_MACHINE_TYPES": rule})
+    assert "DIAMONDS_VERTEX_MACHINE_TYPES" in settings_problem(refused.value)
 
 
 def test_labels_are_sanitised_and_the_staging_bucket_is_optional(vertex: FakeVertex) -> None:

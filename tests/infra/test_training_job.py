@@ -12,7 +12,7 @@ import pytest
 
 from functions.settings import ServiceSettings
 from functions.vertex import VertexRunner
-from tests.infra.terraform_config import ROOT, listed_names
+from tests.infra.terraform_config import ROOT, attr, listed_names
 from training.config import PREFIX, TrainingSettings
 
 TRAINING_SETTINGS = {PREFIX + name.upper() for name in TrainingSettings.model_fields}
@@ -29,6 +29,7 @@ SAMPLES = {
     "DIAMONDS_TRAINING_IMAGE": "europe-west1-docker.pkg.dev/p/diamonds-training/training:abc",
     "DIAMONDS_VERTEX_SERVICE_ACCOUNT": "diamonds-trainer@p.iam.gserviceaccount.com",
     "DIAMONDS_VERTEX_STAGING_BUCKET": "gs://p-diamonds-vertex-staging",
+    "DIAMONDS_VERTEX_MACHINE_TYPES": "0:n1-standard-4,4000000:n1-highmem-8",
     "DIAMONDS_INGEST_LEASE_SECONDS": "600",
     "DIAMONDS_READ_REQUIRES_KEY": "true",
 }
@@ -89,3 +90,14 @@ def test_a_hung_training_job_is_stopped_within_hours() -> None:
     spec = VertexRunner(settings).job_spec("gs://p-diamonds-data/snapshots/s.csv", "r1", "api")
     timeout = spec["job_spec"]["scheduling"]["timeout"]
     assert timeout.endswith("s") and 0 < int(timeout[:-1]) <= 6 * 3600
+
+
+def test_terraform_s_machine_rule_is_one_the_runner_reads() -> None:
+    default = attr(ROOT["variable"]["training_machine_types"], "default")
+    expression = ROOT["locals"]["environment"]["DIAMONDS_VERTEX_MACHINE_TYPES"]
+    assert "${m.from_stones}:${m.machine_type}" in expression
+    rule = ",".join(f"{m['from_stones']}:{m['machine_type']}" for m in default)
+    settings = ServiceSettings.from_environment({**SAMPLES, "DIAMONDS_VERTEX_MACHINE_TYPES": rule})
+    assert settings.vertex_machine_types == tuple(
+        (m["from_stones"], m["machine_type"]) for m in default
+    )
