@@ -64,11 +64,16 @@ def when(stamp: str) -> float:
 
 
 class Stack:
-    def __init__(self, home: Path, emulate_gcp: bool, seed: Path) -> None:
+    """`diamonds serve` in `home`, seeded with the file `seed`; with `code`, the code of that
+    folder (an exported revision) runs instead of this checkout's."""
+
+    def __init__(self, home: Path, emulate_gcp: bool, seed: Path, code: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("DIAMONDS_")}
         env["DIAMONDS_API_KEYS"] = KEY
+        if code is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
         if os.environ.get("DIAMONDS_DATABASE_URL"):
             env["DIAMONDS_DATABASE_URL"] = os.environ["DIAMONDS_DATABASE_URL"]
         command = [console_script("diamonds"), "serve", "--port", str(self.port)]
@@ -124,7 +129,9 @@ def storage_of(stack: Stack):
     return open_storage(stack.said(r"data +(\S+)/incoming/"))
 
 
-def fresh_appraisals(stack: Stack, held) -> None:
+def new_champion(stack: Stack, held) -> dict:
+    """Drop the stones `held` into incoming/ as one file and wait until a new champion prices:
+    the moments along the way (`t`, epoch seconds), the run's record and the ledger's row."""
     data = storage_of(stack)
     before = stack.get("/v1/models")["champion"]
     stone = held.iloc[0]
@@ -151,13 +158,22 @@ def fresh_appraisals(stack: Stack, held) -> None:
     )
     run = stack.get(f"/v1/runs/{row['run_id']}")
     t = {
+        "dropped": dropped,
         "claimed": when(row["received_at"]),
         "stored": when(row["stored_at"]),
         "scored": when(row["scored_at"]),
         "ingested": when(row["finished_at"]),
         "started": when(run["started_at"]),
         "finished": when(run["finished_at"]),
+        "served": served,
     }
+    return {"t": t, "run": run, "row": row, "before": before}
+
+
+def fresh_appraisals(stack: Stack, held) -> None:
+    found = new_champion(stack, held)
+    t, run, row, before = found["t"], found["run"], found["row"], found["before"]
+    dropped, served = t["dropped"], t["served"]
     stages = run["stages"]
     print(f"\n1. {HELD_BACK:,} fresh appraisals dropped into incoming/ → new champion serving")
     print(f"   file dropped → delivered (watcher)      {t['claimed'] - dropped:6.2f} s")

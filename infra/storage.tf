@@ -8,7 +8,8 @@ locals {
 }
 
 # DATA root: incoming/<name>.csv (each upload triggers ingest), quarantine/ (rejected rows
-# with reasons) and snapshots/<ts>.csv (immutable inputs of training runs).
+# with reasons) and snapshots/ (the immutable inputs of training runs: <ts>.json manifests
+# naming parts/<signature>.csv, and validated/, each part's validation).
 resource "google_storage_bucket" "data" {
   # checkov:skip=CKV_GCP_62:Access is logged by Cloud Audit Logs (DATA_WRITE for storage, audit.tf); legacy usage logs would duplicate it in another bucket.
   project                     = var.project_id
@@ -24,7 +25,9 @@ resource "google_storage_bucket" "data" {
     enabled = true
   }
 
-  # Snapshots are read once, by the run that made them: cheaper storage after 30 days.
+  # A manifest is read once, by the run it was made for; a part once, to validate it, and its
+  # validation by every run while the part is unchanged, then never: cheaper storage after 30
+  # days (a validation still in use is read at Nearline's retrieval price, a few MB a run).
   lifecycle_rule {
     condition {
       age            = 30
