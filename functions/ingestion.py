@@ -256,10 +256,8 @@ def _finish(instance: Instance, claim: Claim, row: dict, reason: str, where: str
     """Ask for a training run if the inventory changed, and close the ledger's entry."""
     run_id = None
     if row["inserted"] or row["changed"] or row["withdrawn"]:
-        from functions.retraining import request_training
-
-        started = request_training(
-            instance, trigger="ingest", reason=reason, caller=f"ingest:{where}"
+        started = instance.retraining.request(
+            trigger="ingest", reason=reason, caller=f"ingest:{where}"
         )
         run_id = started["run_id"]
     return Outcome(200, f"{where}: {summary(instance.ledger.finish(claim, run_id=run_id))}")

@@ -134,11 +134,10 @@ class Instance:
         return self._once("schedule", lambda: Schedule(self.registry))
 
     @property
-    def runner(self):
-        from functions.retraining import job_ended
-        from functions.runners import make_runner
-
+    def retraining(self):
         def make():
-            return make_runner(self.settings, lambda job, how: job_ended(self, job, how))
+            from functions.retraining import Retraining
 
-        return self._once("runner", make)
+            return Retraining(self.inventory, self.data, self.schedule, self.settings)
+
+        return self._once("retraining", make)

@@ -97,9 +97,7 @@ class LocalRunner:
         env = {
             "OMP_WAIT_POLICY": "PASSIVE",
             **os.environ,
-            "DIAMONDS_DATA_ROOT": self.settings.data_root,
-            "DIAMONDS_MODELS_ROOT": self.settings.models_root,
-            "DIAMONDS_GATE_TOLERANCE": str(self.settings.gate_tolerance),
+            **self.settings.training_environment(),
         }
         command = [sys.executable, "-m", "training", snapshot_uri, "--run-id", run_id]
         process = subprocess.Popen(
@@ -145,11 +143,3 @@ class LocalRunner:
 def same_process(job: dict) -> Callable[[dict], bool]:
     """Recognises the schedule's record of a local job (the training process adds to it)."""
     return lambda held: held.get("host") == job["host"] and held.get("pid") == job["pid"]
-
-
-def make_runner(settings: ServiceSettings, on_end: JobEnded | None = None) -> Runner:
-    if settings.training_runner == "vertex":
-        from functions.vertex import VertexRunner
-
-        return VertexRunner(settings)
-    return LocalRunner(settings, on_end)

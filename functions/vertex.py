@@ -82,9 +82,8 @@ class VertexRunner:
             "image_uri": settings.training_image,
             "args": [snapshot_uri, "--run-id", run_id, "--trigger", trigger],
             "env": [
-                {"name": "DIAMONDS_DATA_ROOT", "value": settings.data_root},
-                {"name": "DIAMONDS_MODELS_ROOT", "value": settings.models_root},
-                {"name": "DIAMONDS_GATE_TOLERANCE", "value": str(settings.gate_tolerance)},
+                {"name": name, "value": value}
+                for name, value in settings.training_environment().items()
             ],
         }
         spec: dict[str, Any] = {

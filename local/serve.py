@@ -145,14 +145,11 @@ def seed(instance: Instance, say: Callable[[str], None], source: Path | None = N
 def train_first_champion(instance: Instance, say: Callable[[str], None]) -> None:
     """Stones but no champion (the models root was emptied, or a run died before its first
     model): the stack asks for a run rather than serving nothing until the next file."""
-    from functions.retraining import request_training
-
     stones = instance.inventory.count()
     schedule = instance.schedule.state()
     if not stones or instance.registry.champion() or schedule["current"] or schedule["next"]:
         return
-    request_training(
-        instance,
+    instance.retraining.request(
         trigger="serve",
         reason=f"the inventory holds {stones} stones and no model serves",
         caller="diamonds serve",
@@ -163,7 +160,7 @@ def train_first_champion(instance: Instance, say: Callable[[str], None]) -> None
 def watch_champion(instance: Instance, say: Callable[[str], None], stop: threading.Event) -> None:
     """Say so whenever a new model starts serving; every few seconds, start a training run
     left waiting on a free slot (the retry of a run whose training process died)."""
-    from functions.retraining import JobNotStarted, resume
+    from functions.retraining import JobNotStarted
 
     serving = None
     for tick in itertools.count(1):
@@ -176,7 +173,7 @@ def watch_champion(instance: Instance, say: Callable[[str], None], stop: threadi
                 metrics = instance.registry.metadata(serving)["metrics"]["cross_validation"]
                 say(f"model {serving} is the champion (CV MAPE {metrics['mape']:.2f}%)")
             if tick % 5 == 0:
-                resume(instance)
+                instance.retraining.resume()
         except JobNotStarted as exc:
             log.warning("the waiting training run could not start: %s", exc)
         except Exception as exc:
@@ -218,7 +215,6 @@ def serve(
     from werkzeug.serving import make_server
 
     from functions.database import migrate
-    from functions.retraining import resume
     from functions.runners import stop_children
     from local.eventarc import Watcher
 
@@ -255,7 +251,7 @@ def serve(
         stack.callback(watcher.stop)
         watcher.start()
         seed(instance, say, seed_file)
-        resume(instance)
+        instance.retraining.resume()
         train_first_champion(instance, say)
         threading.Thread(
             target=watch_champion, args=(instance, say, stop), name="champion", daemon=True

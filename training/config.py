@@ -56,6 +56,14 @@ class TrainingSettings(Settings):
         description="How much worse (relative MAPE) a new model may be and still be promoted",
     )
 
+    def training_environment(self) -> dict[str, str]:
+        """These settings as the environment a training job reads them from: what every runner
+        gives the job it starts (a subclass's own settings left out)."""
+        return {
+            PREFIX + name.upper(): str(getattr(self, name))
+            for name in TrainingSettings.model_fields
+        }
+
 
 def settings_problem(error: ValidationError) -> str:
     """One line naming each environment variable that holds an unusable value."""

@@ -13,11 +13,11 @@ from functions.instance import Instance
 
 def retrain_routes(instance: Instance) -> list[Route]:
     def retrain(call: Call) -> Response:
-        from functions.retraining import JobNotStarted, NothingToTrain, request_training
+        from functions.retraining import JobNotStarted, NothingToTrain
 
         try:
-            started = request_training(
-                instance, trigger="api", reason=call.body.reason, caller=call.caller
+            started = instance.retraining.request(
+                trigger="api", reason=call.body.reason, caller=call.caller
             )
         except NothingToTrain as exc:
             raise HttpProblem(409, "Nothing to train on", str(exc)) from None

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from functions.runners import make_runner
+from functions.retraining import make_runner
 from functions.settings import ServiceSettings
 from functions.vertex import RunnerError, VertexRunner, label_value
 from tests.local_server import QuietHandler, local_server
@@ -208,7 +208,7 @@ def test_the_regional_endpoint_is_the_default() -> None:
 
 
 def test_make_runner_chooses_vertex() -> None:
-    assert isinstance(make_runner(settings()), VertexRunner)
+    assert isinstance(make_runner(settings(), lambda job, how: None), VertexRunner)
 
 
 def test_serving_does_not_import_the_vertex_client(tmp_path: Path) -> None:
@@ -281,7 +281,6 @@ def test_a_job_that_ended_without_finishing_its_run_is_reported(vertex: FakeVert
 def test_vertex_runs_go_through_the_single_flight_rule(vertex: FakeVertex, tmp_path: Path) -> None:
     from functions.database import migrate
     from functions.instance import Instance
-    from functions.retraining import request_training
     from tests.functions.database.stones import stone
 
     database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
@@ -297,7 +296,7 @@ def test_vertex_runs_go_through_the_single_flight_rule(vertex: FakeVertex, tmp_p
     instance.inventory.create_many([stone(0.3 + i / 100) for i in range(20)], source="api")
 
     def ask(reason: str) -> dict:
-        return request_training(instance, trigger="api", reason=reason, caller="key:abc")
+        return instance.retraining.request(trigger="api", reason=reason, caller="key:abc")
 
     first = ask("first")
     assert first["job"]["job"] == JOB_NAME and first["running"] is None
