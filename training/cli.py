@@ -15,12 +15,8 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from training.model import ModelParams
-
-if TYPE_CHECKING:
-    from training.schedule import Schedule
+from training.params import ModelParams
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 TRAINING_COMMANDS = ("train", "price", "models")
@@ -192,98 +188,22 @@ def _settings(args: argparse.Namespace):
 
 
 def _train(args: argparse.Namespace) -> int:
-    """Train when the MODELS root's training slot is ours (docs/design.md), then train
-    any follow-up run that was queued meanwhile, in this same process. A run asked for by
-    ingestion or the API keeps the champion's recipe: its parameters, so a tuned model stays
-    tuned."""
-    import getpass
-    import os
-    import signal
-    import socket
-
-    from training.job import TrainingRun
-    from training.registry import Registry
-    from training.schedule import Schedule, run_record
-    from training.storage import open_storage
+    """A training process (training/worker.py): this run and the follow-ups queued meanwhile."""
+    from training.worker import train
 
     settings = _settings(args)
     if args.run_id is not None and not _is_identifier(args.run_id):
         raise UsageError("--run-id may hold only letters, digits, '.', '_' and '-' (≤ 100)")
-    params = parse_params(args.param)
-    data, models = open_storage(settings.data_root), open_storage(settings.models_root)
-    signal.signal(signal.SIGTERM, _interrupt)
-    schedule = Schedule(Registry(models))
-    if args.run_id is not None and not args.param:
-        params = schedule.registry.champion_params() or params
-    job = {"host": socket.gethostname(), "pid": os.getpid()}
-    inputs = list(args.files)
-    request = {
-        "trigger": args.trigger,
-        "inputs": inputs,
-        "requested_by": f"cli:{getpass.getuser()}@{job['host']}",
-    }
-    if args.run_id is not None:
-        entry = schedule.begin(args.run_id, job, request)
-    else:
-        entry = _wait_for_slot(schedule, request, job)
-    asked_for = entry["run_id"]
-    training = {"run_id": asked_for}
-    failure: Exception | None = None
-    with schedule.heartbeats(lambda: training["run_id"]) as lost:
-        while entry is not None:
-            training["run_id"] = entry["run_id"]
-            run = TrainingRun(
-                data,
-                models,
-                params=params,
-                tolerance=settings.gate_tolerance,
-                run_id=entry["run_id"],
-                trigger=entry.get("trigger", args.trigger),
-                request=run_record(entry),
-                cancelled=lost,
-                log=say,
-            )
-            try:
-                record = run.run(inputs)
-                decision = record["gate"]["decision"]
-                say(f"run {record['run_id']}: model {record['version']} {decision}")
-            except KeyboardInterrupt:
-                schedule.abandon(entry["run_id"], "interrupted: the training process was stopped")
-                raise
-            except Exception as exc:
-                if entry["run_id"] == asked_for:
-                    failure = exc
-                else:
-                    print(f"run {entry['run_id']} failed: {exc}", file=sys.stderr)
-            entry = schedule.finish(entry["run_id"])
-            if entry is not None:
-                say(f"run {entry['run_id']} was queued meanwhile: training it now")
-                inputs = [entry["snapshot"]]
-    if failure is not None:
-        raise failure
+    train(
+        settings,
+        list(args.files),
+        params=parse_params(args.param),
+        params_given=bool(args.param),
+        run_id=args.run_id,
+        trigger=args.trigger,
+        say=say,
+    )
     return EXIT_OK
-
-
-WAIT_SECONDS = 2.0
-
-
-def _wait_for_slot(schedule: Schedule, request: dict, job: dict) -> dict:
-    """Take the training slot, waiting while another run holds it."""
-    import time
-
-    waiting_for = None
-    while (entry := schedule.acquire(request, job)) is None:
-        current = (schedule.state()["current"] or {}).get("run_id")
-        if current != waiting_for:
-            say(f"waiting for training run {current} to finish…")
-            waiting_for = current
-        time.sleep(WAIT_SECONDS)
-    return entry
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    """A polite kill stops a run as Ctrl-C does: recorded as failed, the slot released."""
-    raise KeyboardInterrupt
 
 
 def _price(args: argparse.Namespace) -> int:
