@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from training.features import feature_matrix
 from training.fingerprints import fingerprints
-from training.model import ModelParams, PriceModel
+from training.model import INTERVAL_CARAT_EDGES, ModelParams, PriceModel
 from training.record import FEATURES
 from training.splits import kfold_indices
 
@@ -18,13 +19,10 @@ if TYPE_CHECKING:
 
     from training.fingerprints import TrainingRows
 
-CARAT_BANDS: tuple[tuple[float, float], ...] = (
-    (0.0, 0.5),
-    (0.5, 1.0),
-    (1.0, 1.5),
-    (1.5, 2.0),
-    (2.0, float("inf")),
+CARAT_BANDS: tuple[tuple[float, float], ...] = tuple(
+    pairwise((*INTERVAL_CARAT_EDGES, float("inf")))
 )
+"""The carat bands errors are reported by: those the interval is calibrated by."""
 
 
 def metrics(
