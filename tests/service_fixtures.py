@@ -21,7 +21,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from functions.deployables import target_for
+from functions.deployables import HTTP_TARGETS, target_for
 from training.job import TrainingRun
 from training.storage import open_storage
 
@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 KEY = "test-write-key-" + "x" * 16
 PARTNER_KEY = "test-partner-key-" + "y" * 16
 """A read-only key: it may price and read, never write."""
-TARGETS = ("inventory", "pricing", "models", "retrain")
+TARGETS = HTTP_TARGETS
 
 
 def free_port() -> int:

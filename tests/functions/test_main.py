@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-TARGETS = ("inventory", "pricing", "models", "retrain", "ingest")
+from functions.deployables import DEPLOYABLES
+
+TARGETS = tuple(DEPLOYABLES)
 
 
 def test_the_entry_points_load_with_the_collector_paused_then_running_again(tmp_path: Path) -> None:

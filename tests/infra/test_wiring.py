@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from functions.deployables import DEPLOYABLES, HTTP_TARGETS
 from tests.infra.terraform_config import (
     INFRA,
     MODULE_DIRS,
@@ -29,8 +30,8 @@ from tests.infra.terraform_config import (
     walk,
 )
 
-ENTRY_POINTS = {"inventory", "pricing", "models", "retrain", "ingest"}
-HTTP_ENTRY_POINTS = ENTRY_POINTS - {"ingest"}
+ENTRY_POINTS = set(DEPLOYABLES)
+HTTP_ENTRY_POINTS = set(HTTP_TARGETS)
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 
 FUNCTION_MODULE = module_config(INFRA / "modules" / "function")
@@ -283,7 +284,7 @@ def test_http_functions_skip_the_invoker_check_and_ingest_keeps_it() -> None:
     assert attr(grant, "for_each") == ref("var.invoker_members")
     assert attr(grant, "role") == "roles/run.invoker"
     kinds = {name: fn["kind"] for name, fn in functions().items()}
-    assert kinds == {name: "http" for name in HTTP_ENTRY_POINTS} | {"ingest": "cloudevent"}
+    assert kinds == {name: deployable.kind for name, deployable in DEPLOYABLES.items()}
 
 
 # --- the event path: data bucket -> ingest ---------------------------------------------------
