@@ -19,6 +19,8 @@ _COLUMNS = (
     "model_version",
     "latency_ms",
     "caller",
+    "partner",
+    "key_id",
     "n_stones",
     "status",
     "request",
@@ -28,11 +30,11 @@ _DOCUMENTS = frozenset({"request", "response"})
 _FROM_JSON = sa.text(
     f"""
     INSERT INTO prediction_log ({", ".join(_COLUMNS)})
-    SELECT created_at, model_version, latency_ms, caller, n_stones, status,
+    SELECT created_at, model_version, latency_ms, caller, partner, key_id, n_stones, status,
         coalesce(request, 'null'::jsonb), coalesce(response, 'null'::jsonb)
     FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
         created_at timestamptz, model_version varchar, latency_ms float8, caller varchar,
-        n_stones int, status int, request jsonb, response jsonb)
+        partner varchar, key_id varchar, n_stones int, status int, request jsonb, response jsonb)
     """
 )
 
@@ -70,7 +72,9 @@ class PredictionLog(Repository):
     """The log of pricing requests. Entries are dicts of PredictionLogEntry's columns (no id);
     a missing created_at means now."""
 
-    _ABSENT = dict.fromkeys(("model_version", "n_stones", "request", "response"))
+    _ABSENT = dict.fromkeys(
+        ("model_version", "partner", "key_id", "n_stones", "request", "response")
+    )
     """The columns an entry may leave out, and what they hold then."""
 
     def write_many(self, entries: list[dict[str, Any]], rows_per_statement: int = 50) -> None:

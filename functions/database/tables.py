@@ -111,12 +111,16 @@ class PredictionLogEntry(Base):
     """One pricing request: who asked, what came back, how long it took."""
 
     __tablename__ = "prediction_log"
+    __table_args__ = (sa.Index("ix_prediction_log_partner_created_at", "partner", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True, default=utcnow)
     model_version: Mapped[str | None] = mapped_column(sa.String(128))
     latency_ms: Mapped[float] = mapped_column(Real)
     caller: Mapped[str] = mapped_column(sa.String(64))
+    partner: Mapped[str | None] = mapped_column(sa.String(64))
+    """The partner whose key priced, if a partner's key did."""
+    key_id: Mapped[str | None] = mapped_column(sa.String(64))
     n_stones: Mapped[int | None]
     status: Mapped[int]
     request: Mapped[Any | None] = mapped_column(Document)
