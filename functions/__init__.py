@@ -1,8 +1,8 @@
 """The service: the Cloud Functions (main.py's targets), their routes, database and instance.
 
 Pydantic scans the entry points of every installed distribution for plugins when it completes
-its first model, a cost each cold start pays (15 ms with a development environment's 200
-distributions); the service uses none, so the scan is skipped unless PYDANTIC_DISABLE_PLUGINS
+its first model, a cost each cold start pays (`benchmarks/startup.py`, docs/results.md); the
+service uses none, so the scan is skipped unless PYDANTIC_DISABLE_PLUGINS
 says otherwise.
 """
 

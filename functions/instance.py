@@ -7,8 +7,9 @@ pricing never waits for the database (its log is written by a background thread)
 
 What an instance makes lives as long as its process, and so does what it imported: each time it
 makes something, everything made so far is frozen out of the garbage collector's full
-collections (`gc.freeze`). A loaded pricing worker otherwise walked its 110,000 objects
-(SQLAlchemy's and Alembic's mostly) in each of them, pausing 70 to 100 ms every few seconds.
+collections (`gc.freeze`). A loaded pricing worker otherwise walks them all (SQLAlchemy's and
+Alembic's mostly) in each full collection, holding up the requests it serves meanwhile
+(`benchmarks/startup.py` measures the pause; docs/results.md).
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@ deployables (functions/deployables.py) lists them: the logic lives in the module
 
     functions-framework --source functions/main.py --target pricing
 
-The imports allocate some 100,000 objects that live as long as the process: the garbage
-collector, which would walk them over and over while they load (a fifth of the import time),
-is paused meanwhile, and they are frozen out of its collections afterwards.
+The imports allocate tens of thousands of objects that live as long as the process: the
+garbage collector, which would walk them over and over while they load, is paused meanwhile,
+and they are frozen out of its collections afterwards (`benchmarks/startup.py` measures both;
+its figures are in docs/results.md).
 """
 
 import gc

@@ -1,7 +1,8 @@
 """A compiled tree ensemble: fast prediction and exact group-Shapley explanations in NumPy.
 
-The trees come from LightGBM, but serving must not import it (it takes ~2 s to import and pulls
-in SciPy): the ensemble is stored as plain arrays in JSON and evaluated here.
+The trees come from LightGBM, but serving must not import it (its import takes seconds and
+pulls in SciPy: `benchmarks/startup.py`): the ensemble is stored as plain arrays in JSON and
+evaluated here.
 
 Explanations are exact Shapley values of the *groups* of features (carat, cut, color, clarity,
 proportions), with TreeSHAP's path-dependent value function: the expected output when only the
@@ -30,7 +31,8 @@ _EXPLAIN_CHUNK_ROWS = 128
 _MAX_COMPILED_DEPTH = 90
 """Deeper trees are not compiled into Python (its parser nests at most 200 parentheses)."""
 _COMPILED_CHARACTERS = 16_000
-"""Source compiled at once by `Forest.compile_rows`: about 3 ms of the compiler's time."""
+"""Source compiled at once by `Forest.compile_rows`: a few milliseconds of the compiler's time
+(the longest piece is in `benchmarks/startup.py`'s figures)."""
 
 
 class Forest:
@@ -207,9 +209,10 @@ class Forest:
         conditional expression per tree added to the total in tree order. The source holds
         only numbers read from the forest's arrays.
 
-        Compiling takes tens of milliseconds, so a server does it in the background after its
-        first price; it is done in pieces of `_COMPILED_CHARACTERS` of source, each compiled
-        on its own, so that such a thread holds the interpreter a few milliseconds at a time."""
+        Compiling takes long enough to hold up a price, so a server does it in the background
+        after its first price; it is done in pieces of `_COMPILED_CHARACTERS` of source, each
+        compiled on its own, so that such a thread holds the interpreter a few milliseconds at
+        a time."""
         if self._row_function is not None or self.max_depth > _MAX_COMPILED_DEPTH:
             return
         feature, threshold = self.feature.tolist(), self.threshold.tolist()

@@ -41,14 +41,14 @@ _FROM_JSON = sa.text(
 
 def _insert_json(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
     """PostgreSQL: the rows as one JSON array, unpacked by the server. psycopg would otherwise
-    adapt every value of every row in Python (about five times the writer's CPU). A missing
+    adapt every value of every row in Python, several times the writer's CPU. A missing
     document is stored as JSON null, as SQLAlchemy stores None."""
     connection.execute(_FROM_JSON, {"rows": orjson.dumps(rows).decode()})
 
 
 def _insert_values(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
     """SQLite: one statement of as many VALUES rows, bound as the columns bind them (documents
-    as JSON text). Unpacking a JSON array in SQL cost SQLite about three times the CPU per row,
+    as JSON text). Unpacking a JSON array in SQL cost SQLite several times the CPU per row,
     and executemany steps once per row, handing the interpreter lock back and forth with the
     serving thread."""
     values = tuple(
