@@ -5,7 +5,9 @@ stone by stone (not only counts):
 1. a slow copy: a 60,000-stone file copied into incoming/ in eight pieces with a 1.5 s pause
    after each, one piece ending inside a price (the last column);
 2. a crash: the stack killed with SIGKILL, with all it started, while it ingests a file, then
-   started again: how long until the file is ingested, and by how many deliveries.
+   started again: how long until the file is ingested, and by how many deliveries;
+3. a corrected file: a 97-stone file, then the same name again with ten prices corrected and two
+   stones withdrawn, then the file deleted: what the ledger says each time.
 
     python benchmarks/integrity.py                  # a local folder, SQLite
     DIAMONDS_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench2 \\
@@ -35,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.harness import console_script, free_port, machine_load
 
 KEY = "bench-write-key-0123456789"
-SEEDED, COPIED, CRASHED = 3000, 60_000, 40_000
+SEEDED, COPIED, CRASHED, CORRECTED = 3000, 60_000, 40_000, 97
 PIECES, PAUSE = 8, 1.5
 
 
@@ -47,9 +49,10 @@ def stones_csv(stones) -> bytes:
     return text.getvalue().encode()
 
 
-def files() -> tuple[bytes, bytes, bytes]:
-    """The seed, the slowly copied file and the file ingested during the crash: public stones,
-    the latter two with prices moved by a few cents so that every stone is new."""
+def files() -> tuple[bytes, bytes, bytes, bytes, bytes]:
+    """The seed, the slowly copied file, the file ingested during the crash and a file with its
+    corrected generation (ten prices moved, the last two stones gone): public stones, all but
+    the seed's with prices moved by a few cents so that every stone is new."""
     from training.datasets import public_diamonds_path
     from training.validation import read_records
 
@@ -59,7 +62,17 @@ def files() -> tuple[bytes, bytes, bytes]:
     copied["price"] = copied["price"] + 0.01 * (copied.index % 97 + 1)
     crashed = stones.sample(CRASHED, replace=True, random_state=13).reset_index(drop=True)
     crashed["price"] = crashed["price"] + 0.01 * (crashed.index % 89 + 1) + 0.001
-    return stones_csv(stones.iloc[:SEEDED]), stones_csv(copied), stones_csv(crashed)
+    first = stones.iloc[-CORRECTED:].reset_index(drop=True)
+    first["price"] = first["price"] + 0.005
+    corrected = first.iloc[:-2].copy()
+    corrected.loc[:9, "price"] = corrected.loc[:9, "price"] + 100
+    return (
+        stones_csv(stones.iloc[:SEEDED]),
+        stones_csv(copied),
+        stones_csv(crashed),
+        stones_csv(first),
+        stones_csv(corrected),
+    )
 
 
 def accepted(data: bytes) -> set[tuple]:
@@ -263,6 +276,46 @@ def crash(stack: Stack, data: bytes) -> None:
     )
 
 
+def correct(stack: Stack, first: bytes, corrected: bytes, expected: set[tuple]) -> None:
+    storage = stack.storage()
+    print(f"\n3. a {CORRECTED}-stone file, then its generation with 10 prices corrected and 2 gone")
+    for data, done in ((first, 1), (corrected, 2)):
+        storage.write("incoming/corrected.csv", data)
+        stack.wait(
+            lambda done=done: (
+                sum(r["status"] == "done" for r in stack.ledger("corrected.csv")) >= done
+            )
+        )
+        stack.idle()
+    print("   ledger, newest first: " + "; ".join(map(_counts, stack.ledger("corrected.csv"))))
+    print("   " + compare(stack, expected | accepted(corrected)))
+    _delete(storage, "incoming/corrected.csv")
+    try:
+        stack.wait(lambda: len(stack.ledger("corrected.csv")) > 2, seconds=60)
+    except SystemExit:
+        print("   deleted: no ledger entry within 60 s")
+    else:
+        stack.wait(lambda: stack.ledger("corrected.csv")[0]["status"] != "processing")
+        stack.idle()
+        print("   deleted: " + _counts(stack.ledger("corrected.csv")[0]))
+    print("   " + compare(stack, expected))
+
+
+def _delete(storage, key: str) -> None:
+    if hasattr(storage, "root"):
+        (storage.root / key).unlink()
+        return
+    bucket, name = storage.location(key)
+    host = os.environ["STORAGE_EMULATOR_HOST"]
+    quoted = requests.utils.quote(name, safe="")
+    requests.delete(f"{host}/storage/v1/b/{bucket}/o/{quoted}", timeout=60).raise_for_status()
+
+
+def _counts(row: dict) -> str:
+    names = ("event", "inserted", "unchanged", "changed", "withdrawn")
+    return ", ".join(f"{name} {row[name]}" for name in names if name in row)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emulate-gcp", action="store_true")
@@ -270,7 +323,7 @@ def main() -> None:
     args = parser.parse_args()
     kind = "GCS emulator + PostgreSQL" if args.emulate_gcp else "folder + SQLite"
     print(f"{machine_load()}; stack: {kind}; code: {args.checkout or 'this checkout'}")
-    seed, copied, crashed = files()
+    seed, copied, crashed, first, corrected = files()
     with tempfile.TemporaryDirectory(prefix="diamonds-integrity-") as home:
         (Path(home) / "seed.csv").write_bytes(seed)
         stack = Stack(Path(home), args, Path(home) / "seed.csv")
@@ -280,7 +333,9 @@ def main() -> None:
             slow_copy(stack, copied)
             print("   " + compare(stack, accepted(seed) | accepted(copied)))
             crash(stack, crashed)
-            print("   " + compare(stack, accepted(seed) | accepted(copied) | accepted(crashed)))
+            expected = accepted(seed) | accepted(copied) | accepted(crashed)
+            print("   " + compare(stack, expected))
+            correct(stack, first, corrected, expected)
         finally:
             stack.stop()
 
