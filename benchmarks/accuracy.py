@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from results import records
 
 from training.comparison import compare
 from training.datasets import public_diamonds_path
@@ -20,6 +21,7 @@ from training.storage import open_storage
 from training.validation import read_records
 
 
+@records("accuracy", "Accuracy, interval and training time")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("csv", nargs="?", type=Path, default=None)

@@ -52,6 +52,7 @@ from harness import (
     server_env,
     valid_stones,
 )
+from results import records
 
 SINGLE = 2_000
 WARMUP = 100
@@ -113,7 +114,7 @@ def side_env(environment: Environment, checkout: Path) -> dict:
 
 def in_process(figures: Figures, side: str, checkout: Path, env: dict, csv: Path, n: int) -> str:
     result = subprocess.run(
-        [sys.executable, __file__, "--model-figures", str(csv), "--stones", str(n)],
+        [sys.executable, __file__, "--no-record", "--model-figures", str(csv), "--stones", str(n)],
         cwd=checkout,
         env=env,
         capture_output=True,
@@ -210,6 +211,7 @@ def report(figures: Figures, sides: list[str]) -> None:
         print(line)
 
 
+@records("explanations", "Explanations")
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

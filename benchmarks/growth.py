@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import REPO, machine_load
 from benchmarks.pipeline import Stack, new_champion, stones_csv
+from benchmarks.results import records
 
 FILE_STONES = 5000
 TEST_STONES = 5000
@@ -181,6 +182,7 @@ def plot(results: list[dict], path: Path) -> None:
     print(f"plot: {path}")
 
 
+@records("growth", "The pace as the inventory grows")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))

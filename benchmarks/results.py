@@ -2,7 +2,8 @@
 into its own section, with the command, the commit measured, the date and the machine's load,
 so that the figures the README and the code rely on are read where they were measured.
 
-    with recorded("startup", "Start-up and the garbage collector"):
+    @records("startup", "Start-up and the garbage collector")
+    def main() -> None:
         ...  # everything printed here also goes into the section
 
 A section is replaced, never appended to; the others are left as they are. `--no-record`
@@ -12,12 +13,13 @@ A section is replaced, never appended to; the others are left as they are. `--no
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,6 +65,20 @@ def recorded(name: str, title: str, record: bool = True) -> Iterator[None]:
     if record:
         write_section(name, title, captured.getvalue())
         print(f"recorded in {RESULTS.relative_to(REPO)}#{name}")
+
+
+def records(name: str, title: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """A benchmark's `main`, recording what it prints unless told not to."""
+
+    def decorate(main: Callable[[], None]) -> Callable[[], None]:
+        @functools.wraps(main)
+        def run() -> None:
+            with recorded(name, title, enabled(sys.argv)):
+                main()
+
+        return run
+
+    return decorate
 
 
 def write_section(name: str, title: str, output: str, path: Path = RESULTS) -> None:

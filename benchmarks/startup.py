@@ -28,7 +28,7 @@ import sys
 import time
 
 from harness import REPO
-from results import enabled, recorded
+from results import records
 
 IMPORT_SERVICE = """
 import gc, json, os, sys, time
@@ -112,44 +112,43 @@ def compiling() -> tuple[float, float, int]:
     return time.perf_counter() - started, max(pieces), len(pieces)
 
 
+@records("startup", "Start-up and the garbage collector")
 def main() -> None:
-    record = enabled(sys.argv)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     n = args.repeats
-    with recorded("startup", "Start-up and the garbage collector", record):
-        paused = fresh(IMPORT_SERVICE, "paused", n)
-        running = fresh(IMPORT_SERVICE, "running", n)
-        objects = f"{paused['objects']:,.0f} objects left to the collector"
-        print(f"(i)   import functions.main: {objects}")
-        print(f"      collector paused {paused['seconds'] * 1000:6.1f} ms")
-        print(f"      collector running {running['seconds'] * 1000:6.1f} ms")
-        scanning = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
-        scan = fresh(PLUGIN_SCAN, "", n, scanning)["seconds"]
-        skipped = fresh(PLUGIN_SCAN, "", n, {**os.environ, "PYDANTIC_DISABLE_PLUGINS": "__all__"})
-        print(
-            f"(ii)  pydantic's plugin scan: {scan * 1000:.1f} ms, "
-            f"skipped {skipped['seconds'] * 1000:.1f} ms"
-        )
-        frozen = fresh(FULL_COLLECTION, "frozen", n)
-        walked = fresh(FULL_COLLECTION, "walked", n)
-        print(
-            f"(iii) a full collection, loaded process: {walked['objects']:,.0f} objects walked "
-            f"in {walked['seconds'] * 1000:.1f} ms; frozen {frozen['seconds'] * 1000:.1f} ms"
-        )
-        lightgbm = fresh(IMPORT_MODULE, "lightgbm", n)["seconds"]
-        forest = fresh(IMPORT_MODULE, "training.forest", n)["seconds"]
-        print(
-            f"(iv)  import lightgbm {lightgbm * 1000:.0f} ms; "
-            f"import training.forest {forest * 1000:.0f} ms"
-        )
-        total, longest, pieces = compiling()
-        print(
-            f"(v)   compiling the trees: {total * 1000:.0f} ms in {pieces} pieces, "
-            f"the longest {longest * 1000:.1f} ms"
-        )
-        print(f"{n} fresh interpreters per import figure, medians")
+    paused = fresh(IMPORT_SERVICE, "paused", n)
+    running = fresh(IMPORT_SERVICE, "running", n)
+    objects = f"{paused['objects']:,.0f} objects left to the collector"
+    print(f"(i)   import functions.main: {objects}")
+    print(f"      collector paused {paused['seconds'] * 1000:6.1f} ms")
+    print(f"      collector running {running['seconds'] * 1000:6.1f} ms")
+    scanning = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    scan = fresh(PLUGIN_SCAN, "", n, scanning)["seconds"]
+    skipped = fresh(PLUGIN_SCAN, "", n, {**os.environ, "PYDANTIC_DISABLE_PLUGINS": "__all__"})
+    print(
+        f"(ii)  pydantic's plugin scan: {scan * 1000:.1f} ms, "
+        f"skipped {skipped['seconds'] * 1000:.1f} ms"
+    )
+    frozen = fresh(FULL_COLLECTION, "frozen", n)
+    walked = fresh(FULL_COLLECTION, "walked", n)
+    print(
+        f"(iii) a full collection, loaded process: {walked['objects']:,.0f} objects walked "
+        f"in {walked['seconds'] * 1000:.1f} ms; frozen {frozen['seconds'] * 1000:.1f} ms"
+    )
+    lightgbm = fresh(IMPORT_MODULE, "lightgbm", n)["seconds"]
+    forest = fresh(IMPORT_MODULE, "training.forest", n)["seconds"]
+    print(
+        f"(iv)  import lightgbm {lightgbm * 1000:.0f} ms; "
+        f"import training.forest {forest * 1000:.0f} ms"
+    )
+    total, longest, pieces = compiling()
+    print(
+        f"(v)   compiling the trees: {total * 1000:.0f} ms in {pieces} pieces, "
+        f"the longest {longest * 1000:.1f} ms"
+    )
+    print(f"{n} fresh interpreters per import figure, medians")
 
 
 if __name__ == "__main__":
