@@ -19,6 +19,15 @@ def _database_url(url: str) -> str:
 
 
 DatabaseURL = Annotated[str, AfterValidator(_database_url)]
+
+
+def _app_url(url: SecretStr) -> SecretStr:
+    if url.get_secret_value():
+        _database_url(url.get_secret_value())
+    return url
+
+
+AppURL = Annotated[SecretStr, AfterValidator(_app_url)]
 _MACHINE_TYPE = re.compile(r"[a-z][a-z0-9-]{1,62}")
 
 
@@ -55,6 +64,13 @@ class ServiceSettings(TrainingSettings):
     database_url: DatabaseURL = Field(
         default_factory=lambda: f"sqlite:///{(LOCAL_HOME / 'diamonds.db').resolve()}",
         description="SQLAlchemy URL of the inventory database",
+    )
+    database_app_url: AppURL = Field(
+        default=SecretStr(""),
+        description=(
+            "the database upgrade's: the URL the functions connect with, whose user it makes a "
+            "role that may read and write rows only (PostgreSQL); empty: none"
+        ),
     )
     api_keys: ApiKeys = Field(
         default=SecretStr(""),

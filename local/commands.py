@@ -37,7 +37,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     steps = database.add_subparsers(dest="step", required=True, metavar="STEP")
     upgrade = steps.add_parser(
         "upgrade",
-        help="bring DIAMONDS_DATABASE_URL's schema to this release's (a release step; "
+        help="bring DIAMONDS_DATABASE_URL's schema to this release's and, with "
+        "DIAMONDS_DATABASE_APP_URL, make its user a role of rows only (a release step; "
         "`diamonds serve` does it by itself)",
     )
     upgrade.set_defaults(handler=_upgrade)
@@ -58,18 +59,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
-    from sqlalchemy.engine import make_url
-
-    from functions.database import migrate
+    from functions.database.upgrade import upgrade
     from functions.settings import ServiceSettings
 
-    url = ServiceSettings.from_environment().database_url
-    before, after = migrate(url)
-    where = make_url(url).render_as_string(hide_password=True)
-    if before == after:
-        say(f"{where}: the schema is at revision {after} already")
-    else:
-        say(f"{where}: the schema went from revision {before or 'none'} to {after}")
+    settings = ServiceSettings.from_environment()
+    try:
+        say(upgrade(settings.database_url, settings.database_app_url.get_secret_value()))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     return EXIT_OK
 
 

@@ -141,14 +141,18 @@ class SchemaNotReady(Unavailable):
     `diamonds db upgrade` before its functions serve."""
 
 
-def migrate(engine_or_url: Engine | str) -> tuple[str | None, str]:
-    """Bring the database schema to the latest migration; a no-op when it is there already.
-    Returns the revisions before and after.
+def migrate(engine_or_url: Engine | str, app_url: str | None = None) -> tuple[str | None, str]:
+    """Bring the database schema to the latest migration; a no-op when it is there already, or
+    past it (a later release's migrations ran: the previous release is rolled back to). With
+    `app_url`, then make its user the application role (functions.database.roles), in the same
+    transaction. Returns the revisions before and after.
 
     Safe from several processes and threads at once: on PostgreSQL an advisory lock serialises
     the upgrade, on SQLite its transaction takes the write lock before it looks at the schema.
     """
     from alembic import command
+
+    from functions.database.roles import grant_application_role
 
     engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     try:
@@ -157,7 +161,10 @@ def migrate(engine_or_url: Engine | str) -> tuple[str | None, str]:
             with connection.begin():
                 lock(connection, _MIGRATION_LOCK_KEY)
                 before = _revision(connection)
-                command.upgrade(_config(connection), "head")
+                if not _later(connection, before):
+                    command.upgrade(_config(connection), "head")
+                if app_url:
+                    grant_application_role(connection, app_url)
                 return before, _revision(connection) or ""
     finally:
         if engine is not engine_or_url:
@@ -165,17 +172,33 @@ def migrate(engine_or_url: Engine | str) -> tuple[str | None, str]:
 
 
 def check_schema(engine: Engine) -> None:
-    """SchemaNotReady unless the database is at the latest migration this code knows."""
+    """SchemaNotReady unless the database is at the latest migration this code knows, or at
+    one it does not know: a later release's, whose migrations keep this code working (the
+    release runs them before its functions serve)."""
+    with engine.connect() as connection:
+        current, head = _revision(connection), _head(connection)
+        if current == head or _later(connection, current):
+            return
+    raise SchemaNotReady(
+        f"the database schema is at revision {current or 'none'}, this release needs "
+        f"{head}: run `diamonds db upgrade` (DIAMONDS_DATABASE_URL naming the database)"
+    )
+
+
+def _head(connection: sa.Connection) -> str | None:
     from alembic.script import ScriptDirectory
 
-    with engine.connect() as connection:
-        current = _revision(connection)
-        head = ScriptDirectory.from_config(_config(connection)).get_current_head()
-    if current != head:
-        raise SchemaNotReady(
-            f"the database schema is at revision {current or 'none'}, this release needs "
-            f"{head}: run `diamonds db upgrade` (DIAMONDS_DATABASE_URL naming the database)"
-        )
+    return ScriptDirectory.from_config(_config(connection)).get_current_head()
+
+
+def _later(connection: sa.Connection, revision: str | None) -> bool:
+    """Whether `revision` is one no migration of this code made (a later release's)."""
+    from alembic.script import ScriptDirectory
+
+    if revision is None:
+        return False
+    script = ScriptDirectory.from_config(_config(connection))
+    return revision not in {known.revision for known in script.walk_revisions()}
 
 
 def _config(connection: sa.Connection) -> Any:

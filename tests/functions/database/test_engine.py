@@ -42,6 +42,19 @@ def test_migrate_twice_is_a_no_op_and_matches_the_models(database: sa.Engine) ->
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
 
+def test_a_later_releases_schema_serves_and_is_left_as_it_is(database: sa.Engine) -> None:
+    """The upgrade runs before the new release's functions serve, and a release may be rolled
+    back: code older than the schema serves (a later revision is one it does not know), and its
+    upgrade changes nothing."""
+    from functions.database import check_schema
+
+    with database.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999_later'"))
+    check_schema(database)
+    assert migrate(database) == ("9999_later", "9999_later")
+    assert schema_version(database) == ["9999_later"]
+
+
 def test_a_database_at_the_first_revision_is_upgraded_with_its_rows(database_url: str) -> None:
     from alembic import command
     from alembic.config import Config

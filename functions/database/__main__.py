@@ -1,0 +1,5 @@
+import sys
+
+from functions.database.upgrade import main
+
+sys.exit(main())
