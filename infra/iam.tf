@@ -1,8 +1,8 @@
 # Identities and what each may do. Every function has its own service account
-# (modules/function grants it the secrets it reads); this file grants bucket access, by
-# prefix where a function writes only part of a bucket, the Vertex AI rights of the two
-# functions that launch training, and the accounts of the training job, the build and the
-# push of upload events. No account holds a primitive role (owner, editor, viewer) or a
+# (modules/function grants it the secrets it reads; database_upgrade.tf has the release's
+# upgrade job's account and grants); this file grants bucket access, by prefix where a function
+# writes only part of a bucket, the Vertex AI rights of the two functions that launch training,
+# and the accounts of the training job, the build and the push of upload events. No account holds a primitive role (owner, editor, viewer) or a
 # predefined project-wide role beyond writing logs.
 
 resource "google_service_account" "function" {
@@ -189,5 +189,6 @@ resource "time_sleep" "grants_propagated" {
     google_pubsub_topic_iam_member.storage_agent_publisher,
     google_service_account_iam_member.pubsub_agent_signs_for_push,
     google_pubsub_topic_iam_member.dead_letter_publisher,
+    google_secret_manager_secret_iam_member.database_upgrade,
   ]
 }

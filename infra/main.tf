@@ -58,7 +58,7 @@ locals {
 
   # Environment variables whose values come from Secret Manager: name => secret id.
   secrets = {
-    DIAMONDS_DATABASE_URL = module.database.database_url_secret_id
+    DIAMONDS_DATABASE_URL = module.database.app_url_secret_id
     DIAMONDS_API_KEYS     = google_secret_manager_secret.api_keys.secret_id
   }
 

@@ -59,13 +59,14 @@ output "functions" {
 }
 
 output "service_accounts" {
-  description = "Service account e-mails: one per function, the training job, the build and the push of upload events."
+  description = "Service account e-mails: one per function, the training job, the build, the push of upload events and the database upgrade."
   value = merge(
     { for key, sa in google_service_account.function : "function_${key}" => sa.email },
     {
-      trainer     = google_service_account.trainer.email
-      builder     = google_service_account.builder.email
-      ingest_push = google_service_account.ingest_push.email
+      trainer          = google_service_account.trainer.email
+      builder          = google_service_account.builder.email
+      ingest_push      = google_service_account.ingest_push.email
+      database_upgrade = google_service_account.database_upgrade.email
     },
   )
 }
@@ -80,9 +81,19 @@ output "database_connection_name" {
   value       = module.database.connection_name
 }
 
-output "database_url_secret" {
-  description = "Secret Manager secret holding DIAMONDS_DATABASE_URL."
-  value       = module.database.database_url_secret_id
+output "database_app_url_secret" {
+  description = "Secret Manager secret holding the functions' DIAMONDS_DATABASE_URL: the application role's (rows only)."
+  value       = module.database.app_url_secret_id
+}
+
+output "database_owner_url_secret" {
+  description = "Secret Manager secret holding the tables' owner's URL, which only the database upgrade job reads."
+  value       = module.database.owner_url_secret_id
+}
+
+output "database_upgrade_job" {
+  description = "Cloud Run job of the release's database upgrade (infra/release/release.sh runs it before the functions' new revisions)."
+  value       = google_cloud_run_v2_job.database_upgrade.name
 }
 
 output "api_keys_secret" {

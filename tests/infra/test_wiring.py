@@ -211,7 +211,7 @@ def test_secrets_are_never_plain_environment_variables() -> None:
     assert "DIAMONDS_DATABASE_URL" not in environment
     assert "DIAMONDS_API_KEYS" not in environment
     assert ROOT["locals"]["secrets"] == {
-        "DIAMONDS_DATABASE_URL": ref("module.database.database_url_secret_id"),
+        "DIAMONDS_DATABASE_URL": ref("module.database.app_url_secret_id"),
         "DIAMONDS_API_KEYS": ref("google_secret_manager_secret.api_keys.secret_id"),
     }
 
@@ -539,12 +539,13 @@ def test_cloud_sql_has_no_public_ip_and_is_protected() -> None:
     assert attr(ROOT["module"]["database"], "network_id") == ref("module.network.network_id")
 
 
-def test_database_url_is_a_secret_using_the_private_ip() -> None:
-    version = DATABASE_MODULE["resource"]["google_secret_manager_secret_version.database_url"]
-    url = attr(version, "secret_data")
-    assert url.startswith("postgresql+psycopg://")
-    assert "private_ip_address" in url
-    assert "sslmode=require" in url
+@pytest.mark.parametrize("role", ["owner", "app"])
+def test_database_urls_are_secrets_using_the_private_ip(role: str) -> None:
+    url = DATABASE_MODULE["locals"]["urls"][role]
+    assert url.startswith("postgresql+psycopg://") and url.endswith("@${local.address}")
+    address = DATABASE_MODULE["locals"]["address"]
+    assert "private_ip_address" in address
+    assert "sslmode=require" in address
 
 
 # --- storage --------------------------------------------------------------------------------

@@ -123,24 +123,57 @@ resource "google_sql_database" "this" {
   instance = google_sql_database_instance.this.name
 }
 
-# Alphanumeric only, so the password needs no escaping inside the SQLAlchemy URL.
-resource "random_password" "user" {
+# Two roles. The owner, a built-in user, owns the tables: the release's upgrade connects as it
+# (the only reader of its URL's secret). The application role the functions connect as may
+# read and write rows only. Cloud SQL makes every user created through its API a member of
+# cloudsqlsuperuser (which may create roles and databases and owns the database), so the
+# application role is made in SQL by that same upgrade, as the owner: Terraform gives it its
+# name and password (its URL's secret), the upgrade creates it, sets the password and grants
+# its rights (functions/database/roles.py).
+
+# Alphanumeric only, so the passwords need no escaping inside the SQLAlchemy URLs.
+resource "random_password" "owner" {
   length  = 32
   special = false
 }
 
-resource "google_sql_user" "app" {
+resource "random_password" "app" {
+  length  = 32
+  special = false
+}
+
+moved {
+  from = random_password.user
+  to   = random_password.owner
+}
+
+resource "google_sql_user" "owner" {
   project  = var.project_id
-  name     = var.user_name
+  name     = var.owner_name
   instance = google_sql_database_instance.this.name
-  password = random_password.user.result
+  password = random_password.owner.result
 
   # PostgreSQL refuses to drop a role that owns the tables: a destroy forgets the user instead
   # of failing half-way (the instance goes with it, or stays under deletion protection).
   deletion_policy = "ABANDON"
 }
 
-# The whole SQLAlchemy URL is the secret: the functions read it as DIAMONDS_DATABASE_URL.
+moved {
+  from = google_sql_user.app
+  to   = google_sql_user.owner
+}
+
+locals {
+  address = "${google_sql_database_instance.this.private_ip_address}:5432/${google_sql_database.this.name}?sslmode=require"
+  urls = {
+    owner = "postgresql+psycopg://${google_sql_user.owner.name}:${random_password.owner.result}@${local.address}"
+    app   = "postgresql+psycopg://${var.app_role_name}:${random_password.app.result}@${local.address}"
+  }
+}
+
+# Each whole SQLAlchemy URL is a secret: the owner's for the upgrade (DIAMONDS_DATABASE_URL of
+# the release's job), the application role's for the functions (their DIAMONDS_DATABASE_URL,
+# the job's DIAMONDS_DATABASE_APP_URL).
 resource "google_secret_manager_secret" "database_url" {
   project   = var.project_id
   secret_id = "${var.name}-database-url"
@@ -157,5 +190,24 @@ resource "google_secret_manager_secret" "database_url" {
 
 resource "google_secret_manager_secret_version" "database_url" {
   secret      = google_secret_manager_secret.database_url.id
-  secret_data = "postgresql+psycopg://${google_sql_user.app.name}:${random_password.user.result}@${google_sql_database_instance.this.private_ip_address}:5432/${google_sql_database.this.name}?sslmode=require"
+  secret_data = local.urls.owner
+}
+
+resource "google_secret_manager_secret" "app_url" {
+  project   = var.project_id
+  secret_id = "${var.name}-database-app-url"
+  labels    = var.labels
+
+  replication {
+    user_managed {
+      replicas {
+        location = var.region
+      }
+    }
+  }
+}
+
+resource "google_secret_manager_secret_version" "app_url" {
+  secret      = google_secret_manager_secret.app_url.id
+  secret_data = local.urls.app
 }

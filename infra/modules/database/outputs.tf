@@ -13,12 +13,12 @@ output "private_ip_address" {
   value       = google_sql_database_instance.this.private_ip_address
 }
 
-output "database_url_secret_id" {
-  description = "Secret Manager secret id holding the SQLAlchemy URL (DIAMONDS_DATABASE_URL)."
+output "owner_url_secret_id" {
+  description = "Secret Manager secret id holding the owner's SQLAlchemy URL: for the release's upgrade only."
   value       = google_secret_manager_secret.database_url.secret_id
 }
 
-output "database_url_secret_version" {
-  description = "Resource name of the secret's current version; a password change creates a new one."
-  value       = google_secret_manager_secret_version.database_url.name
+output "app_url_secret_id" {
+  description = "Secret Manager secret id holding the application role's SQLAlchemy URL: the functions' DIAMONDS_DATABASE_URL."
+  value       = google_secret_manager_secret.app_url.secret_id
 }

@@ -50,10 +50,21 @@ variable "database_name" {
   default     = "diamonds"
 }
 
-variable "user_name" {
-  description = "Name of the application's built-in database user."
+variable "owner_name" {
+  description = "Name of the built-in database user that owns the tables (the release's upgrade connects as it)."
   type        = string
   default     = "diamonds"
+}
+
+variable "app_role_name" {
+  description = "Name of the role the functions connect as: rows only, no schema changes (created and granted by the release's upgrade)."
+  type        = string
+  default     = "diamonds_app"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.app_role_name))
+    error_message = "app_role_name must be a lower-case PostgreSQL identifier."
+  }
 }
 
 variable "backup_retention_count" {
