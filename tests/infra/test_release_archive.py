@@ -138,3 +138,22 @@ def test_an_unknown_revision_is_refused_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("source.py: no-such-revision:")
     assert not (tmp_path / "x.zip").exists()
+
+
+@pytest.mark.timeout(120)
+def test_the_database_upgrade_runs_from_the_archive_alone(unpacked: Path, tmp_path: Path) -> None:
+    """The upgrade job's command, `python -m functions.database upgrade`, in the image."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DIAMONDS_")}
+    environment["DIAMONDS_DATABASE_URL"] = f"sqlite:///{tmp_path / 'diamonds.db'}"
+    run_module = (
+        "import runpy, sys; archive, site_packages = sys.argv[1:3]; "
+        "sys.path[:0] = [archive, site_packages]; sys.argv[1:] = ['upgrade']; "
+        "runpy.run_module('functions.database', run_name='__main__', alter_sys=True)"
+    )
+    purelib = sysconfig.get_paths()["purelib"]
+    command = [sys.executable, "-I", "-S", "-B", "-c", run_module, str(unpacked), purelib]
+    result = subprocess.run(
+        command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=100
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "the schema went from revision none to" in result.stdout
