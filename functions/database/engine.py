@@ -143,9 +143,9 @@ class SchemaNotReady(Unavailable):
 
 def migrate(engine_or_url: Engine | str, app_url: str | None = None) -> tuple[str | None, str]:
     """Bring the database schema to the latest migration; a no-op when it is there already, or
-    past it (a later release's migrations ran: the previous release is rolled back to). With
-    `app_url`, then make its user the application role (functions.database.roles), in the same
-    transaction. Returns the revisions before and after.
+    at a later release's revision (an earlier release deployed again). With `app_url`, then
+    make its user the application role (functions.database.roles), in the same transaction.
+    Returns the revisions before and after.
 
     Safe from several processes and threads at once: on PostgreSQL an advisory lock serialises
     the upgrade, on SQLite its transaction takes the write lock before it looks at the schema.
