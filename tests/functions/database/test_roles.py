@@ -200,3 +200,26 @@ def test_the_release_step_refuses_in_one_line(
     assert done.returncode == status
     assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
+
+
+def test_diamonds_db_upgrade_is_the_same_step(postgres_url: str, app_url: str) -> None:
+    diamonds = Path(sys.executable).with_name("diamonds")
+    env = {"PATH": "/usr/bin:/bin", "DIAMONDS_DATABASE_URL": postgres_url}
+    done = subprocess.run(
+        [str(diamonds), "db", "upgrade"],
+        env={**env, "DIAMONDS_DATABASE_APP_URL": app_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "may read and write rows only" in done.stdout
+    refused = subprocess.run(
+        [str(diamonds), "db", "upgrade"],
+        env={**env, "DIAMONDS_DATABASE_APP_URL": postgres_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2
+    assert "is the tables' owner" in refused.stderr and "Traceback" not in refused.stderr
