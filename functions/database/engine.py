@@ -39,7 +39,7 @@ def make_engine(url: str) -> Engine:
     if backend == "sqlite":
         return _sqlite_engine(parsed)
     if backend == "postgresql":
-        return sa.create_engine(
+        engine = sa.create_engine(
             parsed,
             pool_pre_ping=True,
             pool_size=POSTGRES_POOL_SIZE,
@@ -47,6 +47,8 @@ def make_engine(url: str) -> Engine:
             pool_recycle=1800,
             json_serializer=json_text,
         )
+        event.listen(engine, "handle_error", _unreachable)
+        return engine
     raise ValueError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
 
 
@@ -134,6 +136,20 @@ def lock(connection: sa.Connection, key: int) -> None:
     """
     if connection.dialect.name == "postgresql":
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+class DatabaseUnreachable(Unavailable):
+    """No connection could be made: the server is down, or the role the functions connect as
+    is not yet what the release's upgrade makes it."""
+
+
+def _unreachable(context: sa.engine.ExceptionContext) -> Exception | None:
+    """A failure to connect (there is no connection yet) becomes DatabaseUnreachable: a 503
+    asking to retry for a client, a retry for an event; a failing statement stays as it is."""
+    if context.connection is not None or context.is_pre_ping:
+        return None
+    first_line = str(context.original_exception).strip().splitlines()[:1]
+    return DatabaseUnreachable(f"cannot connect to the database: {' '.join(first_line)}")
 
 
 class SchemaNotReady(Unavailable):

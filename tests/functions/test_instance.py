@@ -43,3 +43,26 @@ def test_a_function_checks_the_schema_and_leaves_migrating_to_the_release(
     before, after = migrate(url)
     assert before is None and after and migrate(url) == (after, after)
     assert client.get("/v1/diamonds").status_code == 200
+
+
+def test_a_database_it_cannot_connect_to_is_a_503_that_names_nothing(
+    postgres_url: str, tmp_path: Path, caplog
+) -> None:
+    """Before the release's upgrade has made the functions' role (or while the server is down),
+    a request that needs the database is asked to retry; the log says why, the client not."""
+    import sqlalchemy as sa
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Request
+
+    from functions.deployables import http_function
+
+    url = sa.make_url(postgres_url).set(username="role_not_made_yet", password=None)
+    settings = ServiceSettings(
+        database_url=url.render_as_string(hide_password=False), data_root=tmp_path.as_uri()
+    )
+    client = Client(Request.application(http_function(Instance(settings), "inventory")))
+    refused = client.get("/v1/diamonds")
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "30"
+    assert "role_not_made_yet" not in refused.get_data(as_text=True)
+    assert "cannot connect to the database" in caplog.text
+    assert "role_not_made_yet" in caplog.text
