@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from functions.endpoints.common import common_routes
 from functions.endpoints.inventory import inventory_routes
 from functions.endpoints.models import models_routes
+from functions.endpoints.monitoring import monitoring_routes
 from functions.endpoints.pricing import pricing_routes
 from functions.endpoints.retrain import retrain_routes
 from functions.http.problems import HttpProblem
@@ -41,7 +42,12 @@ DEPLOYABLES = {
     for d in (
         Deployable("inventory", "http", ("/v1/diamonds",), inventory_routes),
         Deployable("pricing", "http", ("/v1/price",), pricing_routes),
-        Deployable("models", "http", ("/v1/models", "/v1/runs", "/v1/ingestions"), models_routes),
+        Deployable(
+            "models",
+            "http",
+            ("/v1/models", "/v1/runs", "/v1/ingestions", "/v1/monitoring"),
+            lambda instance: models_routes(instance) + monitoring_routes(instance),
+        ),
         Deployable("retrain", "http", ("/v1/retrain",), retrain_routes),
         Deployable("ingest", "cloudevent"),
     )

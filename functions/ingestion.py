@@ -277,21 +277,27 @@ def inventory_records(accepted: pd.DataFrame) -> list[dict]:
 
 
 def champion_score(instance: Instance, accepted: pd.DataFrame) -> dict:
-    """The champion's MAPE on the file's stones it never trained on: how well the model priced
-    fresh appraisals before it retrains on them."""
+    """The champion's MAPE and interval coverage on the file's stones it never trained on:
+    how well the model priced fresh appraisals before it retrains on them."""
     from datetime import UTC, datetime
 
     from training.evaluation import fresh_error
 
     champion = instance.registry.champion()
-    score = {"scored_at": datetime.now(UTC), "champion_mape": None, "champion_scored": 0}
+    score = {
+        "scored_at": datetime.now(UTC),
+        "champion_mape": None,
+        "champion_scored": 0,
+        "champion_coverage": None,
+    }
     if champion is None:
         return {**score, "champion_version": None}
     version = champion["version"]
     if len(accepted):
         model, metadata = instance.registry.load(version)
         seen = instance.registry.training_rows(version, metadata)
-        score["champion_mape"], score["champion_scored"] = fresh_error(model, seen, accepted)
+        mape, scored, coverage = fresh_error(model, seen, accepted)
+        score.update(champion_mape=mape, champion_scored=scored, champion_coverage=coverage)
     return {**score, "champion_version": version}
 
 

@@ -1,6 +1,6 @@
 """The resources of one function instance (one process), created on first use and shared by
 its requests: settings, database, storage, the champion model, the prediction log, the training
-schedule and runner, the ingestion ledger.
+schedule and runner, the ingestion ledger, the monitoring.
 
 Nothing is created at import time, so a cold start pays only for what the first request uses:
 pricing never waits for the database (its log is written by a background thread).
@@ -105,9 +105,12 @@ class Instance:
     @property
     def prediction_log(self):
         def write(entries: list[dict]) -> None:
-            from functions.database import PredictionLog
+            from functions.database import PredictionLog, PricedStones
+            from functions.prediction_log import priced_stones
 
+            stones = priced_stones(entries, self._log_factors)
             PredictionLog(self.engine).write_many(entries)
+            PricedStones(self.engine).write_many(stones)
 
         def make():
             from functions.prediction_log import PredictionLogger
@@ -115,6 +118,16 @@ class Instance:
             return PredictionLogger(write)
 
         return self._once("prediction_log", make)
+
+    def _log_factors(self, version: str, X):
+        """The serving model's log factors of stones it priced; None for another version's."""
+        from training.registry import NoChampion
+
+        try:
+            serving, model = self.pricer.champion.get()
+        except NoChampion:
+            return None
+        return model.log_factors(X)[1] if serving == version else None
 
     @property
     def idempotent_requests(self):
@@ -127,6 +140,16 @@ class Instance:
         from functions.database import IngestedFiles
 
         return self._once("ledger", lambda: IngestedFiles(self.engine))
+
+    @property
+    def monitoring(self):
+        def make():
+            from functions.database import PricedStones
+            from functions.monitoring import Monitoring
+
+            return Monitoring(self.registry, PricedStones(self.engine), self.ledger)
+
+        return self._once("monitoring", make)
 
     @property
     def schedule(self):

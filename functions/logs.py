@@ -1,5 +1,6 @@
 """The service's log lines: plain text on a terminal, one JSON object per line on Cloud Run,
-where Cloud Logging reads each line's `severity` and `message`."""
+where Cloud Logging reads each line's `severity` and `message`; a record's `fields` (given as
+`extra={"fields": {...}}`) join the object, for log-based metrics to read."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class CloudLoggingFormatter(logging.Formatter):
             "message": record.getMessage(),
             "logger": record.name,
         }
+        entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["message"] += "\n" + self.formatException(record.exc_info)
         return json.dumps(entry)

@@ -6,9 +6,18 @@ is described there.
 Annotations here are objects, not strings (no `from __future__ import annotations`): pydantic
 would evaluate each string back, a few milliseconds of every cold start."""
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    create_model,
+)
 
 from functions.statuses import FileEvent, FileStatus
 from training.features import GROUPS
@@ -179,6 +188,28 @@ class ModelVersion(Strict):
 
 class RunId(Strict):
     run_id: str = Field(min_length=1, max_length=MAX_NAME, description="a training run's id")
+
+
+class MonitoringQuery(Strict):
+    window: str = Field(
+        "1d",
+        pattern=r"^[1-9][0-9]{0,2}[hd]$",
+        description="how far back from `end` the stones priced are counted: hours (`12h`) or "
+        "days (`30d`), at most 999",
+    )
+    end: AwareDatetime = absent(
+        ge=datetime(2000, 1, 1, tzinfo=UTC), description="the window's end (default: now)"
+    )
+    partner: str = absent(
+        min_length=1, max_length=64, description="only the stones this partner's keys priced"
+    )
+
+
+class DriftSeriesQuery(Strict):
+    days: int = Field(30, ge=1, le=90, description="days up to today (UTC)")
+    partner: str = absent(
+        min_length=1, max_length=64, description="only the stones this partner's keys priced"
+    )
 
 
 class Promotion(Strict):
@@ -494,6 +525,9 @@ class Ingestion(Schema):
         description="its MAPE (%) on the file's stones it never trained on, before retraining"
     )
     champion_scored: int | None = Field(description="how many stones that MAPE is over")
+    champion_coverage: float | None = Field(
+        description="the share of those stones inside its 90% interval"
+    )
     run_id: str | None = Field(description="the training run the file asked for")
     error: str | None
 
@@ -523,3 +557,107 @@ class ProblemDetails(Schema):
     status: int
     detail: str
     errors: list[FieldError] = absent(description="one entry per offending input")
+
+
+class DriftBin(Schema):
+    label: str = Field(description="the bin (a measurement's range, or a grade)")
+    reference: float = Field(description="the share of the training stones in it")
+    live: float = Field(description="the share of the stones priced in it")
+
+
+class DriftFigure(Schema):
+    """One characteristic's distances against the champion's training stones."""
+
+    name: str = Field(description="a characteristic of the stone, or `price` (the price given)")
+    js_distance: float | None = Field(
+        description="Jensen-Shannon distance, natural logarithm (0 to √ln 2 ≈ 0.833); null "
+        "when no stone was priced"
+    )
+    psi: float | None = Field(
+        description="population stability index (measurements and price; null for a grade)"
+    )
+    threshold: float = Field(description="the Jensen-Shannon distance past which it drifted")
+    crossed: bool | None = Field(
+        description="whether the distance is past the threshold; null when too few stones "
+        "were priced for a verdict"
+    )
+
+
+class CharacteristicDrift(DriftFigure):
+    kind: Literal["measurement", "grade"]
+    bins: list[DriftBin]
+
+
+class FactorDrift(Schema):
+    characteristic: str = Field(description="a characteristic of the explanation")
+    reference: float = Field(description="its factor's geometric mean on the training stones")
+    live: float | None = Field(description="… on the stones priced (null: none with factors)")
+    shift: float | None = Field(description="live / reference: the part of the price it moved")
+    threshold: float = Field(description="how far the shift may be from 1 before it moved")
+    moved: bool | None = Field(description="null when too few stones were priced")
+
+
+class ReferenceSummary(Schema):
+    version: str = Field(description="the champion whose training stones are the reference")
+    stones: int
+
+
+class Drift(Schema):
+    """The stones priced in a window against the champion's training stones."""
+
+    start: Timestamp
+    end: Timestamp
+    partner: str | None
+    stones: int = Field(description="stones priced in the window (refused ones are not)")
+    factor_means: dict[str, float | None] = Field(
+        description="the mean log factor of each characteristic of the stones priced"
+    )
+    model_versions: dict[str, int] = Field(description="stones priced by each model version")
+    refused_requests: int = Field(description="pricing requests refused in the window")
+    refused_stones: int = Field(description="the stones they held")
+    reference: ReferenceSummary | None = Field(description="null: no champion yet")
+    characteristics: list[CharacteristicDrift]
+    price: CharacteristicDrift | None = Field(description="the prices given")
+    factors: list[FactorDrift]
+
+
+class FileAccuracy(Schema):
+    id: int = Field(description="the ingestion ledger's entry")
+    name: str = Field(description="the data file")
+    scored_at: Timestamp
+    model_version: str = Field(description="the champion that priced its fresh stones")
+    stones: int | None = Field(description="fresh stones scored")
+    mape: float = Field(description="MAPE (%) on them")
+    coverage: float | None = Field(description="the share inside the 90% interval")
+    cv_mape: float | None = Field(description="that model's own cross-validated MAPE (%)")
+    alert: bool | None = Field(description="whether the MAPE is past alert_ratio × cv_mape")
+
+
+class Accuracy(Schema):
+    """The champion's error on fresh appraisals, file after file, oldest first."""
+
+    champion: str | None
+    cv_mape: float | None = Field(description="the champion's cross-validated MAPE (%)")
+    alert_ratio: float
+    files: list[FileAccuracy]
+
+
+class MonitoringReport(Schema):
+    drift: Drift
+    accuracy: Accuracy
+
+
+class DriftDay(Schema):
+    day: str = Field(description="a day (UTC), YYYY-MM-DD")
+    stones: int
+    characteristics: list[DriftFigure]
+
+
+class DriftSeries(Schema):
+    """Each characteristic's drift, day after day."""
+
+    start: Timestamp
+    end: Timestamp
+    partner: str | None
+    reference: ReferenceSummary | None
+    days: list[DriftDay]

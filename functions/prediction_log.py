@@ -2,7 +2,9 @@
 background thread inserts them in batches. A failing log never fails a price.
 
 Every pricing request is an entry, refused ones included: a refused request's entry holds its
-status and the problem document answered (its detail and `errors[].field`)."""
+status and the problem document answered (its detail and `errors[].field`). A priced request's
+entry also brings its stones and prices (`priced`), which the writer turns into one row per
+stone, with the factors of its price (`priced_stones`): what drift is counted on."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import orjson
 
 log = logging.getLogger("diamonds.prediction_log")
@@ -104,6 +107,48 @@ class PredictionLogger:
 
 
 JSON_FIELDS = ("request", "response")
+PRICED = "priced"
+"""The key of an entry's (stones, prices): not a column of the log."""
+LogFactors = Callable[[str, np.ndarray], np.ndarray | None]
+"""The log factors per characteristic of stones (a feature matrix) priced by a model version,
+or None when that model no longer serves."""
+
+
+def priced_stones(entries: list[dict], log_factors: LogFactors) -> list[dict]:
+    """The stones the entries priced, as rows of the priced stones' table, taking them out of
+    the entries; the factors of each request's stones computed in one go per model version."""
+    from training.features import GROUPS, stone_rows
+    from training.record import CATEGORIES, FEATURES
+
+    by_version: dict[str, list[tuple[dict, list, list[float]]]] = {}
+    for entry in entries:
+        stones, prices = entry.pop(PRICED, None) or ((), ())
+        if stones and entry.get("model_version"):
+            by_version.setdefault(entry["model_version"], []).append((entry, stones, prices))
+    rows: list[dict] = []
+    for version, priced in by_version.items():
+        features = [stone_rows(stones) for _, stones, _ in priced]
+        values = [row for block in features for row in block]
+        factors = log_factors(version, np.array(values, dtype=float))
+        factor_rows = (
+            factors.tolist() if factors is not None else [[None] * len(GROUPS)] * len(values)
+        )
+        at = 0
+        for entry, _, prices in priced:
+            for price in prices:
+                row = dict(zip(FEATURES, values[at], strict=True))
+                for name in CATEGORIES:
+                    row[name] = int(row[name])
+                row.update(zip((f"factor_{g}" for g in GROUPS), factor_rows[at], strict=True))
+                row.update(
+                    created_at=entry["created_at"],
+                    partner=entry.get("partner"),
+                    model_version=version,
+                    price=price,
+                )
+                rows.append(row)
+                at += 1
+    return rows
 
 
 def storable(entry: dict) -> dict:

@@ -1,4 +1,4 @@
-"""The service's commands of `diamonds`: `serve`, `ingestions` and `db upgrade`.
+"""The service's commands of `diamonds`: `serve`, `ingestions`, `monitor` and `db upgrade`.
 
 The command line is training's (training/cli.py); these join it through the `diamonds.commands`
 entry point declared in pyproject.toml.
@@ -33,6 +33,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     ingestions.add_argument("--limit", type=int, default=20, help="how many, newest first")
     ingestions.set_defaults(handler=_ingestions)
+    monitor = commands.add_parser(
+        "monitor",
+        help="drift of the stones priced against the champion's training stones, and the "
+        "champion's error on each ingested file's fresh appraisals",
+    )
+    monitor.add_argument("--window", default="1d", help="hours (12h) or days (30d); default 1d")
+    monitor.add_argument("--partner", help="only the stones this partner's keys priced")
+    monitor.set_defaults(handler=_monitor)
     database = commands.add_parser("db", help="the database's schema")
     steps = database.add_subparsers(dest="step", required=True, metavar="STEP")
     upgrade = steps.add_parser(
@@ -102,3 +110,82 @@ def _ingestions(args: argparse.Namespace) -> int:
             + (f"  error: {row['error']}" if row["error"] else "")
         )
     return EXIT_OK
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    import re
+
+    from functions.database import IngestedFiles, PricedStones, check_schema, make_engine
+    from functions.monitoring import Monitoring, window_bounds
+    from functions.settings import ServiceSettings
+    from training.registry import Registry
+    from training.storage import open_storage
+
+    if not re.fullmatch(r"[1-9][0-9]{0,2}[hd]", args.window):
+        raise UsageError(f"--window {args.window}: give hours (12h) or days (30d), up to 999")
+    settings = ServiceSettings.from_environment()
+    engine = make_engine(settings.database_url)
+    check_schema(engine)
+    monitoring = Monitoring(
+        Registry(open_storage(settings.models_root)), PricedStones(engine), IngestedFiles(engine)
+    )
+    drift = monitoring.drift(*window_bounds(args.window, None), args.partner)
+    for line in [*drift_table(drift), "", *accuracy_table(monitoring.accuracy())]:
+        say(line)
+    return EXIT_OK
+
+
+def _figure(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _verdict(flag: bool | None, yes: str) -> str:
+    return "too few stones" if flag is None else (yes if flag else "ok")
+
+
+def drift_table(drift: dict) -> list[str]:
+    who = f" by {drift['partner']}" if drift["partner"] else ""
+    lines = [
+        f"drift {drift['start'][:19]} – {drift['end'][:19]} UTC{who}: {drift['stones']:,} "
+        f"stones priced, {drift['refused_requests']:,} requests refused "
+        f"({drift['refused_stones']:,} stones, not counted)"
+    ]
+    if drift["reference"] is None:
+        return [*lines, "no champion yet: nothing to compare with"]
+    reference = drift["reference"]
+    lines.append(f"against {reference['version']}'s {reference['stones']:,} training stones")
+    lines.append(
+        f"{'characteristic':<15}{'Jensen-Shannon':>15}{'PSI':>9}{'threshold':>11}  verdict"
+    )
+    for figure in [*drift["characteristics"], drift["price"]]:
+        lines.append(
+            f"{figure['name']:<15}{_figure(figure['js_distance']):>15}"
+            f"{_figure(figure['psi']):>9}{figure['threshold']:>11g}  "
+            + _verdict(figure["crossed"], "DRIFTED")
+        )
+    lines.append(f"{'factor':<15}{'training':>15}{'priced':>9}{'shift':>11}  verdict")
+    for factor in drift["factors"]:
+        lines.append(
+            f"{factor['characteristic']:<15}{_figure(factor['reference'], 3):>15}"
+            f"{_figure(factor['live'], 3):>9}{_figure(factor['shift'], 3):>11}  "
+            + _verdict(factor["moved"], "MOVED")
+        )
+    return lines
+
+
+def accuracy_table(accuracy: dict) -> list[str]:
+    if not accuracy["files"]:
+        return ["live accuracy: no ingested file has been scored yet"]
+    lines = [
+        f"live accuracy (alert past {accuracy['alert_ratio']:g} × the model's cross-validated "
+        "MAPE)",
+        f"{'scored at':<21}{'model':<26}{'stones':>8}{'MAPE %':>8}{'CV %':>7}{'covered':>9}  file",
+    ]
+    for row in accuracy["files"]:
+        coverage = "—" if row["coverage"] is None else f"{row['coverage']:.1%}"
+        lines.append(
+            f"{row['scored_at'][:19]:<21}{row['model_version']:<26}{row['stones'] or 0:>8}"
+            f"{row['mape']:>8.2f}{_figure(row['cv_mape'], 2):>7}{coverage:>9}  {row['name']}"
+            + ("  ALERT" if row["alert"] else "")
+        )
+    return lines

@@ -51,17 +51,20 @@ def metrics(
 
 def fresh_error(
     model: PriceModel, seen: TrainingRows, records: pd.DataFrame
-) -> tuple[float | None, int]:
+) -> tuple[float | None, int, float | None]:
     """The MAPE (%) of `model` on the priced records it was not trained on (not among `seen`,
-    its training rows) and would price (inside its domain), and how many stones that is: the
-    model's accuracy on fresh appraisals."""
+    its training rows) and would price (inside its domain), how many stones that is, and the
+    share of them inside its interval: the model's accuracy on fresh appraisals."""
     fresh = ~seen.seen(fingerprints(records))
     X = feature_matrix(records)[fresh]
     price = records["price"].to_numpy(dtype=float)[fresh]
     priced = np.array([not problems for problems in model.out_of_domain(X)], dtype=bool)
     if not priced.any():
-        return None, 0
-    return metrics(price[priced], model.predict(X[priced]))["mape"], int(priced.sum())
+        return None, 0, None
+    X, price = X[priced], price[priced]
+    predicted = model.predict(X)
+    found = metrics(price, predicted, *model.interval(X, predicted))
+    return found["mape"], int(priced.sum()), found["coverage"]
 
 
 def by_carat_band(

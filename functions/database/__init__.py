@@ -18,6 +18,7 @@ inventory    the stones in stock (`Inventory`)
 files        which stones each data file brings (a new generation replaces the previous one's)
 ledger       the ingested data files (`IngestedFiles`)
 predictions  the log of pricing requests (`PredictionLog`)
+monitoring   the stones pricing priced, counted into histograms (`PricedStones`)
 idempotency  first answers to requests sent with an Idempotency-Key (`IdempotentRequests`)
 """
 
@@ -33,6 +34,7 @@ from functions.database.files import Superseded
 from functions.database.idempotency import IdempotentRequests
 from functions.database.inventory import InvalidRecord, Inventory, RevisionMismatch
 from functions.database.ledger import Claim, IngestedFiles, LostClaim
+from functions.database.monitoring import PricedStones
 from functions.database.predictions import PredictionLog
 from functions.database.tables import Base, DiamondRow, IngestedFile, PredictionLogEntry
 
@@ -49,6 +51,7 @@ __all__ = [
     "LostClaim",
     "PredictionLog",
     "PredictionLogEntry",
+    "PricedStones",
     "RevisionMismatch",
     "SchemaNotReady",
     "Superseded",

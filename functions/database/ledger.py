@@ -232,6 +232,27 @@ class IngestedFiles(Repository):
         page = [as_dict(row) for row in rows[:limit]]
         return page, page[-1]["id"] if len(rows) > limit else None
 
+    def scores(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The latest `limit` files the champion was scored on, oldest first."""
+        c = INGESTED_FILES.c
+        query = (
+            sa.select(
+                c.id,
+                c.name,
+                c.scored_at,
+                c.champion_version,
+                c.champion_mape,
+                c.champion_coverage,
+                c.champion_scored,
+            )
+            .where(c.champion_mape.is_not(None))
+            .order_by(c.scored_at.desc(), c.id.desc())
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            rows = session.execute(query).all()
+        return [as_dict(row) for row in reversed(rows)]
+
 
 _LEDGER_COLUMNS = [c for c in INGESTED_FILES.c if c.name not in ("claim_token", "report")]
 """What the ledger shows: everything but the lease's secret and the full quarantine report."""

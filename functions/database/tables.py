@@ -1,5 +1,6 @@
-"""The tables: the inventory's stones, the data files that brought them, the prediction log,
-the ledger of ingested files and the answers kept for idempotent requests."""
+"""The tables: the inventory's stones, the data files that brought them, the prediction log
+and the stones it priced, the ledger of ingested files and the answers kept for idempotent
+requests."""
 
 from __future__ import annotations
 
@@ -127,6 +128,38 @@ class PredictionLogEntry(Base):
     response: Mapped[Any | None] = mapped_column(Document)
 
 
+class PricedStone(Base):
+    """One stone a pricing request priced: its features (grades as their codes, worst = 0),
+    the price given and its log factor per characteristic, so that drift is an aggregation.
+    Written beside its request's log entry; refused stones have none."""
+
+    __tablename__ = "priced_stones"
+    __table_args__ = (sa.Index("ix_priced_stones_partner_created_at", "partner", "created_at"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    partner: Mapped[str | None] = mapped_column(sa.String(64))
+    model_version: Mapped[str] = mapped_column(sa.String(128))
+    carat: Mapped[float] = mapped_column(Real)
+    cut: Mapped[int] = mapped_column(sa.SmallInteger)
+    color: Mapped[int] = mapped_column(sa.SmallInteger)
+    clarity: Mapped[int] = mapped_column(sa.SmallInteger)
+    depth: Mapped[float] = mapped_column(Real)
+    table: Mapped[float] = mapped_column(Real)
+    x: Mapped[float] = mapped_column(Real)
+    y: Mapped[float] = mapped_column(Real)
+    z: Mapped[float] = mapped_column(Real)
+    price: Mapped[float] = mapped_column(Real)
+    factor_carat: Mapped[float | None] = mapped_column(Real)
+    factor_cut: Mapped[float | None] = mapped_column(Real)
+    factor_color: Mapped[float | None] = mapped_column(Real)
+    factor_clarity: Mapped[float | None] = mapped_column(Real)
+    factor_proportions: Mapped[float | None] = mapped_column(Real)
+    """The log factors: None when the model that priced no longer served when it was logged."""
+
+
 class IngestedFile(Base):
     """A data file delivered for ingestion; (bucket, name, generation) identifies one delivery.
 
@@ -171,6 +204,8 @@ class IngestedFile(Base):
     champion_version: Mapped[str | None] = mapped_column(sa.String(128))
     champion_mape: Mapped[float | None] = mapped_column(Real)
     champion_scored: Mapped[int | None]
+    champion_coverage: Mapped[float | None] = mapped_column(Real)
+    """The share of the scored stones inside the champion's 90% interval."""
     error: Mapped[str | None] = mapped_column(sa.String(2000))
 
 
@@ -197,4 +232,5 @@ DATA_FILES = DataFile.__table__
 FILE_STONES = FileStone.__table__
 IDEMPOTENT_REQUESTS = IdempotentRequest.__table__
 PREDICTION_LOG = PredictionLogEntry.__table__
+PRICED_STONES = PricedStone.__table__
 INGESTED_FILES = IngestedFile.__table__

@@ -57,7 +57,12 @@ def pricing_routes(instance: Instance) -> list[Route]:
             ) from None
         refuse_implausible(problems, single, at)
         document = results[0] if single else {"model_version": version, "prices": results}
-        call.journal.update(model_version=version, n_stones=len(stones), response=document)
+        call.journal.update(
+            model_version=version,
+            n_stones=len(stones),
+            response=document,
+            priced=(stones, [result["price"] for result in results]),
+        )
         return json_response(document)
 
     def price_body(call: Call) -> Response:

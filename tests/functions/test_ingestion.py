@@ -62,7 +62,7 @@ def test_a_good_file_is_ingested_and_a_new_model_promoted(pipeline: Stack, fresh
     assert (row["rows_read"], row["accepted"], row["rejected"]) == (1500, 1500, 0)
     assert (row["inserted"], row["unchanged"]) == (1500, 0)
     assert row["champion_version"] == before and 1450 < row["champion_scored"] <= 1500
-    assert 3 < row["champion_mape"] < 15
+    assert 3 < row["champion_mape"] < 15 and 0.8 < row["champion_coverage"] <= 1
     assert inventory_count(pipeline) == count + 1500
 
     run = wait_run(pipeline, row["run_id"])
