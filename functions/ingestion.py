@@ -40,6 +40,8 @@ log = logging.getLogger("diamonds.ingest")
 
 FINALIZED = "google.cloud.storage.object.v1.finalized"
 DELETED = "google.cloud.storage.object.v1.deleted"
+MONITORING_CHECK = "diamonds.monitoring.check.v1"
+"""The event of the daily monitoring check (infra/: Cloud Scheduler, through Pub/Sub)."""
 INCOMING = "incoming/"
 TEMPORARY = (".part", ".partial", ".tmp", ".temp", ".crdownload", ".download", ".swp", "~")
 """Endings of names that copying tools give a file until it is whole: never a data file."""
@@ -322,10 +324,15 @@ def summary(row: dict) -> str:
 
 
 def cloud_event_function(instance: Instance) -> Callable[[Any], None]:
-    """The `ingest` target: one log line per event; 409 and 503 answer with their reason."""
+    """The `ingest` target: one log line per event; 409 and 503 answer with their reason. The
+    daily monitoring check (Cloud Scheduler's event) is run here too: a function that already
+    reads the database and the models, reachable by the scheduler's push only."""
     from werkzeug.exceptions import Conflict, ServiceUnavailable
 
     def ingest_event(event: Any) -> None:
+        if event["type"] == MONITORING_CHECK:
+            instance.monitoring.check()
+            return
         outcome = ingest(instance, event["type"], event.data)
         (log.warning if outcome.retry else log.info)("ingest %s", outcome.message)
         if outcome.status == 409:

@@ -146,6 +146,12 @@ class Monitoring:
             "files": files,
         }
 
+    def check(self) -> dict:
+        """The daily check: the last day's drift and the live accuracy, logged (`log_check`)."""
+        found = {"drift": self.drift(*window_bounds("1d", None)), "accuracy": self.accuracy()}
+        log_check(found)
+        return found
+
     def _cv_mape(self, version: str) -> float | None:
         from training.registry import UnknownVersion
 

@@ -1,13 +1,16 @@
 """The stones pricing priced, one row each, and their histograms over a window: drift counted
-by the database (one GROUP BY per characteristic), never by reading the log into Python."""
+by the database, never by reading the log into Python."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
 
 from functions.database.repository import Repository
 from functions.database.tables import PREDICTION_LOG, PRICED_STONES
@@ -41,22 +44,18 @@ class PricedStones(Repository):
         where = [c.created_at >= start, c.created_at < end]
         if partner is not None:
             where.append(c.partner == partner)
+        sizes = {name: len(cut) + 1 for name, cut in edges.items()} | dict(grades)
         found: dict[date | None, Histograms] = {}
         with self._sessions() as session:
-            day = _day(c.created_at, session.get_bind().dialect.name) if by_day else sa.null()
-            sizes = {name: len(cut) + 1 for name, cut in edges.items()} | dict(grades)
-            for name, size in sizes.items():
-                column = c[name]
-                bin_ = _bin(column, edges[name]) if name in edges else column
-                query = (
-                    sa.select(day.label("day"), bin_.label("bin"), sa.func.count())
-                    .where(*where)
-                    .group_by(sa.literal_column("day"), sa.literal_column("bin"))
-                )
-                for when, index, count in session.execute(query):
-                    key = _as_date(when)
-                    counts = found.setdefault(key, {}).setdefault(name, [0] * size)
-                    counts[int(index)] = count
+            dialect = session.get_bind().dialect.name
+            day = _day(c.created_at, dialect) if by_day else None
+            bins = {
+                name: _bin(c[name], edges[name], dialect) if name in edges else c[name]
+                for name in sizes
+            }
+            for when, name, index, count in _counted(session, bins, day, where):
+                counts = found.setdefault(when, {}).setdefault(name, [0] * sizes[name])
+                counts[int(index)] = count
         for histograms in found.values():
             for name, size in sizes.items():
                 histograms.setdefault(name, [0] * size)
@@ -74,13 +73,11 @@ class PricedStones(Repository):
         if partner is not None:
             where.append(c.partner == partner)
             refused.append(log.partner == partner)
-        means = [sa.func.avg(c[f"factor_{group}"]) for group in GROUPS]
+        factors = [c[f"factor_{group}"] for group in GROUPS]
+        sums = [part for f in factors for part in (sa.func.sum(f), sa.func.count(f))]
         with self._sessions() as session:
-            stones, *averages = session.execute(
-                sa.select(sa.func.count(), *means).where(*where)
-            ).one()
             versions = session.execute(
-                sa.select(c.model_version, sa.func.count())
+                sa.select(c.model_version, sa.func.count(), *sums)
                 .where(*where)
                 .group_by(c.model_version)
                 .order_by(c.model_version)
@@ -90,22 +87,62 @@ class PricedStones(Repository):
                     *refused
                 )
             ).one()
+        stones = sum(row[1] for row in versions)
+        means = {}
+        for index, group in enumerate(GROUPS):
+            total = math.fsum(row[2 + 2 * index] or 0.0 for row in versions)
+            counted = sum(row[3 + 2 * index] for row in versions)
+            means[group] = total / counted if counted else None
         return {
             "stones": stones,
-            "factor_means": {
-                group: None if mean is None else float(mean)
-                for group, mean in zip(GROUPS, averages, strict=True)
-            },
-            "model_versions": {version: count for version, count in versions},
+            "factor_means": means,
+            "model_versions": {row[0]: row[1] for row in versions},
             "refused_requests": requests,
             "refused_stones": int(stones_refused),
         }
 
 
-def _bin(column: sa.ColumnElement, edges: Sequence[float]) -> sa.ColumnElement:
+def _counted(
+    session: Session,
+    bins: dict[str, sa.ColumnElement],
+    day: sa.ColumnElement | None,
+    where: list[sa.ColumnElement[bool]],
+) -> Iterator[tuple[date | None, str, int, int]]:
+    """(day, characteristic, bin, stones) of every non-empty bin. PostgreSQL counts every
+    characteristic in one pass over the window's rows (one grouping set each); SQLite, which has
+    no grouping sets, in one GROUP BY each."""
+    keys = [] if day is None else [day.label("day")]
+    if session.get_bind().dialect.name == "postgresql":
+        labelled = [expression.label(f"bin_{name}") for name, expression in bins.items()]
+        sets = [sa.tuple_(*keys[:1], expression) for expression in bins.values()]
+        query = (
+            sa.select(*keys, *labelled, sa.func.count())
+            .where(*where)
+            .group_by(sa.func.grouping_sets(*sets))
+        )
+        for row in session.execute(query):
+            when = _as_date(row[0]) if keys else None
+            values = row[len(keys) : -1]
+            for name, index in zip(bins, values, strict=True):
+                if index is not None:
+                    yield when, name, index, row[-1]
+        return
+    for name, expression in bins.items():
+        query = (
+            sa.select(*keys, expression.label("bin"), sa.func.count())
+            .where(*where)
+            .group_by(*keys, expression)
+        )
+        for row in session.execute(query):
+            yield (_as_date(row[0]) if keys else None), name, row[-2], row[-1]
+
+
+def _bin(column: sa.ColumnElement, edges: Sequence[float], dialect: str) -> sa.ColumnElement:
     """The bin of a value: how many of the edges it reaches."""
-    if not edges:
-        return sa.literal(0)
+    if dialect == "postgresql":
+        return sa.func.width_bucket(
+            column, sa.cast(postgresql.array(edges), postgresql.ARRAY(sa.Float))
+        )
     whens = [(column < edge, index) for index, edge in enumerate(edges)]
     return sa.case(*whens, else_=len(edges))
 

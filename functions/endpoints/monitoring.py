@@ -29,13 +29,7 @@ def monitoring_routes(instance: Instance) -> list[Route]:
         return json_response(instance.monitoring.daily(call.query.days, call.query.partner))
 
     def check(call: Call) -> Response:
-        from functions.monitoring import log_check
-
-        start, end = window_bounds("1d", None)
-        monitoring = instance.monitoring
-        found = {"drift": monitoring.drift(start, end), "accuracy": monitoring.accuracy()}
-        log_check(found)
-        return json_response(found)
+        return json_response(instance.monitoring.check())
 
     return [
         Route(

@@ -1,5 +1,5 @@
-// The pricing desk: three views of the REST API (price a stone, the inventory, the models),
-// chosen by the address's fragment (#price, #inventory, #models).
+// The pricing desk: four views of the REST API (price a stone, the inventory, the models, the
+// monitoring), chosen by the address's fragment (#price, #inventory, #models, #monitoring).
 
 import { grades } from "./api.js";
 import { initDialogs } from "./dialogs.js";
@@ -7,9 +7,10 @@ import { initFilePricing } from "./file-pricing.js";
 import { initInventory } from "./inventory.js";
 import { initKey } from "./key.js";
 import { initModels } from "./models.js";
+import { initMonitoring } from "./monitoring.js";
 import { initPrice } from "./price.js";
 
-const TITLES = { price: "Price a stone", inventory: "Inventory", models: "Models" };
+const TITLES = { price: "Price a stone", inventory: "Inventory", models: "Models", monitoring: "Monitoring" };
 
 function route(views, moveFocus) {
   const wanted = location.hash.slice(1);
@@ -38,7 +39,7 @@ async function start() {
   initDialogs();
   initPrice(scale);
   initFilePricing();
-  const views = { inventory: initInventory(scale), models: initModels() };
+  const views = { inventory: initInventory(scale), models: initModels(), monitoring: initMonitoring() };
   loading.remove();
   window.addEventListener("hashchange", () => route(views, true));
   route(views, false);

@@ -5,6 +5,7 @@ import { element, row, scrollingTable } from "./dom.js";
 import { addStoneFields, busy, readStone, showProblem } from "./forms.js";
 import { money, stoneCells } from "./format.js";
 import { waterfall } from "./waterfall.js";
+import { whatIf } from "./whatif.js";
 
 const COMPARABLES = 5;
 
@@ -21,6 +22,7 @@ export function initPrice(grades) {
       try {
         const priced = await call("POST", `/v1/price?explain=true&comparables=${COMPARABLES}`, stone);
         showPrice(result, priced);
+        result.append(whatIf(stone, priced, grades));
       } catch (error) {
         showProblem(form, error);
         result.replaceChildren(element("p", { class: "notice" }, "No price: see the message beside the stone's fields."));

@@ -237,3 +237,33 @@ def test_monitoring_over_http(stack: Stack) -> None:
     assert stack.call("POST", "/v1/monitoring/check").status_code == 401
     checked = stack.call("POST", "/v1/monitoring/check", key=KEY)
     assert checked.status_code == 200 and checked.json()["drift"]["stones"] >= 20
+
+
+def test_the_daily_check_event_logs_one_line_per_characteristic(
+    database_url: str, registry: Registry, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from cloudevents.http import CloudEvent
+
+    from functions.database import migrate
+    from functions.ingestion import MONITORING_CHECK, cloud_event_function
+    from functions.instance import Instance
+    from functions.logs import CloudLoggingFormatter
+    from functions.settings import ServiceSettings
+
+    migrate(database_url)
+    settings = ServiceSettings(
+        database_url=database_url,
+        models_root=(tmp_path / "models").as_uri(),
+        data_root=(tmp_path / "data").as_uri(),
+    )
+    handler = cloud_event_function(Instance(settings))
+    event = CloudEvent({"type": MONITORING_CHECK, "source": "//cloudscheduler"}, None)
+    with caplog.at_level(logging.INFO, logger="diamonds.monitoring"):
+        handler(event)
+    lines = [r for r in caplog.records if r.name == "diamonds.monitoring"]
+    assert len(lines) == len(FEATURES) + 1
+    logged = json.loads(CloudLoggingFormatter().format(lines[0]))
+    assert logged["drift"]["characteristic"] == "carat" and logged["drift"]["crossed"] is False
+    assert logged["severity"] == "INFO" and logged["drift"]["stones"] == 0

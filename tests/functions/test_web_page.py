@@ -419,3 +419,90 @@ def test_a_file_dropped_into_incoming_shows_in_the_ledger(
     cells = row.locator("td").all_inner_texts()
     assert cells[1] == "done" and cells[3] == "30", cells
     assert_accessible(page, "models with the ledger")
+
+
+def test_what_if_prices_the_stone_again_with_one_grade_changed(page) -> None:
+    page.get_by_role("button", name="Price this stone").click()
+    page.locator("[data-price]").wait_for()
+    before = price_shown(page)
+    page.get_by_label("Change").select_option(label="Color")
+    page.get_by_label("To", exact=True).select_option("J")
+    page.get_by_role("button", name="Price it").click()
+    page.locator("[data-whatif-price]").wait_for()
+    line = page.locator("[data-whatif]").inner_text()
+    after = float(
+        page.locator("[data-whatif-price]").inner_text().replace("$", "").replace(",", "")
+    )
+    assert "Color E → J" in line and after < before, line
+    rows = {
+        cells[0]: cells
+        for cells in (
+            r.locator("th, td").all_inner_texts()
+            for r in page.locator("#whatif-form ~ div tbody tr").all()
+        )
+    }
+    assert rows["color"][3] == "moved", rows
+    assert_accessible(page, "what-if")
+    screenshots(page, "what-if")
+
+    page.get_by_label("Change").select_option(label="Carat (ct)")
+    page.get_by_label("To", exact=True).fill("9")
+    page.get_by_role("button", name="Price it").click()
+    problem = page.locator("#whatif-form .problem")
+    problem.wait_for()
+    assert "outside the range" in problem.inner_text()
+
+
+def test_the_monitoring_view_draws_drift_and_live_accuracy(
+    page, desk: str, desk_root: Path, customer_csv: bytes
+) -> None:
+    from datetime import UTC, datetime
+
+    from functions.database import IngestedFiles, make_engine
+    from functions.drift import GRADES
+    from training.record import FEATURES
+    from training.validation import read_records
+
+    records = read_records(customer_csv).accepted.head(30)
+    stones = [
+        {name: (value if isinstance(value, str) else float(value)) for name, value in row.items()}
+        for row in records[list(FEATURES)].astype({g: str for g in GRADES}).to_dict("records")
+    ]
+    assert requests.post(desk + "/v1/price", json=stones, timeout=30).status_code == 200
+    champion = requests.get(desk + "/v1/models", timeout=30).json()["champion"]
+    engine = make_engine(f"sqlite:///{desk_root / 'diamonds.db'}")
+    ledger = IngestedFiles(engine)
+    for number, mape in enumerate((6.0, 12.5)):
+        claim = ledger.claim("data", f"incoming/scored-{number}.csv", 1, lease=30)
+        ledger.finish(
+            claim,
+            scored_at=datetime.now(UTC),
+            champion_version=champion,
+            champion_mape=mape,
+            champion_scored=200,
+            champion_coverage=0.88,
+        )
+    engine.dispose()
+    time.sleep(1.5)
+
+    page.get_by_role("link", name="Monitoring").click()
+    panels = page.locator("#drift .chart-panel")
+    panels.first.wait_for()
+    assert panels.count() == 10
+    carat = page.get_by_role("img", name=re.compile(r"^Carat: Jensen-Shannon distance by day"))
+    assert "threshold 0.1" in carat.get_attribute("aria-label")
+    assert page.locator("#drift svg .threshold").count() == 10
+    assert page.locator("#drift svg rect").count() >= 10
+    assert "stones priced in the last 30 days" in page.locator("#monitoring-status").inner_text()
+    accuracy = page.get_by_role("region", name=re.compile("Each file's fresh stones"))
+    rows = accuracy.locator("tbody tr").all_inner_texts()
+    assert any("incoming/scored-1.csv" in r and "past the alert line" in r for r in rows), rows
+    assert page.locator("#accuracy svg .threshold").count() >= 2
+    assert_accessible(page, "monitoring")
+    screenshots(page, "monitoring")
+
+    page.get_by_label("Partner").fill("nobody")
+    page.get_by_role("button", name="Show").click()
+    status = page.locator("#monitoring-status", has_text="for nobody")
+    status.wait_for()
+    assert status.inner_text().startswith("0 stones")

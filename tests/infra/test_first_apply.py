@@ -43,6 +43,7 @@ API_OF_TYPE = {
     "google_artifact_registry_": "artifactregistry.googleapis.com",
     "google_billing_budget": "billingbudgets.googleapis.com",
     "google_cloud_run_v2_": "run.googleapis.com",
+    "google_cloud_scheduler_": "cloudscheduler.googleapis.com",
     "google_compute_": "compute.googleapis.com",
     "google_logging_": "logging.googleapis.com",
     "google_monitoring_": "monitoring.googleapis.com",
