@@ -1,7 +1,7 @@
 # The diamonds deployment: data and models buckets, the inventory database, one function (a
 # Cloud Run service of the release's image) per entry point of functions/main.py, the Pub/Sub
 # path from the data bucket to `ingest`, Vertex AI training, the public front door, and
-# monitoring.
+# monitoring (with the daily drift check of drift.tf).
 
 locals {
   labels = merge(var.labels, { app = "diamonds", deployment = var.name })
@@ -12,6 +12,7 @@ locals {
     "billingbudgets.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudresourcemanager.googleapis.com",
+    "cloudscheduler.googleapis.com",
     "compute.googleapis.com",
     "iam.googleapis.com",
     "logging.googleapis.com",
@@ -133,6 +134,8 @@ locals {
     "/v1/runs"         = "models"
     "/v1/runs/*"       = "models"
     "/v1/ingestions"   = "models"
+    "/v1/monitoring"   = "models"
+    "/v1/monitoring/*" = "models"
     "/v1/retrain"      = "retrain"
   }
 }

@@ -36,6 +36,7 @@ FUNCTION_GRANTS_WAIT: Node = (("function",), "time_sleep.secret_grants_propagate
 AFTER_THE_FUNCTIONS: set[Node] = {
     (("function",), "google_cloud_run_v2_service_iam_member.invoker"),
     ((), "google_pubsub_subscription_iam_member.dead_letter_subscriber"),
+    ((), "google_pubsub_subscription_iam_member.monitoring_check_dead_letter"),
 }
 
 # The API each resource type calls, by type prefix (the longest prefix wins).

@@ -728,3 +728,39 @@ def test_every_checkov_skip_is_justified_on_its_line() -> None:
                 assert len(match.group(2).strip()) >= 40, f"{path}:{number}: reason too short"
                 skips.append(match.group(1))
     assert skips, "expected the documented skips"
+
+
+def test_the_daily_check_reaches_ingest_and_its_lines_reach_the_alerts() -> None:
+    """The scheduler's event is the type ingest runs the check for, pushed to ingest by the
+    push identity; the metrics read the lines the check writes."""
+    from functions.ingestion import MONITORING_CHECK
+    from functions.monitoring import log as check_log
+
+    resources = ROOT["resource"]
+    job = resources["google_cloud_scheduler_job.monitoring_check"]
+    [target] = blocks(job, "pubsub_target")
+    assert attr(target, "attributes")["ce-type"] == ref("local.monitoring_check_type")
+    assert ROOT["locals"]["monitoring_check_type"] == MONITORING_CHECK
+    assert attr(target, "topic_name") == ref("google_pubsub_topic.monitoring_check.id")
+    subscription = resources["google_pubsub_subscription.monitoring_check"]
+    [push] = blocks(subscription, "push_config")
+    assert attr(push, "push_endpoint") == ref('module.function["ingest"].uri')
+    [token] = blocks(push, "oidc_token")
+    assert attr(token, "service_account_email") == ref("google_service_account.ingest_push.email")
+
+    monitoring = module_config(INFRA / "modules" / "monitoring")
+    check_filter = monitoring["locals"]["check_filter"].replace('\\"', '"')
+    assert f'jsonPayload.logger = "{check_log.name}"' in check_filter
+    metrics = {
+        name: body
+        for name, body in monitoring["resource"].items()
+        if name.startswith("google_logging_metric.")
+    }
+    assert set(metrics) == {
+        "google_logging_metric.drift_crossed",
+        "google_logging_metric.live_mape_alert",
+    }
+    for name, field in (("drift_crossed", "drift.crossed"), ("live_mape_alert", "accuracy.alert")):
+        assert f"jsonPayload.{field} = true" in attr(
+            metrics[f"google_logging_metric.{name}"], "filter"
+        )

@@ -200,3 +200,125 @@ resource "google_billing_budget" "this" {
     disable_default_iam_recipients   = false
   }
 }
+
+# Drift and live accuracy: the daily check (drift.tf) writes one JSON log line per
+# characteristic, {"logger": "diamonds.monitoring", "drift": {"characteristic", "js_distance",
+# "threshold", "crossed", ...}}, and one for the newest scored file, {"accuracy": {"mape",
+# "cv_mape", "alert", ...}}. These metrics count the lines that cross; the policies alert on
+# any.
+locals {
+  check_filter = "resource.type = \"cloud_run_revision\" AND jsonPayload.logger = \"diamonds.monitoring\""
+}
+
+resource "google_logging_metric" "drift_crossed" {
+  project = var.project_id
+  name    = "${var.name}-drift-crossed"
+  filter  = "${local.check_filter} AND jsonPayload.drift.crossed = true"
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "${var.name}: characteristics past their drift threshold"
+
+    labels {
+      key         = "characteristic"
+      value_type  = "STRING"
+      description = "The characteristic (or price) whose Jensen-Shannon distance crossed."
+    }
+  }
+
+  label_extractors = {
+    characteristic = "EXTRACT(jsonPayload.drift.characteristic)"
+  }
+}
+
+resource "google_logging_metric" "live_mape_alert" {
+  project = var.project_id
+  name    = "${var.name}-live-mape-alert"
+  filter  = "${local.check_filter} AND jsonPayload.accuracy.alert = true"
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "${var.name}: live MAPE past its alert line"
+  }
+}
+
+resource "google_monitoring_alert_policy" "drift" {
+  project               = var.project_id
+  display_name          = "${var.name}: the stones priced drifted from the training stones"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = local.channels
+
+  conditions {
+    display_name = "a characteristic past its drift threshold in the daily check"
+
+    condition_threshold {
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.drift_crossed.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "600s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.characteristic"]
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "172800s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "Yesterday's stones priced are spread differently from the champion's training stones on the characteristic this alert names (Jensen-Shannon distance past its threshold, with at least 500 stones). Open the pricing desk's Monitoring view or run `diamonds monitor --window 1d` (and `--partner` for each partner) to see which characteristic, which partner and which part of the price moved. Runbook: docs/operations.md, \"Drift and live accuracy\"."
+  }
+}
+
+resource "google_monitoring_alert_policy" "live_mape" {
+  project               = var.project_id
+  display_name          = "${var.name}: live MAPE past 1.5 × the champion's cross-validated MAPE"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = local.channels
+
+  conditions {
+    display_name = "the newest scored file's MAPE past its alert line"
+
+    condition_threshold {
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.live_mape_alert.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "600s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "172800s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "The champion priced the newest ingested file's fresh appraisals with a MAPE more than 1.5 times its own cross-validated MAPE: prices have moved away from what it learned. GET /v1/monitoring (or the Monitoring view) shows the series; the retraining the file asked for is the usual remedy (GET /v1/runs). Runbook: docs/operations.md, \"Drift and live accuracy\"."
+  }
+}
