@@ -267,3 +267,43 @@ def test_the_daily_check_event_logs_one_line_per_characteristic(
     logged = json.loads(CloudLoggingFormatter().format(lines[0]))
     assert logged["drift"]["characteristic"] == "carat" and logged["drift"]["crossed"] is False
     assert logged["severity"] == "INFO" and logged["drift"]["stones"] == 0
+
+
+def test_diamonds_monitor_prints_the_tables(registry: Registry, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from functions.database import make_engine, migrate
+
+    url = f"sqlite:///{tmp_path / 'monitor.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    version = registry.champion()["version"]
+    model, _ = registry.load(version)
+    X = feature_matrix(training_stones(registry, version))[:40]
+    now = datetime.now(UTC)
+    PricedStones(engine).write_many(stone_rows(model, X, now, "acme", version))
+    engine.dispose()
+    env = {
+        **os.environ,
+        "DIAMONDS_DATABASE_URL": url,
+        "DIAMONDS_MODELS_ROOT": (tmp_path / "models").as_uri(),
+    }
+
+    def monitor(*argv: str) -> subprocess.CompletedProcess:
+        command = [str(Path(sys.executable).with_name("diamonds")), "monitor", *argv]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    shown = monitor("--window", "12h", "--partner", "acme")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert "40 stones priced" in lines[0] and "by acme" in lines[0]
+    carat = next(line for line in lines if line.startswith("carat "))
+    assert carat.endswith("too few stones")
+    assert "no ingested file has been scored yet" in shown.stdout
+    nobody = monitor("--partner", "nobody")
+    assert nobody.returncode == 0 and ": 0 stones priced" in nobody.stdout
+    bad = monitor("--window", "1w")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert len(bad.stderr.strip().splitlines()) == 1 and "--window 1w" in bad.stderr
