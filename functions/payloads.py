@@ -190,6 +190,10 @@ class RunId(Strict):
     run_id: str = Field(min_length=1, max_length=MAX_NAME, description="a training run's id")
 
 
+PARTNER = r"^[A-Za-z0-9._-]{1,64}$"
+"""A partner's name, as the prediction log records it."""
+
+
 class MonitoringQuery(Strict):
     window: str = Field(
         "1d",
@@ -198,18 +202,16 @@ class MonitoringQuery(Strict):
         "days (`30d`), at most 999",
     )
     end: AwareDatetime = absent(
-        ge=datetime(2000, 1, 1, tzinfo=UTC), description="the window's end (default: now)"
+        ge=datetime(2000, 1, 1, tzinfo=UTC),
+        le=datetime(9000, 1, 1, tzinfo=UTC),
+        description="the window's end (default: now)",
     )
-    partner: str = absent(
-        min_length=1, max_length=64, description="only the stones this partner's keys priced"
-    )
+    partner: str = absent(pattern=PARTNER, description="only the stones this partner's keys priced")
 
 
 class DriftSeriesQuery(Strict):
     days: int = Field(30, ge=1, le=90, description="days up to today (UTC)")
-    partner: str = absent(
-        min_length=1, max_length=64, description="only the stones this partner's keys priced"
-    )
+    partner: str = absent(pattern=PARTNER, description="only the stones this partner's keys priced")
 
 
 class Promotion(Strict):

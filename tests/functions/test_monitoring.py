@@ -228,7 +228,21 @@ def test_monitoring_over_http(stack: Stack) -> None:
     assert (
         stack.call("GET", "/v1/monitoring?end=2001-01-01T00:00:00Z").json()["drift"]["stones"] == 0
     )
-    for bad in ("window=0d", "window=1w", "window=10000d", "end=yesterday", "partner=", "x=1"):
+    hostile = (
+        "partner=a%00b",
+        "partner=a%20b",
+        "end=9999-12-31T23:59:59-14:00",
+        "end=1999-01-01T00:00:00Z",
+    )
+    for bad in (
+        "window=0d",
+        "window=1w",
+        "window=10000d",
+        "end=yesterday",
+        "partner=",
+        "x=1",
+        *hostile,
+    ):
         response = stack.call("GET", f"/v1/monitoring?{bad}")
         assert response.status_code == 422, (bad, response.text)
         assert response.headers["Content-Type"].startswith("application/problem+json")
