@@ -28,6 +28,8 @@ log = logging.getLogger("diamonds.monitoring")
 MAPE_ALERT_RATIO = 1.5
 """Live MAPE past this multiple of the champion's cross-validated MAPE is an alert."""
 FOLDER = "monitoring/"
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class Monitoring:
@@ -175,8 +177,13 @@ def _brief(figure: dict) -> dict:
 
 
 def window_bounds(window: str, end: datetime | None) -> tuple[datetime, datetime]:
-    """[start, end) of a window given as hours (`12h`) or days (`30d`) before `end` (now)."""
-    end = (end or datetime.now(UTC)).astimezone(UTC)
+    """[start, end) of a window given as hours (`12h`) or days (`30d`) before `end` (now),
+    the end held between EARLIEST and LATEST (a window there holds nothing either way)."""
+    try:
+        end = (end or datetime.now(UTC)).astimezone(UTC)
+    except OverflowError:
+        end = EARLIEST if end is not None and end.year < EARLIEST.year else LATEST
+    end = min(max(end, EARLIEST), LATEST)
     amount, unit = int(window[:-1]), window[-1]
     return end - (timedelta(hours=amount) if unit == "h" else timedelta(days=amount)), end
 

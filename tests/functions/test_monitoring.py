@@ -228,12 +228,7 @@ def test_monitoring_over_http(stack: Stack) -> None:
     assert (
         stack.call("GET", "/v1/monitoring?end=2001-01-01T00:00:00Z").json()["drift"]["stones"] == 0
     )
-    hostile = (
-        "partner=a%00b",
-        "partner=a%20b",
-        "end=9999-12-31T23:59:59-14:00",
-        "end=1999-01-01T00:00:00Z",
-    )
+    hostile = ("partner=a%00b", "partner=a%20b")
     for bad in (
         "window=0d",
         "window=1w",
@@ -246,6 +241,9 @@ def test_monitoring_over_http(stack: Stack) -> None:
         response = stack.call("GET", f"/v1/monitoring?{bad}")
         assert response.status_code == 422, (bad, response.text)
         assert response.headers["Content-Type"].startswith("application/problem+json")
+    for end in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00%2B05:00"):
+        clamped = stack.call("GET", f"/v1/monitoring?window=999d&end={end}")
+        assert clamped.status_code == 200 and clamped.json()["drift"]["stones"] == 0, end
     daily = stack.call("GET", "/v1/monitoring/daily?days=3").json()
     assert len(daily["days"]) == 3 and daily["days"][-1]["stones"] >= 20
     assert stack.call("POST", "/v1/monitoring/check").status_code == 401
