@@ -31,9 +31,13 @@ JS_THRESHOLDS: dict[str, float] = {name: 0.1 for name in (*FEATURES, "price")}
 about √((bins − 1) / 8n): 0.047 for 10 bins and 500 stones, so a day's traffic of a few
 hundred stones stays well under it, and a real shift (a kind of stone the training data hardly
 has) goes far over it."""
-FACTOR_THRESHOLD = 0.1
+FACTOR_THRESHOLD = 0.15
 """How far the geometric mean of a characteristic's factor may move (as a share) before the
 part of the price it makes is said to have moved."""
+MIN_EXPLAINED = 250
+"""Fewer stones logged with their factors give a mean factor but no verdict: a carat factor's
+log varies by about 1 from stone to stone, so its mean over 250 stones is within ±0.06 of the
+truth, under half the threshold."""
 MIN_STONES = 500
 """Fewer stones priced in a window give figures but no verdict: their noise is the size of the
 threshold."""
@@ -147,14 +151,16 @@ def characteristic(name: str, reference: Reference, live: Sequence[int]) -> dict
     }
 
 
-def factor_drift(reference: Reference, live_means: dict[str, float | None], stones: int) -> list:
+def factor_drift(reference: Reference, live_means: dict[str, float | None], explained: int) -> list:
     """Per characteristic of the explanation, the geometric mean of its factor on the
-    stones priced against the training stones': which part of the price moved."""
+    stones priced (the `explained` of them logged with their factors) against the training
+    stones': which part of the price moved."""
     result = []
     for group in GROUPS:
         expected, live = reference.factor_means[group], live_means.get(group)
         shift = None if live is None else math.exp(live - expected)
-        moved = None if shift is None or stones < MIN_STONES else abs(shift - 1) > FACTOR_THRESHOLD
+        too_few = shift is None or explained < MIN_EXPLAINED
+        moved = None if too_few else abs(shift - 1) > FACTOR_THRESHOLD
         result.append(
             {
                 "characteristic": group,

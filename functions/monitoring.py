@@ -82,7 +82,9 @@ class Monitoring:
         found["reference"] = {"version": reference.version, "stones": reference.stones}
         found["characteristics"] = [characteristic(n, reference, live[n]) for n in FEATURES]
         found["price"] = characteristic("price", reference, live["price"])
-        found["factors"] = factor_drift(reference, summary["factor_means"], summary["stones"])
+        found["factors"] = factor_drift(
+            reference, summary["factor_means"], summary["explained_stones"]
+        )
         return found
 
     def daily(self, days: int, partner: str | None = None, today: date | None = None) -> dict:

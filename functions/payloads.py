@@ -594,7 +594,7 @@ class FactorDrift(Schema):
     live: float | None = Field(description="… on the stones priced (null: none with factors)")
     shift: float | None = Field(description="live / reference: the part of the price it moved")
     threshold: float = Field(description="how far the shift may be from 1 before it moved")
-    moved: bool | None = Field(description="null when too few stones were priced")
+    moved: bool | None = Field(description="null when too few stones were explained")
 
 
 class ReferenceSummary(Schema):
@@ -609,8 +609,11 @@ class Drift(Schema):
     end: Timestamp
     partner: str | None
     stones: int = Field(description="stones priced in the window (refused ones are not)")
+    explained_stones: int = Field(
+        description="the stones priced whose factors were logged (one in eight)"
+    )
     factor_means: dict[str, float | None] = Field(
-        description="the mean log factor of each characteristic of the stones priced"
+        description="the mean log factor of each characteristic over those"
     )
     model_versions: dict[str, int] = Field(description="stones priced by each model version")
     refused_requests: int = Field(description="pricing requests refused in the window")

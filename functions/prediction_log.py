@@ -4,7 +4,8 @@ background thread inserts them in batches. A failing log never fails a price.
 Every pricing request is an entry, refused ones included: a refused request's entry holds its
 status and the problem document answered (its detail and `errors[].field`). A priced request's
 entry also brings its stones and prices (`priced`), which the writer turns into one row per
-stone, with the factors of its price (`priced_stones`): what drift is counted on."""
+stone, with the factors of the price of one in FACTOR_EVERY (`priced_stones`): what drift is
+counted on."""
 
 from __future__ import annotations
 
@@ -114,9 +115,16 @@ LogFactors = Callable[[str, np.ndarray], np.ndarray | None]
 or None when that model no longer serves."""
 
 
+FACTOR_EVERY = 8
+"""One priced stone in this many gets its factors logged: explaining every stone cost the
+writer several times what the rest of the log costs it, in the process that prices; a factor's
+mean over one stone in eight is the same figure, with a little more noise."""
+
+
 def priced_stones(entries: list[dict], log_factors: LogFactors) -> list[dict]:
     """The stones the entries priced, as rows of the priced stones' table, taking them out of
-    the entries; the factors of each request's stones computed in one go per model version."""
+    the entries; the factors of one stone in FACTOR_EVERY (by its place among a model
+    version's stones in the batch) computed in one go per model version."""
     from training.features import GROUPS, stone_rows
     from training.record import CATEGORIES, FEATURES
 
@@ -126,20 +134,23 @@ def priced_stones(entries: list[dict], log_factors: LogFactors) -> list[dict]:
         if stones and entry.get("model_version"):
             by_version.setdefault(entry["model_version"], []).append((entry, stones, prices))
     rows: list[dict] = []
+    names = [f"factor_{group}" for group in GROUPS]
     for version, priced in by_version.items():
-        features = [stone_rows(stones) for _, stones, _ in priced]
-        values = [row for block in features for row in block]
-        factors = log_factors(version, np.array(values, dtype=float))
-        factor_rows = (
-            factors.tolist() if factors is not None else [[None] * len(GROUPS)] * len(values)
-        )
+        values = [row for _, stones, _ in priced for row in stone_rows(stones)]
+        factors = log_factors(version, np.array(values[::FACTOR_EVERY], dtype=float))
+        explained = [] if factors is None else factors.tolist()
         at = 0
         for entry, _, prices in priced:
             for price in prices:
                 row = dict(zip(FEATURES, values[at], strict=True))
                 for name in CATEGORIES:
                     row[name] = int(row[name])
-                row.update(zip((f"factor_{g}" for g in GROUPS), factor_rows[at], strict=True))
+                sampled = at % FACTOR_EVERY == 0 and explained
+                row.update(
+                    zip(
+                        names, explained[at // FACTOR_EVERY] if sampled else [None] * 5, strict=True
+                    )
+                )
                 row.update(
                     created_at=entry["created_at"],
                     partner=entry.get("partner"),

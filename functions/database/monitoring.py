@@ -62,10 +62,10 @@ class PricedStones(Repository):
         return found
 
     def summary(self, start: datetime, end: datetime, partner: str | None = None) -> dict:
-        """The stones priced in [start, end): how many, the mean log factor of each
-        characteristic (over the stones logged with factors) and how many each model version
-        priced; and the pricing requests refused (every logged request is one for pricing),
-        with their stones."""
+        """The stones priced in [start, end): how many, how many were logged with their
+        factors (whose columns are all set or all null) and the mean log factor of each
+        characteristic over those, how many each model version priced; and the pricing
+        requests refused (every logged request is one for pricing), with their stones."""
         c = PRICED_STONES.c
         where = [c.created_at >= start, c.created_at < end]
         log = PREDICTION_LOG.c
@@ -74,7 +74,7 @@ class PricedStones(Repository):
             where.append(c.partner == partner)
             refused.append(log.partner == partner)
         factors = [c[f"factor_{group}"] for group in GROUPS]
-        sums = [part for f in factors for part in (sa.func.sum(f), sa.func.count(f))]
+        sums = [sa.func.count(factors[0]), *(sa.func.sum(f) for f in factors)]
         with self._sessions() as session:
             versions = session.execute(
                 sa.select(c.model_version, sa.func.count(), *sums)
@@ -88,13 +88,16 @@ class PricedStones(Repository):
                 )
             ).one()
         stones = sum(row[1] for row in versions)
-        means = {}
-        for index, group in enumerate(GROUPS):
-            total = math.fsum(row[2 + 2 * index] or 0.0 for row in versions)
-            counted = sum(row[3 + 2 * index] for row in versions)
-            means[group] = total / counted if counted else None
+        explained = sum(row[2] for row in versions)
+        means = {
+            group: math.fsum(row[3 + index] or 0.0 for row in versions) / explained
+            if explained
+            else None
+            for index, group in enumerate(GROUPS)
+        }
         return {
             "stones": stones,
+            "explained_stones": explained,
             "factor_means": means,
             "model_versions": {row[0]: row[1] for row in versions},
             "refused_requests": requests,

@@ -17,7 +17,7 @@ from scipy.spatial.distance import jensenshannon
 from functions.database import IngestedFiles, PricedStones
 from functions.drift import binned_counts
 from functions.monitoring import Monitoring, training_stones, window_bounds
-from functions.prediction_log import PRICED, priced_stones
+from functions.prediction_log import FACTOR_EVERY, PRICED, priced_stones
 from training.features import GROUPS, feature_matrix
 from training.record import CATEGORIES, FEATURES
 from training.registry import Registry
@@ -39,10 +39,15 @@ def stone_rows(model, X: np.ndarray, at: datetime, partner: str | None, version:
     prices = model.predict(X)
     _, factors = model.log_factors(X)
     rows = []
-    for x, price, factor in zip(X.tolist(), prices.tolist(), factors.tolist(), strict=True):
+    for i, (x, price, factor) in enumerate(
+        zip(X.tolist(), prices.tolist(), factors.tolist(), strict=True)
+    ):
         row = dict(zip(FEATURES, x, strict=True))
         row.update({name: int(row[name]) for name in CATEGORIES})
-        row.update({f"factor_{g}": f for g, f in zip(GROUPS, factor, strict=True)})
+        explained = i % FACTOR_EVERY == 0
+        row.update(
+            {f"factor_{g}": f if explained else None for g, f in zip(GROUPS, factor, strict=True)}
+        )
         rows.append(
             {**row, "price": price, "created_at": at, "partner": partner, "model_version": version}
         )
@@ -55,7 +60,7 @@ def test_drift_is_scipys_on_both_databases(database: sa.Engine, registry: Regist
     X = feature_matrix(training_stones(registry, version))
     rng = np.random.default_rng(7)
     big = X[X[:, 0] >= 1.0]
-    acme = big[rng.integers(0, len(big), 600)]
+    acme = big[rng.integers(0, len(big), 2400)]
     others = X[rng.integers(0, len(X), 900)]
     stones = PricedStones(database)
     stones.write_many(stone_rows(model, acme, NOW - timedelta(hours=2), "acme", version))
@@ -83,7 +88,10 @@ def test_drift_is_scipys_on_both_databases(database: sa.Engine, registry: Regist
                 )
             expected = jensenshannon(reference.counts[name], counts)
             assert figure["js_distance"] == pytest.approx(expected, abs=1e-9), name
-        _, factors = model.log_factors(live)
+        blocks = (acme, others) if partner is None else (acme,)
+        explained = np.vstack([block[::FACTOR_EVERY] for block in blocks])
+        _, factors = model.log_factors(explained)
+        assert drift["explained_stones"] == len(explained)
         for factor, mean in zip(drift["factors"], factors.mean(axis=0), strict=True):
             assert factor["live"] == pytest.approx(np.exp(mean), rel=1e-9)
         json.dumps(drift, allow_nan=False)
@@ -95,7 +103,7 @@ def test_drift_is_scipys_on_both_databases(database: sa.Engine, registry: Regist
     assert carat["moved"] and carat["shift"] > 1.1
 
     days = monitoring.daily(5, "acme", today=NOW.date())
-    assert [d["stones"] for d in days["days"]] == [0, 50, 0, 0, 600]
+    assert [d["stones"] for d in days["days"]] == [0, 50, 0, 0, 2400]
     again = Monitoring(registry, stones, IngestedFiles(database)).reference(version)
     assert again == reference
 
@@ -182,12 +190,16 @@ def test_the_log_records_each_priced_stone_with_its_factors(
     rows = priced_stones(entries, lambda v, x: model.log_factors(x)[1] if v == version else None)
     assert len(rows) == 10_002 and all(PRICED not in entry for entry in entries)
     assert rows[0]["partner"] == "acme" and rows[-1]["factor_carat"] is None
-    _, factors = model.log_factors(X[:1])
-    assert rows[0]["factor_carat"] == pytest.approx(factors[0, 0], rel=1e-12)
+    explained = [i for i, row in enumerate(rows[:10_000]) if row["factor_carat"] is not None]
+    assert explained == list(range(0, 10_000, FACTOR_EVERY))
+    _, factors = model.log_factors(X[np.array(explained[:3]) % len(records)])
+    for i, factor in zip(explained[:3], factors[:, 0], strict=True):
+        assert rows[i]["factor_carat"] == pytest.approx(factor, rel=1e-12)
     PricedStones(database).write_many(rows)
     monitoring = Monitoring(registry, PricedStones(database), IngestedFiles(database))
     drift = monitoring.drift(*window_bounds("1h", NOW + timedelta(minutes=1)))
     assert drift["stones"] == 10_002 and drift["model_versions"] == {version: 10_000, "gone": 2}
+    assert drift["explained_stones"] == len(explained)
 
 
 # -- over HTTP -------------------------------------------------------------------------------
