@@ -77,8 +77,7 @@ class Monitoring:
         if champion is None:
             return found
         reference = self.reference(champion["version"])
-        counts = self.priced.histograms(reference.edges, _GRADE_SIZES, start, end, partner)
-        live = counts.get(None) or _empty(reference)
+        live = self.priced.histograms(reference.edges, _GRADE_SIZES, start, end, partner)
         found["reference"] = {"version": reference.version, "stones": reference.stones}
         found["characteristics"] = [characteristic(n, reference, live[n]) for n in FEATURES]
         found["price"] = characteristic("price", reference, live["price"])
@@ -89,7 +88,9 @@ class Monitoring:
 
     def daily(self, days: int, partner: str | None = None, today: date | None = None) -> dict:
         """Each characteristic's distance on each of the last `days` days (UTC), today's
-        included, with its threshold: the view's series."""
+        included, with its threshold: the view's series. One query a day: each uses the
+        index on the time of pricing, where grouping a month's stones by day had PostgreSQL sort
+        them once per characteristic (it cannot know that days and bins are few)."""
         today = today or datetime.now(UTC).date()
         first = today - timedelta(days=days - 1)
         start = datetime(first.year, first.month, first.day, tzinfo=UTC)
@@ -99,17 +100,16 @@ class Monitoring:
         if champion is None:
             return {**series, "reference": None, "days": []}
         reference = self.reference(champion["version"])
-        counts = self.priced.histograms(
-            reference.edges, _GRADE_SIZES, start, end, partner, by_day=True
-        )
         rows = []
         for offset in range(days):
-            day = first + timedelta(days=offset)
-            live = counts.get(day) or _empty(reference)
+            day = start + timedelta(days=offset)
+            live = self.priced.histograms(
+                reference.edges, _GRADE_SIZES, day, day + timedelta(days=1), partner
+            )
             figures = [characteristic(n, reference, live[n]) for n in (*FEATURES, "price")]
             rows.append(
                 {
-                    "day": day.isoformat(),
+                    "day": day.date().isoformat(),
                     "stones": sum(live["carat"]),
                     "characteristics": [_brief(figure) for figure in figures],
                 }
@@ -168,10 +168,6 @@ class Monitoring:
 
 
 _GRADE_SIZES = {name: len(CATEGORIES[name]) for name in GRADES}
-
-
-def _empty(reference: Reference) -> dict[str, list[int]]:
-    return {name: [0] * len(counts) for name, counts in reference.counts.items()}
 
 
 def _brief(figure: dict) -> dict:

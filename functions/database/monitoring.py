@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,31 +34,25 @@ class PricedStones(Repository):
         start: datetime,
         end: datetime,
         partner: str | None = None,
-        by_day: bool = False,
-    ) -> dict[date | None, Histograms]:
+    ) -> Histograms:
         """Counts per bin of each characteristic of the stones priced in [start, end) (by the
-        partner, if one is named), per day (UTC) if `by_day`, else under None: a measurement
-        and the price in the bins `edges` cut (bin k holds edges[k-1] ≤ v < edges[k]), a grade
-        by its code (`grades` gives how many there are)."""
+        partner, if one is named): a measurement and the price in the bins `edges` cut (bin k
+        holds edges[k-1] ≤ v < edges[k]), a grade by its code (`grades` gives how many there
+        are)."""
         c = PRICED_STONES.c
         where = [c.created_at >= start, c.created_at < end]
         if partner is not None:
             where.append(c.partner == partner)
         sizes = {name: len(cut) + 1 for name, cut in edges.items()} | dict(grades)
-        found: dict[date | None, Histograms] = {}
+        found = {name: [0] * size for name, size in sizes.items()}
         with self._sessions() as session:
             dialect = session.get_bind().dialect.name
-            day = _day(c.created_at, dialect) if by_day else None
             bins = {
                 name: _bin(c[name], edges[name], dialect) if name in edges else c[name]
                 for name in sizes
             }
-            for when, name, index, count in _counted(session, bins, day, where):
-                counts = found.setdefault(when, {}).setdefault(name, [0] * sizes[name])
-                counts[int(index)] = count
-        for histograms in found.values():
-            for name, size in sizes.items():
-                histograms.setdefault(name, [0] * size)
+            for name, index, count in _counted(session, bins, where):
+                found[name][int(index)] = count
         return found
 
     def summary(self, start: datetime, end: datetime, partner: str | None = None) -> dict:
@@ -106,38 +100,27 @@ class PricedStones(Repository):
 
 
 def _counted(
-    session: Session,
-    bins: dict[str, sa.ColumnElement],
-    day: sa.ColumnElement | None,
-    where: list[sa.ColumnElement[bool]],
-) -> Iterator[tuple[date | None, str, int, int]]:
-    """(day, characteristic, bin, stones) of every non-empty bin. PostgreSQL counts every
+    session: Session, bins: dict[str, sa.ColumnElement], where: list[sa.ColumnElement[bool]]
+) -> Iterator[tuple[str, int, int]]:
+    """(characteristic, bin, stones) of every non-empty bin. PostgreSQL counts every
     characteristic in one pass over the window's rows (one grouping set each); SQLite, which has
     no grouping sets, in one GROUP BY each."""
-    keys = [] if day is None else [day.label("day")]
     if session.get_bind().dialect.name == "postgresql":
         labelled = [expression.label(f"bin_{name}") for name, expression in bins.items()]
-        sets = [sa.tuple_(*keys[:1], expression) for expression in bins.values()]
         query = (
-            sa.select(*keys, *labelled, sa.func.count())
+            sa.select(*labelled, sa.func.count())
             .where(*where)
-            .group_by(sa.func.grouping_sets(*sets))
+            .group_by(sa.func.grouping_sets(*bins.values()))
         )
-        for row in session.execute(query):
-            when = _as_date(row[0]) if keys else None
-            values = row[len(keys) : -1]
-            for name, index in zip(bins, values, strict=True):
+        for *indexes, count in session.execute(query):
+            for name, index in zip(bins, indexes, strict=True):
                 if index is not None:
-                    yield when, name, index, row[-1]
+                    yield name, index, count
         return
     for name, expression in bins.items():
-        query = (
-            sa.select(*keys, expression.label("bin"), sa.func.count())
-            .where(*where)
-            .group_by(*keys, expression)
-        )
-        for row in session.execute(query):
-            yield (_as_date(row[0]) if keys else None), name, row[-2], row[-1]
+        query = sa.select(expression, sa.func.count()).where(*where).group_by(expression)
+        for index, count in session.execute(query):
+            yield name, index, count
 
 
 def _bin(column: sa.ColumnElement, edges: Sequence[float], dialect: str) -> sa.ColumnElement:
@@ -148,15 +131,3 @@ def _bin(column: sa.ColumnElement, edges: Sequence[float], dialect: str) -> sa.C
         )
     whens = [(column < edge, index) for index, edge in enumerate(edges)]
     return sa.case(*whens, else_=len(edges))
-
-
-def _day(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
-    if dialect == "postgresql":
-        return sa.cast(sa.func.timezone("UTC", column), sa.Date)
-    return sa.func.date(column)
-
-
-def _as_date(value: Any) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(value)
