@@ -21,6 +21,7 @@ import argparse
 import io
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -148,6 +149,7 @@ def main() -> None:
                 connection.execute(sa.text("ANALYZE priced_stones"))
             print(f"{args.stones:,} priced stones written in {time.perf_counter() - started:.1f} s")
 
+            shutil.rmtree(root / "models" / "monitoring", ignore_errors=True)
             monitoring = Monitoring(registry, PricedStones(engine), IngestedFiles(engine))
             started = time.perf_counter()
             monitoring.reference(version)
