@@ -19,6 +19,7 @@ from functions.endpoints.common import common_routes
 from functions.endpoints.inventory import inventory_routes
 from functions.endpoints.models import models_routes
 from functions.endpoints.monitoring import monitoring_routes
+from functions.endpoints.partners import partner_routes
 from functions.endpoints.pricing import pricing_routes
 from functions.endpoints.retrain import retrain_routes
 from functions.http.problems import HttpProblem
@@ -45,8 +46,17 @@ DEPLOYABLES = {
         Deployable(
             "models",
             "http",
-            ("/v1/models", "/v1/runs", "/v1/ingestions", "/v1/monitoring"),
-            lambda instance: models_routes(instance) + monitoring_routes(instance),
+            (
+                "/v1/models",
+                "/v1/runs",
+                "/v1/ingestions",
+                "/v1/monitoring",
+                "/v1/partners",
+                "/v1/usage",
+            ),
+            lambda instance: (
+                models_routes(instance) + monitoring_routes(instance) + partner_routes(instance)
+            ),
         ),
         Deployable("retrain", "http", ("/v1/retrain",), retrain_routes),
         Deployable("ingest", "cloudevent"),
@@ -82,11 +92,18 @@ def http_function(instance: Instance, name: str) -> Callable[[Request], Response
 
     def handle(request: Request) -> Response:
         if not routers:
-            own = routes_of(instance, name) + common_routes(all_routes(instance))
+            own = routes_of(instance, name) + common_routes(
+                all_routes(instance), lambda: instance.access.health()
+            )
             if name == DEFAULT_TARGET:  # the function behind every path the API does not claim
                 own += web_routes()
             routers.append(
-                Router(own, lambda: instance.settings, lambda: instance.idempotent_requests)
+                Router(
+                    own,
+                    lambda: instance.settings,
+                    lambda: instance.idempotent_requests,
+                    lambda: instance.access,
+                )
             )
         return routers[0](request)
 

@@ -130,6 +130,40 @@ class Instance:
         return model.log_factors(X)[1] if serving == version else None
 
     @property
+    def partners(self):
+        from functions.database import Partners
+
+        return self._once("partners", lambda: Partners(self.engine))
+
+    @property
+    def usage(self):
+        from functions.database import Usage
+
+        return self._once("usage", lambda: Usage(self.engine))
+
+    @property
+    def access(self):
+        """Keys, limits and usage. The database is read on the first partner's key presented
+        and written by the meter's thread: a request with a team key never waits for it."""
+
+        def make():
+            from functions.http.access import Access
+            from functions.http.keyring import CachedKeyring, Source
+            from functions.http.limits import Limits
+            from functions.http.metering import Meter
+
+            limits = Limits()
+            source = Source(
+                mark=lambda: self.partners.mark(),
+                keys=lambda: self.partners.stored_keys(),
+                month=lambda month: self.usage.month_stones(month),
+            )
+            keyring = CachedKeyring(source, limits.month, limits.month_counted)
+            return Access(keyring, Meter(lambda tallies: self.usage.add(tallies)), limits)
+
+        return self._once("access", make)
+
+    @property
     def idempotent_requests(self):
         from functions.database import IdempotentRequests
 

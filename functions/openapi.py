@@ -30,7 +30,10 @@ section { border-top: 1px solid #ddd; margin-top: 1rem }
 REF = "#/components/schemas/{model}"
 DESCRIPTION = (
     "Prices diamonds from their characteristics, with a 90% interval and the reasons. "
-    "Writes need an Authorization: Bearer <key> header. "
+    "Writes, usage and the partners' routes need an Authorization: Bearer <key> header: a "
+    "partner's key (dmd_live_<id>_<secret>) holds scopes (price, read, write, admin), and a "
+    "partner's plan limits its requests a minute (429 with Retry-After; RateLimit-Policy and "
+    "RateLimit headers on every answer) and its stones a month. "
     "A body may be sent gzip-encoded (Content-Encoding: gzip); large answers are gzip-encoded "
     "for clients that accept it. Every POST takes an Idempotency-Key, and an inventory stone "
     "has an ETag for If-Match and If-None-Match. "
@@ -45,8 +48,8 @@ DESCRIPTION = (
 )
 PROBLEMS = {
     400: "the body is not JSON, not UTF-8, or empty",
-    401: "a bearer key is missing or wrong",
-    403: "the key may not do this: a read-only key on a write",
+    401: "a bearer key is missing, not valid, expired or revoked (the detail says which)",
+    403: "the key does not hold the scope this needs: a read-only key on a write",
     404: "no such resource",
     406: "the Accept header allows no media type this operation answers with",
     409: "a conflict: nothing to train on, a concurrent promotion, or a request with the same "
@@ -58,6 +61,9 @@ PROBLEMS = {
     414: "the path and query string are too long",
     415: "the body is not application/json, or is encoded otherwise than gzip",
     422: "an input is invalid: `errors[].field` points at each one",
+    429: "too many requests: the partner's requests a minute are spent, or its stones of the "
+    "month would be crossed (the detail says how many remain), or this address presented too "
+    "many bad keys; retry after Retry-After",
     503: "unavailable: no model has been trained yet (retry after Retry-After), or training "
     "could not start",
 }
@@ -187,7 +193,8 @@ def document(routes: list[Route]) -> dict:
             for status, kind in route.statuses().items()
         }
         if not route.public:
-            operation["security"] = [{"bearer": []}] if route.write else [{}, {"bearer": []}]
+            keyed = route.write or route.keyed
+            operation["security"] = [{"bearer": []}] if keyed else [{}, {"bearer": []}]
         paths.setdefault(path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
@@ -209,7 +216,7 @@ def _response(route: Route, index: int, status: int, kind: Any, named: dict) -> 
             "description": description,
             "content": _content(PROBLEM_JSON, PROBLEM_SCHEMA),
         }
-        if status in (409, 503):
+        if status in (409, 429, 503):
             problem["headers"] = {
                 "Retry-After": {
                     "description": "seconds to wait before asking again, when it is worth it",

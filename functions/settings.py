@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 
-from functions.http.keys import Key, parse_keys
+from functions.http.keys import Principal, parse_keys
 from training.config import LOCAL_HOME, TrainingSettings
 
 
@@ -75,9 +75,9 @@ class ServiceSettings(TrainingSettings):
     api_keys: ApiKeys = Field(
         default=SecretStr(""),
         description=(
-            "comma-separated bearer keys, each [read:][NAME=]KEY: known as env:NAME (or by its "
-            "position); a read: key may only read and price, any other may also write; empty: "
-            "writes are refused"
+            "the team's comma-separated bearer keys, each [read:][NAME=]KEY: known as env:NAME "
+            "(or by its position); a read: key may only read and price, any other is an admin "
+            "key; the partners' keys are in the database"
         ),
     )
     read_requires_key: bool = Field(
@@ -120,6 +120,6 @@ class ServiceSettings(TrainingSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
 
-    def bearer_keys(self) -> tuple[Key, ...]:
-        """The keys of `api_keys`, each with its id (functions.http.keys)."""
+    def bearer_keys(self) -> tuple[tuple[Principal, bytes], ...]:
+        """The team's keys of `api_keys`: each one's principal and secret (functions.http.keys)."""
         return parse_keys(self.api_keys.get_secret_value())

@@ -1,4 +1,5 @@
-"""The service's commands of `diamonds`: `serve`, `ingestions`, `monitor` and `db upgrade`.
+"""The service's commands of `diamonds`: `serve`, `ingestions`, `monitor`, `db upgrade`, and the
+partners' (`partners`, `keys`, `usage`: local/partners.py).
 
 The command line is training's (training/cli.py); these join it through the `diamonds.commands`
 entry point declared in pyproject.toml.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from local.partners import add_partner_commands
 from training.cli import EXIT_OK, UsageError, say
 
 
@@ -50,6 +52,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "`diamonds serve` does it by itself)",
     )
     upgrade.set_defaults(handler=_upgrade)
+    add_partner_commands(commands)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -20,6 +20,8 @@ ledger       the ingested data files (`IngestedFiles`)
 predictions  the log of pricing requests (`PredictionLog`)
 monitoring   the stones pricing priced, counted into histograms (`PricedStones`)
 idempotency  first answers to requests sent with an Idempotency-Key (`IdempotentRequests`)
+partners     the partners and their keys (`Partners`)
+usage        what each partner used, per key, day and route (`Usage`)
 """
 
 from functions.database.engine import (
@@ -35,8 +37,16 @@ from functions.database.idempotency import IdempotentRequests
 from functions.database.inventory import InvalidRecord, Inventory, RevisionMismatch
 from functions.database.ledger import Claim, IngestedFiles, LostClaim
 from functions.database.monitoring import PricedStones
+from functions.database.partners import (
+    LastAdminKey,
+    NoSuchKey,
+    NoSuchPartner,
+    PartnerExists,
+    Partners,
+)
 from functions.database.predictions import PredictionLog
 from functions.database.tables import Base, DiamondRow, IngestedFile, PredictionLogEntry
+from functions.database.usage import Usage
 
 __all__ = [
     "MIGRATIONS",
@@ -48,13 +58,19 @@ __all__ = [
     "IngestedFiles",
     "InvalidRecord",
     "Inventory",
+    "LastAdminKey",
     "LostClaim",
+    "NoSuchKey",
+    "NoSuchPartner",
+    "PartnerExists",
+    "Partners",
     "PredictionLog",
     "PredictionLogEntry",
     "PricedStones",
     "RevisionMismatch",
     "SchemaNotReady",
     "Superseded",
+    "Usage",
     "check_schema",
     "create_database",
     "make_engine",

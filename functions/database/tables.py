@@ -1,10 +1,10 @@
 """The tables: the inventory's stones, the data files that brought them, the prediction log
-and the stones it priced, the ledger of ingested files and the answers kept for idempotent
-requests."""
+and the stones it priced, the ledger of ingested files, the answers kept for idempotent
+requests, and the partners, their keys and their usage."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -227,6 +227,66 @@ class IdempotentRequest(Base):
     body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
 
 
+class Partner(Base):
+    """A business that prices through the API, and its plan. A deleted partner is kept (its
+    usage is still invoiced, its name never given again); its keys stop at once."""
+
+    __tablename__ = "partners"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    contact: Mapped[str] = mapped_column(sa.String(320))
+    requests_per_minute: Mapped[int]
+    stones_per_month: Mapped[int] = mapped_column(sa.BigInteger)
+    scopes: Mapped[str] = mapped_column(sa.String(64))
+    """The scopes its keys may hold, space-separated."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    """A partner's key, known by its id; the secret is kept only as its SHA-256 digest (it is
+    random enough that a slow hash would add nothing)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    partner: Mapped[str] = mapped_column(sa.ForeignKey("partners.name"), index=True)
+    secret_sha256: Mapped[str] = mapped_column(sa.String(64))
+    scopes: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    """When it was issued, revoked or given an expiry: what a serving instance reloads on."""
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Written with the usage, at most once per key per write: never a write per request."""
+    replaced_by: Mapped[str | None] = mapped_column(sa.String(16))
+    """The key a rotation issued in its place."""
+
+
+class UsageCount(Base):
+    """What one key of one partner asked of one route on one day (UTC): counted once per
+    request, added up by the instances that served them."""
+
+    __tablename__ = "usage"
+
+    partner: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    route: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    """The method and the route's path: `POST /v1/price`, `GET /v1/diamonds/{id}`."""
+    requests: Mapped[int] = mapped_column(sa.BigInteger)
+    stones: Mapped[int] = mapped_column(sa.BigInteger)
+    """Stones priced (answered with a price)."""
+    refused: Mapped[int] = mapped_column(sa.BigInteger)
+    """Answered with a 4xx."""
+    errors: Mapped[int] = mapped_column(sa.BigInteger)
+    """Answered with a 5xx."""
+    latency: Mapped[Any] = mapped_column(Document)
+    """Requests by latency bucket (functions/http/metering.py's BUCKETS_MS)."""
+
+
 DIAMONDS = DiamondRow.__table__
 DATA_FILES = DataFile.__table__
 FILE_STONES = FileStone.__table__
@@ -234,3 +294,6 @@ IDEMPOTENT_REQUESTS = IdempotentRequest.__table__
 PREDICTION_LOG = PredictionLogEntry.__table__
 PRICED_STONES = PricedStone.__table__
 INGESTED_FILES = IngestedFile.__table__
+PARTNERS = Partner.__table__
+API_KEYS = ApiKey.__table__
+USAGE = UsageCount.__table__

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 from werkzeug.wrappers import Response
@@ -10,9 +11,12 @@ from functions.http.responses import json_response
 from functions.http.router import Call, Route
 
 
-def common_routes(all_routes: list[Route]) -> list[Route]:
+def common_routes(
+    all_routes: list[Route], usage: Callable[[], dict[str, object]] = dict
+) -> list[Route]:
     """Health, the API document and its page. The document is made once per instance, on its
-    first request, and served as the same bytes ever after."""
+    first request, and served as the same bytes ever after. Health says how the counting of
+    usage goes (`usage`): a failing count is seen there, never as a failed request."""
 
     @cache
     def spec() -> bytes:
@@ -29,7 +33,7 @@ def common_routes(all_routes: list[Route]) -> list[Route]:
         return docs_page(orjson.loads(spec())).encode()
 
     def health(call: Call) -> Response:
-        return json_response({"status": "ok"})
+        return json_response({"status": "ok", "usage": usage()})
 
     def openapi(call: Call) -> Response:
         return Response(spec(), content_type="application/json")

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from functions import payloads
 from functions.endpoints import DOMAIN, MANY, refuse_implausible
+from functions.http.keys import PRICE
 from functions.http.problems import HttpProblem
 from functions.http.responses import json_response
 from functions.http.router import Call, Route
@@ -88,6 +89,7 @@ def pricing_routes(instance: Instance) -> list[Route]:
             responses={200: payloads.Price | payloads.PriceList, 503: None},
             refuses=DOMAIN,
             tag="pricing",
+            scope=PRICE,
             journal=journal,
         ),
         Route(
@@ -99,6 +101,7 @@ def pricing_routes(instance: Instance) -> list[Route]:
             responses={200: payloads.Price, 503: None},
             refuses=DOMAIN,
             tag="pricing",
+            scope=PRICE,
             journal=journal,
         ),
     ]

@@ -21,8 +21,9 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from functions.http import idempotency, journal
+from functions.http.access import Access
 from functions.http.bodies import read_json
-from functions.http.keys import authorize
+from functions.http.keys import NOBODY, PRICE, READ, WRITE, Principal
 from functions.http.parameters import parse_params, parse_query
 from functions.http.problems import (
     HttpProblem,
@@ -47,8 +48,10 @@ class Call:
     request: Request
     params: dict[str, Any]
     settings: ServiceSettings
-    caller: str = ""
-    """The key id or "anonymous"; empty until the caller is authorised."""
+    principal: Principal | None = None
+    """Who is calling; None until the caller is authorised."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Headers every answer gets, refusals included (the partner's RateLimit)."""
     body: Any = None
     """The validated body: a model, or a list of them on a bulk route."""
     document: Any = None
@@ -58,8 +61,13 @@ class Call:
     """What the handler adds to the route's journal entry (model_version, response, ...)."""
 
     @property
+    def caller(self) -> str:
+        """The key id, "anonymous", or empty until the caller is authorised."""
+        return self.principal.key_id if self.principal is not None else ""
+
+    @property
     def anonymous(self) -> bool:
-        return self.caller == "anonymous"
+        return self.principal is NOBODY
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,12 @@ class Route:
     refuses: str = ""
     """The domain rule this operation applies, if any: documented on its 422 response."""
     write: bool = False
-    """Needs a write key. Reads need one only when DIAMONDS_READ_REQUIRES_KEY is set."""
+    """Needs a key with the `write` scope. Reads and pricing need a key only when
+    DIAMONDS_READ_REQUIRES_KEY is set."""
+    scope: str = ""
+    """The scope a key needs, when not `write` (for a write) or `read`: `price`, `admin`."""
+    keyed: bool = False
+    """Needs a key even where reads do not (the partners' routes)."""
     public: bool = False
     """Never needs a key (health, the API document)."""
     tag: str = "diamonds"
@@ -96,15 +109,22 @@ class Route:
     """The media types it answers with (a 406 if Accept allows none); None: not negotiated."""
 
     @property
+    def needs(self) -> str:
+        return self.scope or (WRITE if self.write else READ)
+
+    @property
+    def label(self) -> str:
+        """How usage names the route: `POST /v1/price`."""
+        return f"{self.method} {self.path}"
+
+    @property
     def idempotent(self) -> bool:
         """Takes an Idempotency-Key: every POST route."""
         return self.method == "POST"
 
     def statuses(self) -> dict[int, Any]:
         """Every status this route answers with: its own and the problems its inputs allow."""
-        problems = {} if self.public else {401: None}
-        if self.write:
-            problems[403] = None
+        problems = {} if self.public else {401: None, 403: None, 429: None}
         if self.produces is not None:
             problems[406] = None
         if self.body is not None:
@@ -129,10 +149,12 @@ class Router:
         routes: list[Route],
         settings: Callable[[], ServiceSettings],
         answers: Callable[[], idempotency.Answers] | None = None,
+        access: Callable[[], Access] | None = None,
     ) -> None:
         self.routes = routes
         self.settings = settings
         self.answers = answers
+        self.access = access or _team_only
         self._map = Map(
             [Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(routes)],
             strict_slashes=False,
@@ -153,8 +175,26 @@ class Router:
         return self._body_adapters[key]
 
     def __call__(self, request: Request) -> Response:
+        started = time.perf_counter()
         try:
-            return compressed(request, self._dispatch(request))
+            index, call = self._route(request)
+        except HttpProblem as problem:
+            return problem.response()
+        route = self.routes[index]
+        answer = self._answer(index, call)
+        answer.headers.update(call.headers)
+        if call.principal is not None and call.principal.partner is not None:
+            stones = call.journal.get("n_stones", 0) if route.needs == PRICE else 0
+            latency = (time.perf_counter() - started) * 1000
+            self.access().count(call.principal, route.label, answer.status_code, stones, latency)
+        return answer
+
+    def _answer(self, index: int, call: Call) -> Response:
+        request = call.request
+        try:
+            if self.routes[index].journal is None:
+                return compressed(request, self._serve(index, call))
+            return compressed(request, self._journaled(index, call))
         except HttpProblem as problem:
             return problem.response()
         except Unavailable as exc:
@@ -164,7 +204,7 @@ class Router:
             log.exception("unexpected failure on %s %s", request.method, request.path)
             return failure().response()
 
-    def _dispatch(self, request: Request) -> Response:
+    def _route(self, request: Request) -> tuple[int, Call]:
         environ = request.environ
         if len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", "")) > MAX_TARGET:
             raise HttpProblem(
@@ -173,10 +213,7 @@ class Router:
         index, params = self._fixed.get((request.method, request.path)), {}
         if index is None:
             index, params = self._match(request)
-        call = Call(request, params, self.settings())
-        if self.routes[index].journal is None:
-            return self._serve(index, call)
-        return self._journaled(index, call)
+        return index, Call(request, params, self.settings())
 
     def _match(self, request: Request) -> tuple[int, dict[str, Any]]:
         adapter = self._map.bind("", path_info=request.path)
@@ -195,12 +232,13 @@ class Router:
 
     def _serve(self, index: int, call: Call) -> Response:
         route, request, settings = self.routes[index], call.request, call.settings
-        call.caller = authorize(
+        access = self.access()
+        call.principal, call.headers = access.admit(
             request,
+            route.needs,
             settings.bearer_keys(),
-            write=route.write,
             public=route.public,
-            read_requires_key=settings.read_requires_key,
+            key_required=route.write or route.keyed or settings.read_requires_key,
         )
         if route.produces is not None:
             acceptable(request, route.produces)
@@ -211,6 +249,8 @@ class Router:
         if route.body is not None:
             call.document = read_json(request, settings.max_body_bytes)
             call.body = self._validate_body(index, call.document)
+        if route.needs == PRICE:
+            access.limits.take_stones(call.principal, journal.stones(call.document) or 1)
         if route.idempotent and self.answers and idempotency.HEADER in request.headers:
             return idempotency.once(
                 request, call.caller, self.answers(), lambda: route.handler(call)
@@ -256,6 +296,7 @@ class Router:
         """`answer` is None when the handler failed: the client gets `failure()`."""
         route = self.routes[index]
         try:
+            principal = call.principal
             found = journal.entry(
                 call.request,
                 call.caller or "unauthorized",
@@ -265,6 +306,8 @@ class Router:
                 route.query,
                 route.body,
             )
+            if principal is not None and principal.partner is not None:
+                found.update(partner=principal.partner, key_id=principal.key_id)
             route.journal({**found, **call.journal})  # type: ignore[misc]
         except Exception:
             log.exception("could not journal %s %s", call.request.method, call.request.path)
@@ -275,3 +318,10 @@ def validate(adapter: TypeAdapter, document: Any) -> Any:
         return adapter.validate_python(document)
     except ValidationError as exc:
         raise invalid(validation_errors(exc)) from None
+
+
+_TEAM_ONLY = Access()
+
+
+def _team_only() -> Access:
+    return _TEAM_ONLY

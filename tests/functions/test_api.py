@@ -361,7 +361,7 @@ def test_inventory_lifecycle(stack: Stack) -> None:
     problem(stack.call("POST", "/v1/diamonds", json={**STONE, "price": 5000}), 401)
     problem(stack.call("POST", "/v1/diamonds", key="wrong", json={**STONE, "price": 5000}), 401)
     partner = stack.call("POST", "/v1/diamonds", key=PARTNER_KEY, json={**STONE, "price": 5000})
-    assert "may read and price, not write" in problem(partner, 403)["detail"]
+    assert "does not hold the `write` scope" in problem(partner, 403)["detail"]
     assert stack.call("POST", "/v1/price", key=PARTNER_KEY, json=STONE).status_code == 200
     assert stack.call("GET", "/v1/diamonds?limit=1", key=PARTNER_KEY).status_code == 200
     created = stack.call("POST", "/v1/diamonds", key=KEY, json={**STONE, "price": 5000})
@@ -535,7 +535,10 @@ def test_retrain_snapshots_the_inventory_and_trains(stack: Stack) -> None:
 
 # -- the service -------------------------------------------------------------------------------
 def test_health_openapi_and_docs(stack: Stack) -> None:
-    assert stack.call("GET", "/healthz").json() == {"status": "ok"}
+    assert stack.call("GET", "/healthz").json() == {
+        "status": "ok",
+        "usage": {"pending": 0, "failed_writes": 0, "last_failure": None},
+    }
     spec = stack.call("GET", "/v1/openapi.json").json()
     assert spec["openapi"] == "3.1.0"
     assert {"/v1/price", "/v1/diamonds", "/v1/diamonds/{id}", "/v1/models", "/v1/retrain"} <= set(

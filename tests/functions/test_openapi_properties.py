@@ -80,4 +80,4 @@ def test_schemathesis_finds_nothing(front_door: FrontDoor, key: str | None) -> N
     assert result.returncode == 0, report[-8000:]
     for phase in PHASES:
         assert f"✅ {phase.capitalize()}" in report, report[-3000:]
-    assert "18 selected / 18 total" in report
+    assert "27 selected / 27 total" in report

@@ -1,0 +1,88 @@
+"""Who may do what, how much, and what it used: the router asks `Access` to admit each request
+(the key, its scope, the partner's limits) and tells it what each answer was (usage).
+
+Without a keyring (a function with no database) only the team's keys are known; without a
+meter nothing is counted.
+"""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Request
+
+from functions.http.keys import (
+    MISSING,
+    NOBODY,
+    Keyring,
+    Principal,
+    authenticate,
+    forbidden,
+    presented_key,
+    unauthorized,
+)
+from functions.http.limits import Limits
+from functions.http.metering import Meter
+from functions.http.problems import HttpProblem
+
+
+class Access:
+    def __init__(
+        self,
+        keyring: Keyring | None = None,
+        meter: Meter | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.keyring, self.meter = keyring, meter
+        self.limits = limits or Limits()
+
+    def admit(
+        self,
+        request: Request,
+        scope: str,
+        team: tuple[tuple[Principal, bytes], ...],
+        *,
+        public: bool,
+        key_required: bool,
+    ) -> tuple[Principal, dict[str, str]]:
+        """The caller and the RateLimit headers for its answer. A 401 for a missing or bad
+        key where one is needed, a 403 for a key without `scope`, a 429 past a limit."""
+        if public:
+            return NOBODY, {}
+        presented = presented_key(request.headers.get("Authorization", ""))
+        if presented is None:
+            if key_required:
+                raise unauthorized(MISSING)
+            return NOBODY, {}
+        address = _address(request)
+        self.limits.refuse_if_failing(address)
+        try:
+            principal = authenticate(presented, self.keyring, team)
+        except HttpProblem:
+            self.limits.failed(address)
+            raise
+        headers = self.limits.admit(principal)
+        if not principal.may(scope):
+            raise _with_headers(forbidden(scope), headers)
+        return principal, headers
+
+    def count(
+        self, principal: Principal, route: str, status: int, stones: int, latency_ms: float
+    ) -> None:
+        if self.meter is not None and principal.partner is not None:
+            self.meter.count(principal.partner, principal.key_id, route, status, stones, latency_ms)
+
+    def health(self) -> dict[str, object]:
+        return self.meter.health() if self.meter is not None else {}
+
+
+def _with_headers(problem: HttpProblem, headers: dict[str, str]) -> HttpProblem:
+    problem.headers.update(headers)
+    return problem
+
+
+def _address(request: Request) -> str:
+    """The client's address: behind the load balancer, the one it appended to
+    X-Forwarded-For (the last but one entry; those before it are the client's to write)."""
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+    if len(forwarded) >= 2:
+        return forwarded[-2]
+    return request.remote_addr or ""
