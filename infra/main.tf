@@ -89,7 +89,7 @@ locals {
       kind        = "http"
     }
     models = {
-      description = "Model versions, promotion and training runs: /v1/models..., /v1/runs/..."
+      description = "Model versions, promotion, training runs, partners and usage: /v1/models..., /v1/runs/..., /v1/partners..., /v1/usage"
       memory      = "512Mi"
       timeout     = 60
       concurrency = 8
@@ -136,6 +136,9 @@ locals {
     "/v1/ingestions"   = "models"
     "/v1/monitoring"   = "models"
     "/v1/monitoring/*" = "models"
+    "/v1/partners"     = "models"
+    "/v1/partners/*"   = "models"
+    "/v1/usage"        = "models"
     "/v1/retrain"      = "retrain"
   }
 }

@@ -13,10 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from functions.database.columns import utcnow
+from functions.database.engine import WRITE_LOCKED, lock
 from functions.database.repository import Repository, as_dict
 from functions.database.tables import API_KEYS, PARTNERS
 from functions.http.keys import (
     ADMIN,
+    PREFIX,
     Principal,
     StoredKey,
     digest,
@@ -24,6 +26,9 @@ from functions.http.keys import (
     scopes_of,
 )
 
+_KEYS_LOCK = 0x6B657973
+"""Revocations take it in turn (PostgreSQL), so two at once cannot revoke the last two admin
+keys; SQLite's write lock does the same."""
 KEY_FIELDS = (
     "id",
     "partner",
@@ -162,6 +167,7 @@ class Partners(Repository):
         c = API_KEYS.c
         now = utcnow()
         with self._sessions.begin() as session:
+            session.connection(execution_options=WRITE_LOCKED)
             old = session.execute(
                 sa.select(API_KEYS).where(c.id == key_id, c.revoked_at.is_(None)).with_for_update()
             ).first()
@@ -182,6 +188,7 @@ class Partners(Repository):
         c = API_KEYS.c
         now = utcnow()
         with self._sessions.begin() as session:
+            lock(session.connection(execution_options=WRITE_LOCKED), _KEYS_LOCK)
             old = session.execute(sa.select(API_KEYS).where(c.id == key_id)).first()
             if old is None:
                 raise NoSuchKey(key_id)
@@ -208,15 +215,18 @@ class Partners(Repository):
         ).scalar_one()
 
     def mark(self) -> Hashable:
-        """Changes whenever a key or a partner changes."""
+        """Changes whenever a key or a partner changes (rows are never deleted)."""
         with self._sessions() as session:
-            keys = session.execute(
-                sa.select(sa.func.count(), sa.func.max(API_KEYS.c.changed_at))
-            ).one()
-            partners = session.execute(
-                sa.select(sa.func.count(), sa.func.max(PARTNERS.c.changed_at))
-            ).one()
-        return (*keys, *partners)
+            return (
+                session.execute(
+                    sa.select(
+                        sa.select(sa.func.max(API_KEYS.c.changed_at)).scalar_subquery(),
+                        sa.select(sa.func.max(PARTNERS.c.changed_at)).scalar_subquery(),
+                    )
+                )
+                .one()
+                ._tuple()
+            )
 
     def stored_keys(self) -> dict[str, StoredKey]:
         """Every key of a partner not deleted, as a serving instance checks them."""
@@ -264,5 +274,5 @@ def _partner(row: sa.Row[Any]) -> dict[str, Any]:
 def _key(row: sa.Row[Any]) -> dict[str, Any]:
     found = as_dict(row)
     found["scopes"] = sorted(scopes_of(found["scopes"]))
-    found["prefix"] = f"dmd_live_{found['id']}"
+    found["prefix"] = f"{PREFIX}{found['id']}"
     return found

@@ -240,7 +240,7 @@ class Partner(Base):
     scopes: Mapped[str] = mapped_column(sa.String(64))
     """The scopes its keys may hold, space-separated."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -255,7 +255,7 @@ class ApiKey(Base):
     secret_sha256: Mapped[str] = mapped_column(sa.String(64))
     scopes: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True, default=utcnow)
     """When it was issued, revoked or given an expiry: what a serving instance reloads on."""
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

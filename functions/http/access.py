@@ -34,35 +34,40 @@ class Access:
         self.keyring, self.meter = keyring, meter
         self.limits = limits or Limits()
 
-    def admit(
+    def identify(
         self,
         request: Request,
-        scope: str,
         team: tuple[tuple[Principal, bytes], ...],
         *,
         public: bool,
         key_required: bool,
-    ) -> tuple[Principal, dict[str, str]]:
-        """The caller and the RateLimit headers for its answer. A 401 for a missing or bad
-        key where one is needed, a 403 for a key without `scope`, a 429 past a limit."""
+    ) -> Principal:
+        """The caller: a 401 for a missing or bad key where one is needed, a 429 for an
+        address that presented too many bad keys."""
         if public:
-            return NOBODY, {}
+            return NOBODY
         presented = presented_key(request.headers.get("Authorization", ""))
         if presented is None:
             if key_required:
                 raise unauthorized(MISSING)
-            return NOBODY, {}
+            return NOBODY
         address = _address(request)
         self.limits.refuse_if_failing(address)
         try:
-            principal = authenticate(presented, self.keyring, team)
+            return authenticate(presented, self.keyring, team)
         except HttpProblem:
             self.limits.failed(address)
             raise
+
+    def admit(self, principal: Principal, scope: str) -> dict[str, str]:
+        """The RateLimit headers for the caller's answer; a 429 past its partner's minute,
+        a 403 for a key without `scope` (with those headers too)."""
         headers = self.limits.admit(principal)
-        if not principal.may(scope):
-            raise _with_headers(forbidden(scope), headers)
-        return principal, headers
+        if principal is not NOBODY and not principal.may(scope):
+            problem = forbidden(scope)
+            problem.headers.update(headers)
+            raise problem
+        return headers
 
     def count(
         self, principal: Principal, route: str, status: int, stones: int, latency_ms: float
@@ -72,11 +77,6 @@ class Access:
 
     def health(self) -> dict[str, object]:
         return self.meter.health() if self.meter is not None else {}
-
-
-def _with_headers(problem: HttpProblem, headers: dict[str, str]) -> HttpProblem:
-    problem.headers.update(headers)
-    return problem
 
 
 def _address(request: Request) -> str:

@@ -47,9 +47,18 @@ class CachedKeyring:
         self._thread: threading.Thread | None = None
 
     def find(self, key_id: str) -> StoredKey | None:
+        """The key, if a partner holds it. An id not known here may be a key issued since the
+        last look: the mark (two indexed maxima) is read again then, so a new key works at
+        once. Made-up ids are bounded by the limit on bad keys per address."""
         if self._keys is None:
             self._load()
-        return self._keys.get(key_id)  # type: ignore[union-attr]
+        found = self._keys.get(key_id)  # type: ignore[union-attr]
+        if found is None:
+            with self._lock:
+                if self._source.mark() != self._mark:
+                    self.reload()
+            found = self._keys.get(key_id)  # type: ignore[union-attr]
+        return found
 
     def _load(self) -> None:
         with self._lock:

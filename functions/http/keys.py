@@ -34,6 +34,8 @@ MAX_PRESENTED = 256
 """Longer is no key: only this much of what is presented is ever read."""
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,40}")
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="diamonds"'}
+_NO_ID = "-" * ID_LENGTH
+"""An id no key has."""
 _DECOY = hashlib.sha256(b"-" * SECRET_LENGTH).hexdigest().encode()
 """Compared against when there is no key to compare with, so that a malformed or unknown key
 costs what a wrong secret costs."""
@@ -146,16 +148,16 @@ def authenticate(
         for principal, secret in team:
             if hmac.compare_digest(secret, offered):
                 found = principal
-        if len(presented) > MAX_PRESENTED:
-            found = None
-        hmac.compare_digest(_DECOY, hashlib.sha256(offered[:SECRET_LENGTH]).hexdigest().encode())
-        if found is None:
-            raise unauthorized(INVALID)
-        return found
+        if found is not None and len(presented) <= MAX_PRESENTED:
+            return found
+        _as_unknown(keyring, hashlib.sha256(offered[:SECRET_LENGTH]).hexdigest())
+        raise unauthorized(INVALID)
     key_id, secret = match.groups()
     stored = keyring.find(key_id) if keyring is not None else None
     expected = stored.digest if stored is not None else _DECOY
     if not hmac.compare_digest(expected, digest(secret).encode()) or stored is None:
+        if stored is not None:
+            _as_unknown(keyring, "")
         raise unauthorized(INVALID)
     now = time.time() if now is None else now
     if stored.revoked_at is not None and stored.revoked_at <= now:
@@ -163,6 +165,14 @@ def authenticate(
     if stored.expires_at is not None and stored.expires_at <= now:
         raise unauthorized("the bearer key has expired: ask for a new one")
     return stored.principal
+
+
+def _as_unknown(keyring: Keyring | None, hexdigest: str) -> None:
+    """Do what an unknown id costs (a miss, which looks for new keys, and a digest compared),
+    so that a malformed key or a wrong secret cannot be told from it by its timing."""
+    if keyring is not None:
+        keyring.find(_NO_ID)
+    hmac.compare_digest(_DECOY, hexdigest.encode() or _DECOY)
 
 
 def forbidden(scope: str) -> HttpProblem:

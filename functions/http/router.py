@@ -233,13 +233,13 @@ class Router:
     def _serve(self, index: int, call: Call) -> Response:
         route, request, settings = self.routes[index], call.request, call.settings
         access = self.access()
-        call.principal, call.headers = access.admit(
+        call.principal = access.identify(
             request,
-            route.needs,
             settings.bearer_keys(),
             public=route.public,
             key_required=route.write or route.keyed or settings.read_requires_key,
         )
+        call.headers = access.admit(call.principal, route.needs)
         if route.produces is not None:
             acceptable(request, route.produces)
         if route.params is not None:

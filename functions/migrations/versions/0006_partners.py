@@ -66,9 +66,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
     )
     op.create_index(op.f("ix_api_keys_partner"), "api_keys", ["partner"], unique=False)
+    op.create_index(op.f("ix_api_keys_changed_at"), "api_keys", ["changed_at"], unique=False)
+    op.create_index(op.f("ix_partners_changed_at"), "partners", ["changed_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_partners_changed_at"), table_name="partners")
+    op.drop_index(op.f("ix_api_keys_changed_at"), table_name="api_keys")
     op.drop_index(op.f("ix_api_keys_partner"), table_name="api_keys")
     op.drop_table("api_keys")
     op.drop_table("usage")

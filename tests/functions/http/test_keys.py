@@ -52,9 +52,9 @@ def request(key: str | None = None, scheme: str = "Bearer") -> Request:
 
 
 def check(key: str | None, scope: str = READ, key_required: bool = False, ring=None) -> str:
-    principal, _ = Access(ring).admit(
-        request(key), scope, TEAM, public=False, key_required=key_required
-    )
+    access = Access(ring)
+    principal = access.identify(request(key), TEAM, public=False, key_required=key_required)
+    access.admit(principal, scope)
     return principal.key_id
 
 
@@ -164,5 +164,5 @@ def test_a_key_name_that_is_no_name_is_refused_at_start() -> None:
 
 def test_other_schemes_are_refused() -> None:
     with pytest.raises(HttpProblem) as refused:
-        Access().admit(request("team-key", "Basic"), WRITE, TEAM, public=False, key_required=True)
+        Access().identify(request("team-key", "Basic"), TEAM, public=False, key_required=True)
     assert refused.value.status == 401
