@@ -30,6 +30,7 @@ from pathlib import Path
 from werkzeug.serving import WSGIRequestHandler
 
 from functions.deployables import HTTP_TARGETS, target_for
+from functions.http.keys import ADMIN
 from functions.http.problems import PROBLEM_JSON
 from functions.instance import Instance
 from functions.settings import ServiceSettings
@@ -117,7 +118,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 def write_keys() -> str:
     """Where the write key comes from: DIAMONDS_API_KEYS pins the keys; without any key there,
-    a write key is generated for this start (and put there for the functions to read)."""
+    an admin key is generated for this start (and put there for the functions to read)."""
     if ServiceSettings.from_environment().bearer_keys():
         return "DIAMONDS_API_KEYS"
     os.environ["DIAMONDS_API_KEYS"] = secrets.token_urlsafe(24)
@@ -267,10 +268,10 @@ def serve(
             request_handler=RequestHandler,
         )
         stack.callback(gateway.server_close)
-        writers = [key for key in settings.bearer_keys() if key.write]
+        admins = [secret for principal, secret in settings.bearer_keys() if principal.may(ADMIN)]
         write_key = (
-            f"{writers[0].secret.decode()} ({key_origin})"
-            if writers
+            f"{admins[0].decode()} ({key_origin}; an admin key: it may also manage partners)"
+            if admins
             else "none (DIAMONDS_API_KEYS holds read-only keys only)"
         )
         url = f"http://{host}:{port}"

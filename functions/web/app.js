@@ -1,5 +1,6 @@
-// The pricing desk: four views of the REST API (price a stone, the inventory, the models, the
-// monitoring), chosen by the address's fragment (#price, #inventory, #models, #monitoring).
+// The pricing desk: five views of the REST API (price a stone, the inventory, the models,
+// monitoring, the partners), chosen by the address's fragment (#price, #inventory, #models,
+// #monitoring, #partners).
 
 import { grades } from "./api.js";
 import { initDialogs } from "./dialogs.js";
@@ -8,9 +9,16 @@ import { initInventory } from "./inventory.js";
 import { initKey } from "./key.js";
 import { initModels } from "./models.js";
 import { initMonitoring } from "./monitoring.js";
+import { initPartners } from "./partners.js";
 import { initPrice } from "./price.js";
 
-const TITLES = { price: "Price a stone", inventory: "Inventory", models: "Models", monitoring: "Monitoring" };
+const TITLES = {
+  price: "Price a stone",
+  inventory: "Inventory",
+  models: "Models",
+  monitoring: "Monitoring",
+  partners: "Partners",
+};
 
 function route(views, moveFocus) {
   const wanted = location.hash.slice(1);
@@ -39,7 +47,12 @@ async function start() {
   initDialogs();
   initPrice(scale);
   initFilePricing();
-  const views = { inventory: initInventory(scale), models: initModels(), monitoring: initMonitoring() };
+  const views = {
+    inventory: initInventory(scale),
+    models: initModels(),
+    monitoring: initMonitoring(),
+    partners: initPartners(),
+  };
   loading.remove();
   window.addEventListener("hashchange", () => route(views, true));
   route(views, false);

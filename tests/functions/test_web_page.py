@@ -506,3 +506,58 @@ def test_the_monitoring_view_draws_drift_and_live_accuracy(
     status = page.locator("#monitoring-status", has_text="for nobody")
     status.wait_for()
     assert status.inner_text().startswith("0 stones")
+
+
+def test_a_key_is_issued_shown_once_and_revoked(page, desk: str) -> None:
+    admin = {"Authorization": f"Bearer {KEY}"}
+    created = requests.post(
+        desk + "/v1/partners",
+        json={"name": "web-partner", "contact": "ops@web.example"},
+        headers=admin,
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    use_key(page)
+    page.get_by_role("link", name="Partners").click()
+    page.get_by_role("rowheader", name="web-partner").wait_for()
+    assert_accessible(page, "partners")
+
+    page.get_by_role("button", name="Keys of web-partner").click()
+    page.get_by_role("button", name="Issue a key").click()
+    shown = page.locator("[data-issued-key]")
+    shown.wait_for()
+    key = shown.inner_text()
+    assert re.fullmatch(r"dmd_live_[a-z2-7]{12}_[a-z2-7]{32}", key)
+    stone = {
+        "carat": 1.0, "cut": "Ideal", "color": "G", "clarity": "VS1",
+        "depth": 61.8, "table": 56.0, "x": 6.38, "y": 6.41, "z": 3.95,
+    }  # fmt: skip
+    priced = requests.post(
+        desk + "/v1/price", json=stone, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+    assert priced.status_code == 200, priced.text
+    key_id = key.split("_")[2]
+    page.locator(f"tr[data-key='{key_id}']").wait_for()
+    assert_accessible(page, "partners with a key")
+    screenshots(page, "partners")
+
+    page.reload()
+    page.wait_for_selector("body[data-ready]", state="attached")
+    page.get_by_role("button", name="Keys of web-partner").click()
+    page.locator(f"tr[data-key='{key_id}']").wait_for()
+    assert key not in page.content()  # shown once: never again
+
+    page.get_by_role("button", name=f"Revoke key dmd_live_{key_id}").click()
+    page.get_by_role("dialog", name=f"Revoke dmd_live_{key_id}?").get_by_role(
+        "button", name="Revoke"
+    ).click()
+    page.locator("#issued").filter(has_text="is revoked").wait_for()
+    deadline = time.monotonic() + 12
+    while True:
+        refused = requests.post(
+            desk + "/v1/price", json=stone, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+        if refused.status_code == 401 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
