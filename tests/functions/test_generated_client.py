@@ -151,3 +151,57 @@ def test_read_a_422s_field_pointers_through_the_client(generated) -> None:
         client=writer, id=2**31 - 1, body=DiamondPatch.from_dict({"price": 1.0})
     )
     assert isinstance(missing, ProblemDetails) and missing.status == 404
+
+
+def test_a_partner_prices_reads_its_usage_and_meets_its_limit_through_the_client(
+    generated,
+) -> None:
+    import time
+
+    from diamond_pricing_api_client import AuthenticatedClient
+    from diamond_pricing_api_client.api.partners import (
+        get_v1_usage,
+        post_v1_partners,
+        post_v1_partners_name_keys,
+    )
+    from diamond_pricing_api_client.api.pricing import post_v1_price
+    from diamond_pricing_api_client.models import (
+        IssuedKey,
+        KeyRequest,
+        PartnerNew,
+        Price,
+        PriceList,
+        ProblemDetails,
+        Stone,
+        UsageReport,
+    )
+
+    admin = AuthenticatedClient(base_url=generated.url, token=KEY)
+    plan = {"name": "client-co", "contact": "dev@client.example", "requests_per_minute": 4}
+    created = post_v1_partners.sync_detailed(client=admin, body=PartnerNew.from_dict(plan))
+    assert created.status_code == 201, created.content
+    issued = post_v1_partners_name_keys.sync(
+        client=admin, name="client-co", body=KeyRequest.from_dict({})
+    )
+    assert isinstance(issued, IssuedKey) and issued.key.startswith("dmd_live_")
+
+    partner = AuthenticatedClient(base_url=generated.url, token=issued.key)
+    assert isinstance(post_v1_price.sync(client=partner, body=Stone.from_dict(STONE)), Price)
+    batch = post_v1_price.sync(client=partner, body=[Stone.from_dict(STONE)] * 5)
+    assert isinstance(batch, PriceList) and len(batch.prices) == 5
+    deadline = time.monotonic() + 10
+    while True:
+        counted = get_v1_usage.sync(client=admin, partner="client-co")
+        if (counted.partners and counted.partners[0].stones == 6) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    usage = get_v1_usage.sync(client=partner)
+    assert isinstance(usage, UsageReport)
+    (total,) = usage.partners
+    assert total.partner == "client-co" and total.stones == 6
+    answers = [
+        post_v1_price.sync_detailed(client=partner, body=Stone.from_dict(STONE)) for _ in range(3)
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 429]  # 4 pricing requests a minute
+    assert isinstance(answers[-1].parsed, ProblemDetails)
+    assert int(answers[-1].headers["Retry-After"]) >= 1
