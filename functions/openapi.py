@@ -299,11 +299,39 @@ def docs_page(spec: dict) -> str:
 <h2 id="problems">Errors</h2><ul>{problems}</ul></body></html>"""
 
 
+EXAMPLE_PARTNER = {
+    "name": "acme",
+    "contact": "ops@acme.example",
+    "requests_per_minute": 600,
+    "stones_per_month": 500_000,
+    "scopes": ["price"],
+}
+PARTNER_EXAMPLES = {
+    "/v1/partners": EXAMPLE_PARTNER,
+    "/v1/partners/{name}/keys": {"scopes": ["price"], "expires_in_days": 365},
+    "/v1/partners/{name}/keys/{key_id}/rotate": {"grace_hours": 24},
+}
+_ID = _READ.format('["id"]')
+_NEW_KEY_ID = (
+    """$(curl -s -X POST -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' """
+    f"""-d '{{}}' "$API/v1/partners/{EXAMPLE_PARTNER["name"]}/keys" | {_ID})"""
+)
+"""A key issued for the example: the id the rotation and revocation examples act on."""
+_NEW_PARTNER = (
+    """$(curl -s -X POST -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' """
+    """-d '{"name": "acme-trial", "contact": "ops@acme.example"}' "$API/v1/partners" | """
+    f"""{_READ.format('["name"]')})"""
+)
+"""A partner added for the example: the one the deletion example deletes."""
+
+
 def _curl(method: str, path: str, op: dict) -> str:
     """The operation as a shell command, using the variables SETUP describes."""
     url = "$API" + path.replace("{id}", "1").replace("{version}", "$VERSION").replace(
         "{run_id}", "$RUN_ID"
-    )
+    ).replace("{key_id}", _NEW_KEY_ID)
+    deleted = method == "delete" and path.endswith("{name}")
+    url = url.replace("{name}", _NEW_PARTNER if deleted else EXAMPLE_PARTNER["name"])
     parts = ["curl -s"]
     if method != "get":
         parts.append(f"-X {method.upper()}")
@@ -313,6 +341,7 @@ def _curl(method: str, path: str, op: dict) -> str:
         body = {"reason": "rollback"} if "promote" in path else EXAMPLE_STONE
         if path.endswith("retrain"):
             body = {"reason": "new appraisals"}
+        body = PARTNER_EXAMPLES.get(path, body)
         parts.append(f"-H 'Content-Type: application/json' -d '{json.dumps(body)}'")
     if path == "/v1/price" and method == "get":
         url += "?" + "&".join(f"{k}={v}" for k, v in EXAMPLE_STONE.items()).replace(" ", "%20")

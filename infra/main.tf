@@ -271,8 +271,9 @@ resource "google_secret_manager_secret" "api_keys" {
   depends_on = [time_sleep.apis_ready]
 }
 
-# The first key, for the team's web app; partners' keys are added by operators
-# (docs/operations.md, "Rotate keys"), which creates newer versions of this secret.
+# The first key, for the team's web app; the team's further keys are added by operators
+# (docs/operations.md, "Rotate the team's keys"), which creates newer versions of this secret.
+# Partners' keys are in the database, issued by an admin key.
 resource "random_password" "first_api_key" {
   length  = 40
   special = false
@@ -356,15 +357,16 @@ module "function" {
 module "front_door" {
   source = "./modules/front_door"
 
-  project_id            = var.project_id
-  region                = var.region
-  name                  = var.name
-  backends              = { for key, fn in module.function : key => fn.name if local.functions[key].kind == "http" }
-  routes                = local.routes
-  default_backend       = "pricing"
-  domain                = var.api_domain
-  rate_limit_per_minute = var.rate_limit_per_minute
-  log_sample_rate       = var.load_balancer_log_sample_rate
+  project_id                = var.project_id
+  region                    = var.region
+  name                      = var.name
+  backends                  = { for key, fn in module.function : key => fn.name if local.functions[key].kind == "http" }
+  routes                    = local.routes
+  default_backend           = "pricing"
+  domain                    = var.api_domain
+  rate_limit_per_minute     = var.rate_limit_per_minute
+  key_rate_limit_per_minute = var.key_rate_limit_per_minute
+  log_sample_rate           = var.load_balancer_log_sample_rate
 
   depends_on = [time_sleep.apis_ready]
 }

@@ -172,6 +172,12 @@ variable "load_balancer_log_sample_rate" {
   }
 }
 
+variable "key_rate_limit_per_minute" {
+  description = "Requests per minute one API key may send through the front door before Cloud Armor answers 429 (five times that over 5 minutes bans the key for 10 minutes). The largest partner plan's requests a minute, or more: each partner's own limit is held by the functions."
+  type        = number
+  default     = 1200
+}
+
 variable "rate_limit_per_minute" {
   description = "Requests per minute one client IP may send through the front door before Cloud Armor answers 429."
   type        = number

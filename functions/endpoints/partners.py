@@ -171,15 +171,6 @@ def partner_routes(instance: Instance) -> list[Route]:
             **admin,
         ),
         Route(
-            "DELETE",
-            partner,
-            delete_partner,
-            "Delete a partner: its keys stop at once; its usage stays, its name is not reused",
-            params=payloads.PartnerPath,
-            responses={200: payloads.Partner, 404: None},
-            **admin,
-        ),
-        Route(
             "GET",
             f"{partner}/keys",
             list_keys,
@@ -216,6 +207,15 @@ def partner_routes(instance: Instance) -> list[Route]:
             "Revoke a key now (not the last admin key)",
             params=payloads.KeyPath,
             responses={200: payloads.Key, 404: None, 409: None},
+            **admin,
+        ),
+        Route(
+            "DELETE",
+            partner,
+            delete_partner,
+            "Delete a partner: its keys stop at once; its usage stays, its name is not reused",
+            params=payloads.PartnerPath,
+            responses={200: payloads.Partner, 404: None},
             **admin,
         ),
         Route(

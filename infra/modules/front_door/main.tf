@@ -40,7 +40,7 @@ resource "google_compute_ssl_policy" "this" {
 resource "google_compute_security_policy" "this" {
   project     = var.project_id
   name        = "${var.name}-api-armor"
-  description = "Edge policy of the diamonds API: known-exploit probes blocked, per-IP rate limit."
+  description = "Edge policy of the diamonds API: known-exploit probes blocked, per-key and per-IP rate limits."
   type        = "CLOUD_ARMOR"
 
   advanced_options_config {
@@ -63,6 +63,39 @@ resource "google_compute_security_policy" "this" {
       expr {
         expression = "evaluatePreconfiguredExpr('cve-canary')"
       }
+    }
+  }
+
+  rule {
+    description = "Per-key rate limit: requests with an Authorization header, counted per header value; a key far over it is banned a while."
+    action      = "rate_based_ban"
+    priority    = 1500
+
+    match {
+      expr {
+        expression = "has(request.headers['authorization'])"
+      }
+    }
+
+    rate_limit_options {
+      conform_action = "allow"
+      exceed_action  = "deny(429)"
+
+      enforce_on_key_configs {
+        enforce_on_key_type = "HTTP_HEADER"
+        enforce_on_key_name = "Authorization"
+      }
+
+      rate_limit_threshold {
+        count        = var.key_rate_limit_per_minute
+        interval_sec = 60
+      }
+
+      ban_threshold {
+        count        = 5 * var.key_rate_limit_per_minute
+        interval_sec = 300
+      }
+      ban_duration_sec = 600
     }
   }
 

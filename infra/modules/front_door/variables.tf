@@ -39,6 +39,11 @@ variable "log_sample_rate" {
   type        = number
 }
 
+variable "key_rate_limit_per_minute" {
+  description = "Requests per minute allowed per API key (Authorization header) before Cloud Armor answers 429."
+  type        = number
+}
+
 variable "rate_limit_per_minute" {
   description = "Requests per minute allowed per client IP before Cloud Armor answers 429."
   type        = number
