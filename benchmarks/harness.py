@@ -397,12 +397,19 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def load(port: int, path: str, body: bytes, connections: int, seconds: float) -> LoadResult:
+def load(
+    port: int,
+    path: str,
+    body: bytes,
+    connections: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
     """Closed-loop load: `connections` keep-alive connections sending as fast as answered.
     wrk when it is installed, else Python threads."""
     if shutil.which("wrk"):
-        return _wrk(port, path, body, connections, seconds)
-    return _threads(port, path, body, connections, seconds)
+        return _wrk(port, path, body, connections, seconds, headers or {})
+    return _threads(port, path, body, connections, seconds, headers or {})
 
 
 _WRK_SCRIPT = """
@@ -418,9 +425,13 @@ end
 """
 
 
-def _wrk(port: int, path: str, body: bytes, connections: int, seconds: float) -> LoadResult:
+def _wrk(
+    port: int, path: str, body: bytes, connections: int, seconds: float, headers: dict[str, str]
+) -> LoadResult:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_WRK_SCRIPT.format(body=json.dumps(body.decode())))
+        for name, value in headers.items():
+            script.write(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}\n")
     try:
         threads = min(connections, os.cpu_count() or 1)
         result = subprocess.run(
@@ -458,7 +469,10 @@ def _wrk(port: int, path: str, body: bytes, connections: int, seconds: float) ->
     )
 
 
-def _threads(port: int, path: str, body: bytes, connections: int, seconds: float) -> LoadResult:
+def _threads(
+    port: int, path: str, body: bytes, connections: int, seconds: float, headers: dict[str, str]
+) -> LoadResult:
+    sent = {**HEADERS, **headers}
     deadline = time.perf_counter() + seconds
     timings: list[list[float]] = [[] for _ in range(connections)]
     errors = [0] * connections
@@ -468,7 +482,7 @@ def _threads(port: int, path: str, body: bytes, connections: int, seconds: float
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             try:
-                connection.request("POST", path, body, HEADERS)
+                connection.request("POST", path, body, sent)
                 response = connection.getresponse()
                 response.read()
                 if response.status == 200:
