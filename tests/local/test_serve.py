@@ -216,11 +216,18 @@ def started(tmp_path: Path, keys: str | None) -> tuple[subprocess.Popen, str, st
     return server, banner, f"http://127.0.0.1:{port}"
 
 
+ADMIN = r"an admin key: it may also manage partners\)"
+
+
 @pytest.mark.parametrize(
     ("keys", "line", "writes"),
     [
-        (None, r"write key (\S{24,}) \(new at each start; DIAMONDS_API_KEYS=KEY pins one\)", 201),
-        ("read:partner, team-key", r"write key (team-key) \(DIAMONDS_API_KEYS\)", 201),
+        (
+            None,
+            r"write key (\S{24,}) \(new at each start; DIAMONDS_API_KEYS=KEY pins one; " + ADMIN,
+            201,
+        ),
+        ("read:partner, team-key", r"write key (team-key) \(DIAMONDS_API_KEYS; " + ADMIN, 201),
         ("read:abc", r"write key none \(DIAMONDS_API_KEYS holds read-only keys only\)", 403),
     ],
     ids=["generated", "pinned", "read-only"],
