@@ -43,6 +43,7 @@ from harness import (
     server_env,
     valid_stones,
 )
+from results import records
 
 PARTNERS, KEYS = 1_000, 10_000
 CONNECTIONS = 16
@@ -227,6 +228,7 @@ def revocation(env: dict, pricing_port: int, body: bytes, key: str) -> float:
         return time.monotonic() - revoked
 
 
+@records("partners", "Partners: keys, limits and usage")
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
