@@ -501,7 +501,7 @@ def test_the_monitoring_view_draws_drift_and_live_accuracy(
     assert_accessible(page, "monitoring")
     screenshots(page, "monitoring")
 
-    page.get_by_label("Partner").fill("nobody")
+    page.get_by_label("Partner", exact=True).fill("nobody")
     page.get_by_role("button", name="Show").click()
     status = page.locator("#monitoring-status", has_text="for nobody")
     status.wait_for()
