@@ -64,5 +64,9 @@ class Champion:
         finally:
             self._checked = self._clock()
 
+    def fresh(self) -> bool:
+        """A model is loaded and `get` will not look at storage."""
+        return not self._stale()
+
     def _stale(self) -> bool:
         return self._serving is None or self._clock() - self._checked >= self.ttl

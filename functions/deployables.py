@@ -20,8 +20,9 @@ from functions.endpoints.inventory import inventory_routes
 from functions.endpoints.models import models_routes
 from functions.endpoints.monitoring import monitoring_routes
 from functions.endpoints.partners import partner_routes
-from functions.endpoints.pricing import pricing_routes
+from functions.endpoints.pricing import pricing_routes, quick_pricing
 from functions.endpoints.retrain import retrain_routes
+from functions.http.asgi import AsgiHandler, asgi_handler
 from functions.http.problems import HttpProblem
 from functions.http.router import Route, Router
 from functions.instance import Instance
@@ -36,13 +37,25 @@ class Deployable:
     prefixes: tuple[str, ...] = ()
     """The paths it serves: each prefix, and every path below it."""
     routes: Callable[[Instance], list[Route]] | None = None
+    asynchronous: bool = False
+    """Runs on functions-framework's async (ASGI) mode (functions/http/asgi.py)."""
+    quick: Callable[[Instance], Callable[[Request], bool]] | None = None
+    """Of an asynchronous function: which requests need only the CPU, briefly, and are served
+    on the event loop; the others go to the thread pool."""
 
 
 DEPLOYABLES = {
     d.target: d
     for d in (
         Deployable("inventory", "http", ("/v1/diamonds",), inventory_routes),
-        Deployable("pricing", "http", ("/v1/price",), pricing_routes),
+        Deployable(
+            "pricing",
+            "http",
+            ("/v1/price",),
+            pricing_routes,
+            asynchronous=True,
+            quick=quick_pricing,
+        ),
         Deployable(
             "models",
             "http",
@@ -63,6 +76,9 @@ DEPLOYABLES = {
     )
 }
 HTTP_TARGETS = tuple(t for t, d in DEPLOYABLES.items() if d.kind == "http")
+ASYNC_THREADS = 8
+"""An asynchronous function's requests that may use the database or the storage, at once: as
+many as a synchronous function's threads, so its share of the connection budget is the same."""
 DEFAULT_TARGET = "pricing"
 """Serves /healthz, /v1/openapi.json, /v1/docs, the pricing desk (/) and the 404s, as in GCP."""
 
@@ -107,6 +123,20 @@ def http_function(instance: Instance, name: str) -> Callable[[Request], Response
             )
         return routers[0](request)
 
+    handle.__name__ = handle.__qualname__ = name
+    return handle
+
+
+def asgi_function(instance: Instance, name: str) -> AsgiHandler:
+    """The handler of an asynchronous target: the same router, on the event loop or in the
+    thread pool as its deployable's `quick` decides."""
+    quick = DEPLOYABLES[name].quick
+    handle = asgi_handler(
+        http_function(instance, name),
+        lambda: instance.settings.max_body_bytes,
+        quick(instance) if quick else lambda request: False,
+        ASYNC_THREADS,
+    )
     handle.__name__ = handle.__qualname__ = name
     return handle
 

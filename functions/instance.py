@@ -46,6 +46,10 @@ class Instance:
         configure(settings.log_level)
         return cls(settings)
 
+    def made(self, name: str) -> bool:
+        """Whether the resource `name` (a property below) exists: using it will not make it."""
+        return name in self._made
+
     def _once(self, name: str, make: Callable[[], T]) -> T:
         if name not in self._made:
             with self._lock:

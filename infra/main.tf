@@ -69,44 +69,50 @@ locals {
   # One function per functions-framework target. The key is the entry point.
   functions = {
     inventory = {
-      description = "Inventory of appraised diamonds: /v1/diamonds..."
-      memory      = "512Mi"
-      timeout     = 60
-      concurrency = 8
-      ingress     = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
-      env         = concat(local.common_env, ["DIAMONDS_READ_REQUIRES_KEY"])
-      secrets     = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
-      kind        = "http"
+      description  = "Inventory of appraised diamonds: /v1/diamonds..."
+      memory       = "512Mi"
+      timeout      = 60
+      concurrency  = 8
+      ingress      = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+      env          = concat(local.common_env, ["DIAMONDS_READ_REQUIRES_KEY"])
+      secrets      = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
+      kind         = "http"
+      asynchronous = false
     }
     pricing = {
       description = "Prices a stone with the champion model and explains the price: /v1/price"
       memory      = "1Gi"
       timeout     = 30
-      concurrency = 8
+      concurrency = var.pricing_concurrency
       ingress     = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
       env         = concat(local.common_env, ["DIAMONDS_MODELS_ROOT", "DIAMONDS_READ_REQUIRES_KEY"])
       secrets     = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
       kind        = "http"
+      # functions-framework's async (ASGI) mode: one event loop serves its requests, eight
+      # threads at most their database and storage work (functions/deployables.py).
+      asynchronous = true
     }
     models = {
-      description = "Model versions, promotion, training runs, partners and usage: /v1/models..., /v1/runs/..., /v1/partners..., /v1/usage"
-      memory      = "512Mi"
-      timeout     = 60
-      concurrency = 8
-      ingress     = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
-      env         = concat(local.common_env, ["DIAMONDS_MODELS_ROOT", "DIAMONDS_READ_REQUIRES_KEY"])
-      secrets     = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
-      kind        = "http"
+      description  = "Model versions, promotion, training runs, partners and usage: /v1/models..., /v1/runs/..., /v1/partners..., /v1/usage"
+      memory       = "512Mi"
+      timeout      = 60
+      concurrency  = 8
+      ingress      = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+      env          = concat(local.common_env, ["DIAMONDS_MODELS_ROOT", "DIAMONDS_READ_REQUIRES_KEY"])
+      secrets      = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
+      kind         = "http"
+      asynchronous = false
     }
     retrain = {
-      description = "Snapshots the inventory and launches a Vertex AI training job: /v1/retrain"
-      memory      = "1Gi"
-      timeout     = 300
-      concurrency = 1
-      ingress     = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
-      env         = concat(local.common_env, local.launching_env, ["DIAMONDS_DATA_ROOT", "DIAMONDS_MODELS_ROOT", "DIAMONDS_READ_REQUIRES_KEY"])
-      secrets     = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
-      kind        = "http"
+      description  = "Snapshots the inventory and launches a Vertex AI training job: /v1/retrain"
+      memory       = "1Gi"
+      timeout      = 300
+      concurrency  = 1
+      ingress      = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+      env          = concat(local.common_env, local.launching_env, ["DIAMONDS_DATA_ROOT", "DIAMONDS_MODELS_ROOT", "DIAMONDS_READ_REQUIRES_KEY"])
+      secrets      = ["DIAMONDS_DATABASE_URL", "DIAMONDS_API_KEYS"]
+      kind         = "http"
+      asynchronous = false
     }
     ingest = {
       description = "Validates a CSV dropped in incoming/, quarantines rejects, upserts the inventory, launches training"
@@ -117,7 +123,8 @@ locals {
       env         = concat(local.common_env, local.launching_env, ["DIAMONDS_DATA_ROOT", "DIAMONDS_MODELS_ROOT", "DIAMONDS_INGEST_LEASE_SECONDS"])
       secrets     = ["DIAMONDS_DATABASE_URL"]
       # The data bucket's uploads, pushed by the ingest subscription as CloudEvents (events.tf).
-      kind = "cloudevent"
+      kind         = "cloudevent"
+      asynchronous = false
     }
   }
 
@@ -331,6 +338,7 @@ module "function" {
   memory                = each.value.memory
   timeout_seconds       = each.value.timeout
   concurrency           = each.value.concurrency
+  asynchronous          = each.value.asynchronous
   min_instances         = var.function_scaling[each.key].min_instances
   max_instances         = var.function_scaling[each.key].max_instances
   ingress               = each.value.ingress

@@ -112,7 +112,7 @@ variable "log_level" {
 }
 
 variable "function_scaling" {
-  description = "Minimum and maximum instances per function (keys: inventory, pricing, models, retrain, ingest). Connection budget: the sum of max instances x request concurrency (8 for inventory, pricing, models; 1 for retrain, ingest) must stay under the database's max_connections."
+  description = "Minimum and maximum instances per function (keys: inventory, pricing, models, retrain, ingest). Connection budget: the sum of max instances x the connections one instance may hold (8 for inventory, pricing, models; 1 for retrain, ingest) must stay under the database's max_connections. Pricing's 8 are the threads of its database work, whatever its request concurrency."
   type = map(object({
     min_instances = number
     max_instances = number
@@ -128,6 +128,17 @@ variable "function_scaling" {
   validation {
     condition     = length(setsubtract(["inventory", "pricing", "models", "retrain", "ingest"], keys(var.function_scaling))) == 0
     error_message = "function_scaling needs an entry for each of inventory, pricing, models, retrain and ingest."
+  }
+}
+
+variable "pricing_concurrency" {
+  description = "Requests one pricing instance (1 vCPU, functions-framework's async mode) serves at once: beyond what its CPU prices without queueing, more only waits; measured with benchmarks/latency.py (docs/architecture.md). Its database connections stay 8 whatever this is."
+  type        = number
+  default     = 16
+
+  validation {
+    condition     = var.pricing_concurrency >= 1 && var.pricing_concurrency <= 1000
+    error_message = "pricing_concurrency must be between 1 and 1000 (Cloud Run's limit)."
   }
 }
 

@@ -12,6 +12,7 @@ the PostgreSQL server: the gs:// code paths, end to end, with no cloud account.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import itertools
@@ -25,6 +26,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from http import HTTPStatus
 from pathlib import Path
 
 from werkzeug.serving import WSGIRequestHandler
@@ -58,6 +60,78 @@ class Gateway:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         return self.apps[target_for(environ.get("PATH_INFO", ""))](environ, start_response)
+
+
+def loaded(target: str) -> Callable:
+    """The WSGI app of a target of main.py, as functions-framework loads it: a function of its
+    async mode (a Starlette app) behind a bridge, so one WSGI server serves them all."""
+    from functions_framework import create_app
+
+    app = create_app(target, str(MAIN))
+    return app if hasattr(app, "wsgi_app") else AsyncFunction(app)
+
+
+class AsyncFunction:
+    """A WSGI app running an ASGI app: each request becomes an ASGI request (the whole body
+    read first) on one event loop of its own thread, and the WSGI server's thread waits for
+    the answer."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="asgi", daemon=True).start()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        body = environ["wsgi.input"].read()
+        answer: dict = {"body": []}
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"], answer["headers"] = message["status"], message["headers"]
+            elif message["type"] == "http.response.body":
+                answer["body"].append(message.get("body", b""))
+
+        scope = _scope(environ)
+        asyncio.run_coroutine_threadsafe(self.app(scope, receive, send), self.loop).result()
+        status = answer["status"]
+        start_response(
+            f"{status} {HTTPStatus(status).phrase}",
+            [
+                (name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in answer["headers"]
+            ],
+        )
+        return answer["body"]
+
+
+def _scope(environ: dict) -> dict:
+    """The ASGI scope of a WSGI request."""
+    headers = [
+        (name[5:].replace("_", "-").lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in environ.items()
+        if name.startswith("HTTP_")
+    ]
+    for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(name):
+            headers.append((name.replace("_", "-").lower().encode(), environ[name].encode()))
+    path = environ.get("PATH_INFO", "").encode("latin-1")
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": environ.get("SERVER_PROTOCOL", "HTTP/1.1").removeprefix("HTTP/"),
+        "method": environ["REQUEST_METHOD"],
+        "scheme": environ.get("wsgi.url_scheme", "http"),
+        "path": path.decode("utf-8", "replace"),
+        "raw_path": path,
+        "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
+        "root_path": "",
+        "headers": headers,
+        "client": (environ.get("REMOTE_ADDR", ""), int(environ.get("REMOTE_PORT") or 0)),
+        "server": (environ.get("SERVER_NAME", ""), int(environ.get("SERVER_PORT") or 0)),
+    }
 
 
 class RequestHandler(WSGIRequestHandler):
@@ -212,7 +286,6 @@ def serve(
     emulate_gcp: bool = False,
     seed_file: Path | None = None,
 ) -> None:
-    from functions_framework import create_app
     from werkzeug.serving import make_server
 
     from functions.database import migrate
@@ -237,11 +310,11 @@ def serve(
         settings = ServiceSettings.from_environment()
         migrate(settings.database_url)
         instance = Instance(settings)
-        apps = {name: create_app(name, str(MAIN)) for name in HTTP_TARGETS}
+        apps = {name: loaded(name) for name in HTTP_TARGETS}
         ingest = make_server(
             "127.0.0.1",
             0,
-            create_app("ingest", str(MAIN)),
+            loaded("ingest"),
             threaded=True,
             request_handler=RequestHandler,
         )

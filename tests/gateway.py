@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import sys
 
-from functions_framework import create_app
 from werkzeug.serving import make_server
 
 from functions.deployables import HTTP_TARGETS
-from local.serve import MAIN, Gateway
+from local.serve import Gateway, loaded
 
 
 def main(port: int) -> None:
-    apps = {name: create_app(name, str(MAIN)) for name in HTTP_TARGETS}
+    apps = {name: loaded(name) for name in HTTP_TARGETS}
     make_server("127.0.0.1", port, Gateway(apps), threaded=True).serve_forever()
 
 

@@ -5,10 +5,13 @@ and at most MAX_COMPARED comparable stones in all (each is looked up in the inve
 
 from __future__ import annotations
 
-from werkzeug.wrappers import Response
+from collections.abc import Callable
+
+from werkzeug.wrappers import Request, Response
 
 from functions import payloads
 from functions.endpoints import DOMAIN, MANY, refuse_implausible
+from functions.http import idempotency
 from functions.http.keys import PRICE
 from functions.http.problems import HttpProblem
 from functions.http.responses import json_response
@@ -20,6 +23,29 @@ MAX_COMPARED = 1_000
 """Comparable stones one request may ask for, in all: stones × `comparables`."""
 NO_MODEL_RETRY_SECONDS = 30
 """When a client told "no model yet" should ask again: the first model trains in about that."""
+QUICK_BODY_BYTES = 16_384
+"""The largest body priced on the event loop: a few dozen stones at most."""
+
+
+def quick_pricing(instance: Instance) -> Callable[[Request], bool]:
+    """The pricing requests that need only the CPU, briefly: a few stones, sent as they are,
+    priced by a champion loaded and not due for a look at storage, with no comparable stones
+    (the inventory) and no Idempotency-Key (the database)."""
+
+    def quick(request: Request) -> bool:
+        headers = request.headers
+        return (
+            request.path == "/v1/price"
+            and instance.made("pricer")
+            and instance.pricer.champion.fresh()
+            and (request.content_length or 0) <= QUICK_BODY_BYTES
+            and "Transfer-Encoding" not in headers
+            and "Content-Encoding" not in headers
+            and idempotency.HEADER not in headers
+            and request.args.get("comparables", "0") == "0"
+        )
+
+    return quick
 
 
 def pricing_routes(instance: Instance) -> list[Route]:

@@ -10,4 +10,5 @@ conditional   ETags and preconditions (If-Match, If-None-Match)
 idempotency   Idempotency-Key: a retried POST gets the first answer
 responses     JSON answers, content negotiation and gzip
 journal       what a journaled route's log entry holds, secrets left out
+asgi          the router on functions-framework's async mode (Starlette, uvicorn)
 """

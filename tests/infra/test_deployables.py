@@ -11,7 +11,12 @@ from functions.deployables import DEFAULT_TARGET, DEPLOYABLES, routes_of, target
 from functions.instance import Instance
 from functions.settings import ServiceSettings
 from tests.infra.terraform_config import ROOT, attr
-from tests.infra.test_entry_points import deployed, targets_in_main
+from tests.infra.test_entry_points import (
+    async_targets_in_main,
+    deployed,
+    deployed_async,
+    targets_in_main,
+)
 
 KINDS = {target: deployable.kind for target, deployable in DEPLOYABLES.items()}
 
@@ -40,6 +45,11 @@ def test_terraform_deploys_every_deployable_as_its_kind() -> None:
 
 def test_main_py_defines_every_deployable_as_its_kind() -> None:
     assert targets_in_main() == KINDS
+
+
+def test_the_asynchronous_deployables_are_async_in_main_py_and_in_terraform() -> None:
+    asynchronous = {target for target, d in DEPLOYABLES.items() if d.asynchronous}
+    assert asynchronous == async_targets_in_main() == deployed_async()
 
 
 def test_the_front_door_default_is_the_table_default() -> None:

@@ -5,7 +5,8 @@ Every deployed target is imported from the unpacked archive alone, in a fresh in
 site processing (so the editable install of the repository is not on the path), the archive
 and the venv's site-packages (the locked requirements) as its only additions to the standard
 library, no byte-code written into the archive, and functions-framework finding each target
-of main.py as the kind it is deployed.
+of main.py as the kind it is deployed, on the mode Cloud Run starts it on (`FUNCTION_USE_ASGI`:
+the framework's async mode, through `create_asgi_app` as its command line does).
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ import json, os, sys
 archive, site_packages, *targets = sys.argv[1:]
 sys.path[:0] = [archive, site_packages]
 import functions_framework
+from functions_framework.aio import create_asgi_app
 kinds = {}
-for target in targets:
+for argument in targets:
+    target, _, mode = argument.partition(":")
     os.environ.pop("FUNCTION_SIGNATURE_TYPE", None)
-    functions_framework.create_app(target, os.path.join(archive, "main.py"))
-    kinds[target] = os.environ["FUNCTION_SIGNATURE_TYPE"]
+    create = create_asgi_app if mode == "asgi" else functions_framework.create_app
+    app = create(target, os.path.join(archive, "main.py"))
+    kinds[target] = [os.environ["FUNCTION_SIGNATURE_TYPE"], type(app).__name__]
 ours = {
     name: getattr(module, "__file__", None) or ""
     for name, module in sys.modules.items()
@@ -82,7 +86,7 @@ def test_every_deployed_target_imports_from_the_archive_alone(
             IMPORT_EVERY_TARGET,
             str(unpacked),
             sysconfig.get_paths()["purelib"],
-            *DEPLOYABLES,
+            *(f"{t}:asgi" if d.asynchronous else t for t, d in DEPLOYABLES.items()),
         ],
         cwd=tmp_path,
         env=environment,
@@ -93,7 +97,10 @@ def test_every_deployed_target_imports_from_the_archive_alone(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.splitlines()[-1])
-    assert loaded["kinds"] == {target: d.kind for target, d in DEPLOYABLES.items()}
+    assert loaded["kinds"] == {
+        target: [d.kind, "Starlette" if d.asynchronous else "Flask"]
+        for target, d in DEPLOYABLES.items()
+    }
     outside = {name: path for name, path in loaded["ours"].items() if str(unpacked) not in path}
     assert not outside, f"imported from outside the archive: {outside}"
 

@@ -155,10 +155,13 @@ def container_env() -> tuple[dict[str, str], list[dict]]:
 
 def test_each_function_runs_its_target_of_the_release_image_with_vpc_egress() -> None:
     """One image serves every target: the service names its own (functions-framework reads
-    FUNCTION_TARGET), with as many threads as requests it may serve at once."""
+    FUNCTION_TARGET) on the framework's mode the table of deployables gives it (async, or
+    with as many threads as requests it may serve at once)."""
     assert attr(container(), "image") == ref("var.image")
     literal, _ = container_env()
     assert literal["FUNCTION_TARGET"] == ref("var.entry_point")
+    assert literal["FUNCTION_USE_ASGI"] == ref("tostring(var.asynchronous)")
+    assert attr(function_call(), "asynchronous") == ref("each.value.asynchronous")
     assert literal["THREADS"] == ref("tostring(var.concurrency)")
     template = blocks(service(), "template")[0]
     assert attr(template, "max_instance_request_concurrency") == ref("var.concurrency")

@@ -66,10 +66,16 @@ resource "google_cloud_run_v2_service" "this" {
       }
 
       # The image serves any target of main.py (functions-framework reads these); this
-      # service runs its own, with a thread for each request it may serve at once.
+      # service runs its own, on the framework's async mode or on its synchronous one, with a
+      # thread for each request it may serve at once (THREADS, which the async mode ignores).
       env {
         name  = "FUNCTION_TARGET"
         value = var.entry_point
+      }
+
+      env {
+        name  = "FUNCTION_USE_ASGI"
+        value = tostring(var.asynchronous)
       }
 
       env {

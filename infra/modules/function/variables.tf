@@ -70,6 +70,12 @@ variable "concurrency" {
   default     = 1
 }
 
+variable "asynchronous" {
+  description = "Start the target on functions-framework's async (ASGI) mode (FUNCTION_USE_ASGI): an event loop serves the requests, where the synchronous mode gives each a thread (THREADS = concurrency)."
+  type        = bool
+  default     = false
+}
+
 variable "min_instances" {
   description = "Instances kept warm (billed while idle) to avoid cold starts."
   type        = number

@@ -1,0 +1,128 @@
+"""The router served on functions-framework's async (ASGI) mode: one router and one set of
+handlers for both modes. Each request becomes the WSGI environ the synchronous mode would have
+built (a werkzeug Request over it), and the router's answer goes back as it is.
+
+The body is read on the event loop, at most the body limit and a byte: a longer one is a 413
+however it arrives. The router then runs on the event loop when the request can only need the
+CPU, briefly (the deployable's `quick`), and in a thread otherwise, so that the database and
+the storage never block the loop; the threads at work at once are bounded, and so are the
+database connections an instance may hold (the connection budget, docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Awaitable, Callable
+
+import anyio
+import anyio.to_thread
+from starlette.exceptions import HTTPException
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.requests import Request as AsgiRequest
+from starlette.responses import Response as AsgiResponse
+from werkzeug.exceptions import HTTPException as HTTPError
+from werkzeug.exceptions import default_exceptions
+from werkzeug.wrappers import Request, Response
+
+_ERRORS = sys.stderr
+
+
+def environ(scope: dict, body: bytes) -> dict:
+    """The WSGI environ of an ASGI request (PEP 3333): what gunicorn would have given."""
+    server = scope.get("server") or ("localhost", 80)
+    client = scope.get("client") or ("", 0)
+    env = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": "",
+        "PATH_INFO": scope["path"].encode().decode("latin-1"),
+        "QUERY_STRING": scope["query_string"].decode("latin-1"),
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": str(server[1]),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "REMOTE_ADDR": client[0],
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": _ERRORS,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+    }
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        if name not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            name = "HTTP_" + name
+        value = raw_value.decode("latin-1")
+        env[name] = f"{env[name]},{value}" if name in env else value
+    return env
+
+
+async def read_body(request: AsgiRequest, limit: int) -> bytes:
+    """The body, cut after `limit` + 1 bytes; none when its declared length is over `limit`
+    already (the router answers 413 either way)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return b""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)
+
+
+def answer(response: Response) -> AsgiResponse:
+    body = response.get_data()
+    sent = AsgiResponse(body, response.status_code)
+    sent.raw_headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in response.headers.items()
+        if name != "Content-Length"
+    ]
+    if response.status_code != 304 and response.status_code >= 200:
+        sent.raw_headers.append((b"content-length", str(len(body)).encode()))
+    return sent
+
+
+AsgiHandler = Callable[[AsgiRequest], Awaitable[AsgiResponse]]
+
+
+def asgi_handler(
+    serve: Callable[[Request], Response],
+    limit: Callable[[], int],
+    quick: Callable[[Request], bool],
+    threads: int,
+) -> AsgiHandler:
+    """An aio HTTP function serving `serve` (a synchronous handler of werkzeug requests): on the
+    event loop the requests `quick` accepts, on at most `threads` threads at once the others."""
+    pool: list[anyio.CapacityLimiter] = []
+
+    async def handle(request: AsgiRequest) -> AsgiResponse:
+        wsgi = Request(environ(request.scope, await read_body(request, limit())))
+        if quick(wsgi):
+            return answer(serve(wsgi))
+        if not pool:  # made on the event loop that uses it
+            pool.append(anyio.CapacityLimiter(threads))
+        return answer(await anyio.to_thread.run_sync(serve, wsgi, limiter=pool[0]))
+
+    return handle
+
+
+def refusals_as_problems(problem: Callable[[HTTPError], Response]) -> None:
+    """What Starlette refuses itself (a method or a path no route of the framework takes,
+    /robots.txt and /favicon.ico, which the framework keeps for itself) is answered by
+    `problem`, the synchronous mode's error handler: the async mode has none to register, so
+    Starlette's default answer (plain text) is replaced."""
+
+    async def refused(middleware: ExceptionMiddleware, request: AsgiRequest, exc: Exception):
+        assert isinstance(exc, HTTPException)
+        error = default_exceptions.get(exc.status_code, HTTPError)()
+        error.code = exc.status_code
+        response = problem(error)
+        response.headers.update(exc.headers or {})
+        return answer(response)
+
+    ExceptionMiddleware.http_exception = refused  # type: ignore[method-assign]

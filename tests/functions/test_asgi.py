@@ -1,0 +1,190 @@
+"""The pricing function on functions-framework's async mode answers every request as the
+synchronous router does: the framework's own Starlette app, in process, beside the router
+served on werkzeug's test client."""
+
+from __future__ import annotations
+
+import gzip
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from werkzeug.test import Client
+from werkzeug.wrappers import Request
+
+from functions.deployables import http_function
+from functions.instance import Instance
+from functions.settings import ServiceSettings
+
+from ..service_fixtures import KEY, copy_models
+
+with warnings.catch_warnings():  # it would rather have httpx2, which is not installed
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+MAIN = Path(__file__).parents[2] / "functions" / "main.py"
+STONE = {
+    "carat": 1.01,
+    "cut": "Ideal",
+    "color": "E",
+    "clarity": "VS1",
+    "depth": 61.5,
+    "table": 57,
+    "x": 6.44,
+    "y": 6.47,
+    "z": 3.97,
+}
+LIMIT = 100_000
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def modes(
+    tmp_path_factory: pytest.TempPathFactory, trained_models: Path
+) -> Iterator[tuple[TestClient, Client]]:
+    """(the async function as the framework serves it, the synchronous router)."""
+    from functions_framework import create_app
+
+    from functions.database import migrate
+
+    root = tmp_path_factory.mktemp("asgi")
+    copy_models(trained_models, (root / "models").as_uri())
+    environment = {
+        "DIAMONDS_MODELS_ROOT": (root / "models").as_uri(),
+        "DIAMONDS_DATA_ROOT": (root / "data").as_uri(),
+        "DIAMONDS_DATABASE_URL": f"sqlite:///{root / 'db.sqlite'}",
+        "DIAMONDS_API_KEYS": KEY,
+        "DIAMONDS_MAX_BODY_BYTES": str(LIMIT),
+        "DIAMONDS_CHAMPION_TTL_SECONDS": "60",
+    }
+    migrate(environment["DIAMONDS_DATABASE_URL"])
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        app = create_app("pricing", str(MAIN))
+        handler = http_function(Instance(ServiceSettings.from_environment()), "pricing")
+
+    def wsgi(environ, start_response):
+        return handler(Request(environ))(environ, start_response)
+
+    with TestClient(app) as client:
+        yield client, Client(wsgi)
+
+
+def both(modes, method: str, path: str, data: bytes | None = None, headers=None):
+    """The async answer, checked against the synchronous one: status, headers, body."""
+    client, reference = modes
+    headers = {"Accept-Encoding": "identity", **(headers or {})}
+    sent = {"content": data} if data is not None else {}
+    got = client.request(method, path, headers=headers, **sent)
+    want = reference.open(path, method=method, data=data, headers=headers)
+    assert got.status_code == want.status_code, got.text
+    for header in ("Content-Type", "Content-Encoding", "Vary", "Allow", "Retry-After"):
+        assert got.headers.get(header) == want.headers.get(header), header
+    wanted = want.get_data()
+    if want.headers.get("Content-Encoding") == "gzip":
+        wanted = gzip.decompress(wanted)
+    assert got.content == wanted, (got.content[:300], wanted[:300])
+    return got
+
+
+def problem(response, status: int, title: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["title"] == title
+
+
+def test_a_stone_is_priced_the_same(modes) -> None:
+    body = orjson.dumps(STONE)
+    got = both(modes, "POST", "/v1/price?explain=true", body, JSON)
+    assert got.json()["explanation"]["factors"]
+    both(modes, "POST", "/v1/price", orjson.dumps([STONE] * 50), JSON)
+    both(modes, "GET", "/v1/price?" + "&".join(f"{k}={v}" for k, v in STONE.items()))
+
+
+def test_the_api_document_and_the_page_are_the_same(modes) -> None:
+    for path in ("/v1/openapi.json", "/v1/docs", "/", "/healthz", "/v1/nowhere"):
+        both(modes, "GET", path)
+
+
+@pytest.mark.parametrize(
+    ("data", "headers", "status", "title"),
+    [
+        (b"", JSON, 400, "Empty body"),
+        (b" \n", JSON, 400, "Empty body"),
+        (b"{not json", JSON, 400, "Malformed JSON"),
+        (b"\xff{}", JSON, 400, "Bad encoding"),
+        (gzip.compress(orjson.dumps(STONE)), JSON, 400, "Bad encoding"),
+        (b"carat=1", {"Content-Type": "text/plain"}, 415, "Unsupported media type"),
+        (b'{"carat": 1, "carat": 2}', JSON, 422, "Repeated keys"),
+        (orjson.dumps([STONE] * 10_001), JSON, 413, "Body too large"),
+        (b"x" * (LIMIT + 1), JSON, 413, "Body too large"),
+        (
+            gzip.compress(b" " * (LIMIT * 5)),
+            {**JSON, "Content-Encoding": "gzip"},
+            413,
+            "Body too large",
+        ),
+        (
+            gzip.compress(orjson.dumps(STONE))[:-9],
+            {**JSON, "Content-Encoding": "gzip"},
+            400,
+            "Bad gzip body",
+        ),
+        (b"not gzip", {**JSON, "Content-Encoding": "gzip"}, 400, "Bad gzip body"),
+        (b"{}", {**JSON, "Content-Encoding": "br"}, 415, "Unsupported content encoding"),
+        (b"1", JSON, 422, "Invalid input"),
+    ],
+)
+def test_hostile_bodies_get_the_same_problem(modes, data, headers, status, title) -> None:
+    problem(both(modes, "POST", "/v1/price", data, headers), status, title)
+
+
+def test_a_gzip_body_is_priced(modes) -> None:
+    data = gzip.compress(orjson.dumps([STONE] * 3))
+    got = both(modes, "POST", "/v1/price", data, {**JSON, "Content-Encoding": "gzip"})
+    assert len(got.json()["prices"]) == 3
+
+
+def test_a_body_sent_in_chunks_is_read_to_the_limit_only(modes) -> None:
+    client, _ = modes
+    chunks = (b"[" + b" " * 10_000 for _ in range(100))
+    problem(client.post("/v1/price", content=chunks, headers=JSON), 413, "Body too large")
+    whole = orjson.dumps(STONE)
+    priced = client.post("/v1/price", content=(whole[i : i + 7] for i in range(0, len(whole), 7)))
+    assert priced.status_code == 200, priced.text
+
+
+def test_a_large_answer_is_gzipped_when_accepted(modes) -> None:
+    data = orjson.dumps([STONE] * 200)
+    got = both(modes, "POST", "/v1/price", data, {**JSON, "Accept-Encoding": "gzip"})
+    assert got.headers["Content-Encoding"] == "gzip" and got.headers["Vary"] == "Accept-Encoding"
+
+
+def test_refusals_of_the_framework_are_problems_too(modes) -> None:
+    client, _ = modes
+    problem(client.get("/robots.txt"), 404, "Not Found")
+    problem(client.get("/favicon.ico"), 404, "Not Found")
+    problem(client.get("/line%0Abreak"), 404, "Not Found")
+    problem(client.request("TRACE", "/v1/price"), 405, "Method Not Allowed")
+
+
+def test_a_target_too_long_and_a_method_not_allowed(modes) -> None:
+    problem(both(modes, "GET", "/v1/price?x=" + "y" * 20_000), 414, "URI too long")
+    got = both(modes, "DELETE", "/v1/price")
+    problem(got, 405, "Method not allowed")
+    assert got.headers["Allow"] == "GET, HEAD, POST"
+
+
+def test_keys_and_idempotency_are_the_same(modes) -> None:
+    both(modes, "POST", "/v1/price", b"{}", {**JSON, "Authorization": "Bearer wrong"})
+    keyed = {**JSON, "Authorization": f"Bearer {KEY}", "Idempotency-Key": "asgi-1"}
+    client, _ = modes
+    first = client.post("/v1/price", content=orjson.dumps(STONE), headers=keyed)
+    again = client.post("/v1/price", content=orjson.dumps(STONE), headers=keyed)
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true" and again.content == first.content
+    other = client.post("/v1/price", content=orjson.dumps([STONE]), headers=keyed)
+    assert other.status_code == 422
