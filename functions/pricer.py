@@ -24,6 +24,10 @@ class Pricer:
         self.champion = champion
         self.comparables = comparables
 
+    def ready(self) -> bool:
+        """Prices without a look at storage: a champion is loaded and not due for a check."""
+        return self.champion.fresh()
+
     def price(
         self, stones: Sequence[BaseModel], *, explain: bool = False, comparables: int = 0
     ) -> tuple[str, list[dict], list[list[FieldProblem]]]:

@@ -30,6 +30,7 @@ from http import HTTPStatus
 from pathlib import Path
 
 from werkzeug.serving import WSGIRequestHandler
+from werkzeug.wsgi import get_input_stream
 
 from functions.deployables import HTTP_TARGETS, target_for
 from functions.http.keys import ADMIN
@@ -82,7 +83,7 @@ class AsyncFunction:
         threading.Thread(target=self.loop.run_forever, name="asgi", daemon=True).start()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        body = environ["wsgi.input"].read()
+        body = get_input_stream(environ).read()
         answer: dict = {"body": []}
 
         async def receive() -> dict:

@@ -25,6 +25,7 @@ NO_MODEL_RETRY_SECONDS = 30
 """When a client told "no model yet" should ask again: the first model trains in about that."""
 QUICK_BODY_BYTES = 16_384
 """The largest body priced on the event loop: a few dozen stones at most."""
+_IDEMPOTENCY_KEY = "HTTP_" + idempotency.HEADER.upper().replace("-", "_")
 
 
 def quick_pricing(instance: Instance) -> Callable[[Request], bool]:
@@ -33,16 +34,16 @@ def quick_pricing(instance: Instance) -> Callable[[Request], bool]:
     (the inventory) and no Idempotency-Key (the database)."""
 
     def quick(request: Request) -> bool:
-        headers = request.headers
+        environ = request.environ
         return (
-            request.path == "/v1/price"
+            environ["PATH_INFO"] == "/v1/price"
             and instance.made("pricer")
-            and instance.pricer.champion.fresh()
+            and instance.pricer.ready()
             and (request.content_length or 0) <= QUICK_BODY_BYTES
-            and "Transfer-Encoding" not in headers
-            and "Content-Encoding" not in headers
-            and idempotency.HEADER not in headers
-            and request.args.get("comparables", "0") == "0"
+            and "HTTP_TRANSFER_ENCODING" not in environ
+            and "HTTP_CONTENT_ENCODING" not in environ
+            and _IDEMPOTENCY_KEY not in environ
+            and "comparables=" not in environ["QUERY_STRING"]
         )
 
     return quick
