@@ -75,6 +75,38 @@ def pricing(request):
 """The floor of a pricing function that validates with pydantic and computes with NumPy, as
 ours does: `cold_start.py` starts it beside pricing, to tell the libraries' import time from
 ours."""
+ASYNC_BARE_SOURCE = '''"""The bare function on functions-framework's async mode (benchmark)."""
+import functions_framework.aio
+import orjson
+from starlette.responses import Response
+
+ANSWER = orjson.dumps(
+    {
+        "price": 3957.0,
+        "interval": {"low": 3580.0, "high": 4370.0, "coverage": 0.9},
+        "model_version": "bare",
+    }
+)
+
+
+@functions_framework.aio.http
+async def pricing(request):
+    orjson.loads(await request.body())
+    return Response(ANSWER, media_type="application/json")
+'''
+"""The ceiling of a pricing function on the async mode, which pricing runs on: the same body
+parsed, the same answer, through Starlette and uvicorn."""
+ASYNC_LIBRARIES_SOURCE = (
+    LIBRARIES_SOURCE.replace("import numpy", "import functions_framework.aio\nimport numpy")
+    .replace("def pricing(request):", "@functions_framework.aio.http\nasync def pricing(request):")
+    .replace("request.get_data()", "await request.body()")
+    .replace(
+        'return orjson.dumps({"price": price}), 200, {"Content-Type": "application/json"}',
+        'return Response(orjson.dumps({"price": price}), media_type="application/json")',
+    )
+    .replace("from pydantic", "from starlette.responses import Response\nfrom pydantic")
+)
+"""The floor of a pricing function doing pydantic and NumPy on the async mode."""
 
 
 def default_csv() -> Path:
@@ -120,8 +152,9 @@ def valid_stones(csv: Path) -> list[dict]:
 
 class Environment:
     """A temp dir with DATA/MODELS roots and a SQLite database (DIAMONDS_* variables), a
-    champion trained by `python -m training CSV`, the migrated database and the baseline's
-    pickled model. Use as a context manager; everything is removed afterwards.
+    champion trained by `python -m training CSV`, the migrated database, the baseline's
+    pickled model and the peer's booster. Use as a context manager; everything is removed
+    afterwards.
 
     The servers start as a deployed function does, from byte-code: Cloud Functions' Python
     build runs `python3 -m compileall -f -q .` over the source, and the installed packages
@@ -143,6 +176,7 @@ class Environment:
         self.env.pop("WORKERS", None)
         self.env.pop("THREADS", None)
         self.baseline_model = self.root / "baseline.pkl"
+        self.peer_model = self.root / "peer.txt"
 
     def __enter__(self) -> Environment:
         started = time.perf_counter()
@@ -170,9 +204,14 @@ class Environment:
 
         baseline_service.train(self.csv, self.baseline_model)
         self.env["BASELINE_MODEL"] = str(self.baseline_model)
+        import peer_service
+
+        peer_service.train(self.csv, self.peer_model)
+        self.env["PEER_MODEL"] = str(self.peer_model)
         print(
             f"environment ready in {time.perf_counter() - started:.1f} s "
-            f"(champion trained on {self.csv.name}, database migrated, baseline pickled)"
+            f"(champion trained on {self.csv.name}, database migrated, baseline pickled, "
+            "peer's booster trained)"
         )
         return self
 
@@ -198,13 +237,34 @@ def free_port() -> int:
 
 
 def ours_command(port: int, source: str = SOURCE) -> list[str]:
-    """The pricing function exactly as `functions-framework` serves it (gunicorn on Linux)."""
+    """The pricing function exactly as `functions-framework` serves it: gunicorn on Linux, with
+    uvicorn workers for a function of the async mode, which its decorator selects."""
     return [
         console_script("functions-framework"),
         "--source",
         source,
         "--target",
         "pricing",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+def peer_command(port: int, workers: int) -> list[str]:
+    """The FastAPI peer under uvicorn, `workers` processes."""
+    return [
+        console_script("uvicorn"),
+        "--app-dir",
+        str(BENCHMARKS),
+        "--factory",
+        "peer_service:create_app",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "error",
+        "--no-access-log",
         "--host",
         "127.0.0.1",
         "--port",

@@ -1,33 +1,35 @@
-"""Warm latency and throughput of the pricing function over loopback, under gunicorn as
-functions-framework runs it in production.
+"""Warm latency and throughput of the pricing function over loopback, as functions-framework
+runs it in production: on its async mode (gunicorn with uvicorn workers, timeout 0).
 
-    python benchmarks/latency.py [CSV] [--configs 1x8,2x1,2x4,3x2,4x4] [--seconds 10] [--repeats 3]
+    python benchmarks/latency.py [CSV] [--workers 2] [--seconds 10] [--repeats 3]
+                                 [--concurrency 1,2,4,8,16,32,64]
 
 CSV defaults to ../shared/data/diamonds.csv beside the checkout, else the embedded public data
 set. Everything runs in a temp dir (DIAMONDS_* roots and a SQLite database there): a champion
-trained with `python -m training CSV`, the database migrated once, a baseline model pickled.
+trained with `python -m training CSV`, the database migrated once, a baseline model pickled,
+the peer's booster trained.
 
-The server is `functions-framework --source functions/main.py --target pricing`, which on Linux
-runs gunicorn (gthread workers, timeout 0) configured by the WORKERS and THREADS environment
-variables (defaults 1 and 4 × CPUs): each WxT below sets them. Load comes from wrk when it is
-installed (-t 2 -c 16, a Lua script POSTing one stone), else from Python threads, each with its
-own keep-alive connection. Measured:
+Load comes from wrk when it is installed (-t 2 -c 16, a Lua script POSTing one stone), else
+from Python threads, each with its own keep-alive connection. Measured:
 
   (i)   one stone, 2,000 sequential POSTs on one keep-alive connection: p50, p99
   (ii)  16 concurrent connections for --seconds: requests/s, p50, p99, errors (median of
-        --repeats runs, the configurations alternated so that a drifting machine load is
-        shared) for each WORKERS x THREADS (2 x 1 always among them); the recommended one is
-        used below. In the same alternation, a bare functions-framework handler that parses
-        the same JSON body and answers a constant, at 2 x 1: the ceiling of any pricing
-        function, and pricing's share of its throughput
-  (iii) 10,000 stones in one POST /v1/price: median of 7
+        --repeats runs, the servers alternated so that a drifting machine load is shared), all
+        at WORKERS processes: pricing; the bare handler on the async mode (parses the same
+        body, answers a constant: the ceiling of any pricing function on it) and on the
+        synchronous one (THREADS=1); the numpy+pydantic floor on both; the FastAPI+LightGBM
+        peer (benchmarks/peer_service.py, uvicorn); the Flask+pandas+sklearn baseline
+        (benchmarks/baseline_service.py, gunicorn, THREADS=1). Pricing's share of the async
+        bare handler's requests/s, and its lead over the peer's
+  (iii) 10,000 stones in one POST /v1/price: median of 7; the peer's, for comparison
   (iv)  explain=true, one stone, 1,000 sequential POSTs: p50, p99
   (v)   where the time goes: routing alone (a constant price, no log), routing and the log,
-        pricing without the log, pricing, and the bare handler, alternated (wrapper sources
-        replacing the pricer or the log by no-ops); the log's cost is pricing without it vs
-        with it
-  and the Flask+pandas+sklearn baseline (benchmarks/baseline_service.py) under the same gunicorn
-  configuration and the same load.
+        pricing without the log, pricing, and the async bare handler, alternated (wrapper
+        sources replacing the pricer or the log by no-ops); the log's cost is pricing without
+        it vs with it
+  (vi)  one worker (a Cloud Run instance of one vCPU) at each --concurrency connections:
+        requests/s and p99, the request concurrency of a pricing instance (Terraform's
+        pricing_concurrency) read from it
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness import (
+    ASYNC_BARE_SOURCE,
+    ASYNC_LIBRARIES_SOURCE,
     BARE_SOURCE,
+    LIBRARIES_SOURCE,
     Environment,
     LoadResult,
     Server,
@@ -49,6 +54,7 @@ from harness import (
     machine_load,
     median,
     ours_command,
+    peer_command,
     percentile,
     request_once,
     running,
@@ -62,15 +68,17 @@ BATCH = 10_000
 TARGETS = {
     "single p50 ms": 2.0,
     "16-conn req/s": 1500.0,
-    "16-conn p99 ms": 15.0,
+    "16-conn p99 ms": 5.0,
     "10k stones ms": 300.0,
     "explain p50 ms": 2.0,
     "log cost %": 10.0,
-    "share of bare req/s %": 70.0,
+    "share of async bare req/s %": 70.0,
+    "req/s over the peer's %": 100.0,
 }
-AT_LEAST = {"16-conn req/s", "share of bare req/s %"}
-BARE = (2, 1)
-"""The configuration the bare handler runs in, and pricing is compared in."""
+AT_LEAST = {"16-conn req/s", "share of async bare req/s %", "req/s over the peer's %"}
+SATURATED = 0.95
+"""(vi): the concurrency of an instance is the fewest connections reaching this share of the
+most requests/s one worker served: more only wait in its queue."""
 PARTS_SOURCE = '''"""The pricing function with parts of its work replaced by no-ops (benchmark)."""
 import functions.main
 from functions.main import pricing  # noqa: F401
@@ -78,6 +86,9 @@ from functions.main import pricing  # noqa: F401
 
 class ConstantPricer:
     """One fixed price for every stone: routing, validation and the response stay."""
+
+    def ready(self):
+        return True
 
     def price(self, stones, *, explain=False, comparables=0):
         price = {"price": 3957.0, "interval": {"low": 3580.0, "high": 4370.0, "coverage": 0.9}}
@@ -104,10 +115,6 @@ NO_OP = {"pricer": "ConstantPricer()", "prediction_log": "NoLog()"}
 
 def parts_source(replaced: tuple[str, ...]) -> str:
     return PARTS_SOURCE + "".join(f'made["{name}"] = {NO_OP[name]}\n' for name in replaced)
-
-
-def parse_configs(text: str) -> list[tuple[int, int]]:
-    return [tuple(int(n) for n in part.lower().split("x")) for part in text.split(",")]  # type: ignore[misc]
 
 
 def summary(runs: list[LoadResult]) -> LoadResult:
@@ -141,27 +148,35 @@ def warm(server: Server, body: bytes) -> int:
 
 
 def ours(
-    environment: Environment, workers: int, threads: int, source: str | None = None
+    environment: Environment, workers: int, source: str | None = None
 ) -> Callable[[int], Server]:
     """A factory of the pricing function's server on a given port."""
 
     def make(port: int) -> Server:
         command = ours_command(port) if source is None else ours_command(port, source)
-        return Server(command, server_env(environment.env, workers, threads), port)
+        return Server(command, server_env(environment.env, workers, 1), port)
 
     return make
 
 
-def bare(source: Path, environment: Environment) -> Callable[[int], Server]:
-    """A factory of the bare handler's server on a given port, in the BARE configuration."""
-    return lambda port: Server(
-        ours_command(port, str(source)), server_env(environment.env, *BARE), port
+def baseline(environment: Environment, workers: int) -> Callable[[int], Server]:
+    return lambda port: Server(baseline_command(port, workers, 1), environment.env, port)
+
+
+def peer(environment: Environment, workers: int) -> Callable[[int], Server]:
+    return lambda port: Server(peer_command(port, workers), environment.env, port)
+
+
+def row(name: str, result: LoadResult, single: list[float] | None = None) -> str:
+    singles = (
+        f"{percentile(single, 50):10.2f} {percentile(single, 99):10.2f}"
+        if single
+        else f"{'':10s} {'':10s}"
     )
-
-
-def baseline(environment: Environment, workers: int, threads: int) -> Callable[[int], Server]:
-    """A factory of the baseline's server on a given port."""
-    return lambda port: Server(baseline_command(port, workers, threads), environment.env, port)
+    return (
+        f"{name:28s} {singles} {result.rps:8.0f} {result.p50_ms:7.2f} {result.p99_ms:7.2f} "
+        f"{result.errors:6d}" + (f"  ({result.error_kinds})" if result.error_kinds else "")
+    )
 
 
 def main() -> None:
@@ -169,11 +184,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("csv", nargs="?", type=Path, default=None)
-    parser.add_argument("--configs", default="1x8,2x1,2x4,3x2,4x4", help="WORKERSxTHREADS list")
+    parser.add_argument("--workers", type=int, default=2, help="WORKERS of every server")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each load run")
     parser.add_argument("--repeats", type=int, default=3, help="load runs per measurement")
+    parser.add_argument("--concurrency", default="1,2,4,8,16,32,64", help="(vi) connections")
     args = parser.parse_args()
     csv = args.csv or default_csv()
+    workers = args.workers
     print(f"latency and throughput; {machine_load()}")
     with Environment(csv) as environment:
         stones = valid_stones(csv)
@@ -181,71 +198,64 @@ def main() -> None:
         batch = json.dumps((stones * (BATCH // len(stones) + 1))[:BATCH]).encode()
         print(f"one stone: {body.decode()}\n{BATCH:,}-stone body: {len(batch) / 1e6:.2f} MB")
 
+        sources = {
+            name: str(environment.write(f"{name.replace(' ', '_')}.py", text))
+            for name, text in (
+                ("async bare", ASYNC_BARE_SOURCE),
+                ("async floor", ASYNC_LIBRARIES_SOURCE),
+                ("sync bare", BARE_SOURCE),
+                ("sync floor", LIBRARIES_SOURCE),
+            )
+        }
+        servers: dict[str, Callable[[int], Server]] = {
+            "pricing (async)": ours(environment, workers),
+            "bare handler (async)": ours(environment, workers, sources["async bare"]),
+            "numpy+pydantic (async)": ours(environment, workers, sources["async floor"]),
+            "bare handler (sync)": ours(environment, workers, sources["sync bare"]),
+            "numpy+pydantic (sync)": ours(environment, workers, sources["sync floor"]),
+            "peer FastAPI+LightGBM": peer(environment, workers),
+            "baseline Flask+sklearn": baseline(environment, workers),
+        }
         print(
             f"\n(i) one stone sequentially, (ii) {CONNECTIONS} connections × {args.seconds:g} s, "
-            f"median of {args.repeats}"
+            f"median of {args.repeats}, every server at WORKERS={workers}"
         )
-        header = (
-            f"{'WORKERS x THREADS':18s} {'single p50':>10s} {'single p99':>10s} "
-            f"{'req/s':>8s} {'p50 ms':>7s} {'p99 ms':>7s} {'errors':>6s} {'cold errors':>11s}"
+        print(
+            f"{'server':28s} {'single p50':>10s} {'single p99':>10s} "
+            f"{'req/s':>8s} {'p50 ms':>7s} {'p99 ms':>7s} {'errors':>6s}"
         )
-        print(header)
-        configs = parse_configs(args.configs)
-        configs += [BARE] if BARE not in configs else []
-        runs: dict[tuple[int, int], list[LoadResult]] = {c: [] for c in configs}
-        bare_source = environment.write("bare_pricing.py", BARE_SOURCE)
-        bare_runs: list[LoadResult] = []
-        singles: dict[tuple[int, int], list[float]] = {}
-        cold_errors: dict[tuple[int, int], int] = {c: 0 for c in configs}
-        for repeat in range(args.repeats):  # configurations alternated: drifting load is shared
-            for config in configs:
-                with running(ours(environment, *config), body) as server:
-                    cold_errors[config] += warm(server, body)
-                    if repeat == 0:
-                        singles[config] = sequential(server.port, "/v1/price", body, 2000)
-                    runs[config].append(
+        runs: dict[str, list[LoadResult]] = {name: [] for name in servers}
+        singles: dict[str, list[float]] = {}
+        cold_errors = 0
+        for repeat in range(args.repeats):  # servers alternated: drifting load is shared
+            for name, make in servers.items():
+                with running(make, body) as server:
+                    errors = warm(server, body)
+                    cold_errors += errors if name == "pricing (async)" else 0
+                    if repeat == 0 and name in ("pricing (async)", "peer FastAPI+LightGBM"):
+                        singles[name] = sequential(server.port, "/v1/price", body, 2000)
+                    runs[name].append(
                         load(server.port, "/v1/price", body, CONNECTIONS, args.seconds)
                     )
-            with running(bare(bare_source, environment), body) as server:
-                warm(server, body)
-                bare_runs.append(load(server.port, "/v1/price", body, CONNECTIONS, args.seconds))
-        table = {config: summary(results) for config, results in runs.items()}
-        for (workers, threads), result in table.items():
-            single = singles[(workers, threads)]
-            print(
-                f"{f'{workers} x {threads}':18s} {percentile(single, 50):10.2f} "
-                f"{percentile(single, 99):10.2f} {result.rps:8.0f} {result.p50_ms:7.2f} "
-                f"{result.p99_ms:7.2f} {result.errors:6d} {cold_errors[(workers, threads)]:11d}"
-                + (f"  ({result.error_kinds})" if result.error_kinds else "")
-            )
-        ceiling = summary(bare_runs)
-        share = table[BARE].rps / ceiling.rps * 100
+        table = {name: summary(results) for name, results in runs.items()}
+        for name, result in table.items():
+            print(row(name, result, singles.get(name)))
+        ours_result = table["pricing (async)"]
+        share = ours_result.rps / table["bare handler (async)"].rps * 100
+        lead = ours_result.rps / table["peer FastAPI+LightGBM"].rps * 100
         print(
-            f"{'bare handler':18s} {'':10s} {'':10s} {ceiling.rps:8.0f} {ceiling.p50_ms:7.2f} "
-            f"{ceiling.p99_ms:7.2f} {ceiling.errors:6d}"
-            + (f"  ({ceiling.error_kinds})" if ceiling.error_kinds else "")
+            f"pricing serves {share:.0f}% of the requests/s of the async bare handler "
+            f"({ours_result.rps / table['bare handler (sync)'].rps * 100:.0f}% of the sync one's) "
+            f"and {lead:.0f}% of the peer's; p99 {ours_result.p99_ms:.2f} ms against "
+            f"{table['bare handler (async)'].p99_ms:.2f} ms and "
+            f"{table['peer FastAPI+LightGBM'].p99_ms:.2f} ms"
         )
         print(
-            f"pricing at {BARE[0]} x {BARE[1]} serves {share:.0f}% of the requests/s of a bare "
-            f"handler at {BARE[0]} x {BARE[1]} (parses the same body, answers a constant; "
-            f"p99 {table[BARE].p99_ms:.2f} ms against {ceiling.p99_ms:.2f} ms)"
-        )
-        print(
-            f"(load generator: {result.tool}; errors: of the measured runs; cold errors: of the "
-            f"first 1-s bursts of {CONNECTIONS} connections on just-started servers, after their "
-            "first price, summed)"
-        )
-        good = [
-            c for c, r in table.items() if r.errors == 0 and r.p99_ms <= TARGETS["16-conn p99 ms"]
-        ]
-        best = max(good or table, key=lambda c: table[c].rps)
-        workers, threads = best
-        print(
-            f"recommended: WORKERS={workers} THREADS={threads} (highest req/s"
-            f"{' with zero errors and p99 within target' if good else '; none met the p99 target'})"
+            f"(load generator: {ours_result.tool}; errors: of the measured runs; pricing's cold "
+            f"errors, of the first 1-s bursts on just-started servers: {cold_errors})"
         )
 
-        with running(ours(environment, workers, threads), body) as server:
+        with running(ours(environment, workers), body) as server:
             warm(server, body)
             status, answer = request_once(server.port, "/v1/price", batch, timeout=120)
             priced = len(json.loads(answer).get("prices", [])) if status == 200 else 0
@@ -253,10 +263,12 @@ def main() -> None:
                 raise SystemExit(f"the {BATCH:,}-stone request answered {status}: {answer[:500]!r}")
             batch_ms = sequential(server.port, "/v1/price", batch, 7, warmup=1)
             explain = sequential(server.port, "/v1/price?explain=true", body, 1000)
+        with running(peer(environment, workers), body) as server:
+            peer_batch_ms = sequential(server.port, "/v1/prices", batch, 7, warmup=1)
         print(
-            f"\n(iii) {BATCH:,} stones in one request, {workers} x {threads}: "
-            f"median {median(batch_ms):.0f} ms "
-            f"(min {min(batch_ms):.0f}, max {max(batch_ms):.0f}; 7 requests)"
+            f"\n(iii) {BATCH:,} stones in one request: median {median(batch_ms):.0f} ms "
+            f"(min {min(batch_ms):.0f}, max {max(batch_ms):.0f}; 7 requests); the peer's "
+            f"(prices only): {median(peer_batch_ms):.0f} ms"
         )
         print(
             "(iv) explain=true, one stone, 1,000 sequential: "
@@ -264,30 +276,25 @@ def main() -> None:
             f"p99 {percentile(explain, 99):.2f} ms"
         )
 
-        sources = {
+        part_sources = {
             name: str(environment.write(f"pricing_part_{i}.py", parts_source(replaced)))
             for i, (name, replaced) in enumerate(PARTS.items())
         }
-        parts: dict[str, list[LoadResult]] = {name: [] for name in [*PARTS, "bare handler"]}
+        parts: dict[str, list[LoadResult]] = {name: [] for name in [*PARTS, "async bare"]}
         before = environment.prediction_log_rows()
         for _ in range(args.repeats):
-            for name, source in sources.items():
-                with running(ours(environment, *BARE, source), body) as server:
+            for name, source in [*part_sources.items(), ("async bare", sources["async bare"])]:
+                with running(ours(environment, workers, source), body) as server:
                     warm(server, body)
                     parts[name].append(
                         load(server.port, "/v1/price", body, CONNECTIONS, args.seconds)
                     )
-            with running(bare(bare_source, environment), body) as server:
-                warm(server, body)
-                parts["bare handler"].append(
-                    load(server.port, "/v1/price", body, CONNECTIONS, args.seconds)
-                )
         logged = environment.prediction_log_rows() - before
         rps = {name: median([r.rps for r in results]) for name, results in parts.items()}
         cost = (rps["pricing, no log"] - rps["pricing"]) / rps["pricing, no log"] * 100
         cores = os.cpu_count() or 1
         print(
-            f"\n(v) where the time goes, {BARE[0]} x {BARE[1]}, {CONNECTIONS} connections, median "
+            f"\n(v) where the time goes, WORKERS={workers}, {CONNECTIONS} connections, median "
             f"of {args.repeats} alternated runs; each row but the last replaces parts of the "
             "pricing function by no-ops (a constant price, a log that drops its entries)"
         )
@@ -301,7 +308,7 @@ def main() -> None:
                 f"{median([r.p50_ms for r in results]):7.2f} "
                 f"{median([r.p99_ms for r in results]):7.2f} "
                 f"{sum(r.errors for r in results):6d} "
-                f"{rps[name] / rps['bare handler'] * 100:6.0f}% "
+                f"{rps[name] / rps['async bare'] * 100:6.0f}% "
                 f"{cores * 1e6 / rps[name]:18.0f}"
                 + (f"  ({summary(results).error_kinds})" if summary(results).error_kinds else "")
             )
@@ -312,51 +319,45 @@ def main() -> None:
             "requests"
         )
 
-        with running(baseline(environment, workers, threads), body) as server:
+        print(f"\n(vi) one worker, {args.seconds:g} s at each concurrency")
+        print(f"{'connections':>11s} {'req/s':>8s} {'p50 ms':>7s} {'p99 ms':>7s} {'errors':>6s}")
+        sweep: dict[int, LoadResult] = {}
+        with running(ours(environment, 1), body) as server:
             warm(server, body)
-            base_single = sequential(server.port, "/v1/price", body, 2000)
-            base = summary(
-                [
-                    load(server.port, "/v1/price", body, CONNECTIONS, args.seconds)
-                    for _ in range(args.repeats)
-                ]
-            )
-        ours_best = table[best]
+            for connections in (int(n) for n in args.concurrency.split(",")):
+                sweep[connections] = load(server.port, "/v1/price", body, connections, args.seconds)
+                result = sweep[connections]
+                print(
+                    f"{connections:11d} {result.rps:8.0f} {result.p50_ms:7.2f} "
+                    f"{result.p99_ms:7.2f} {result.errors:6d}"
+                )
+        most = max(r.rps for r in sweep.values())
+        enough = min(c for c, r in sweep.items() if r.rps >= SATURATED * most)
         print(
-            f"\nbaseline (Flask+pandas+sklearn) vs ours, both gunicorn {workers} x {threads}, "
-            f"{CONNECTIONS} connections"
-        )
-        print(
-            f"{'server':12s} {'single p50':>10s} {'req/s':>8s} "
-            f"{'p50 ms':>7s} {'p99 ms':>7s} {'errors':>6s}"
-        )
-        print(
-            f"{'baseline':12s} {percentile(base_single, 50):10.2f} {base.rps:8.0f} "
-            f"{base.p50_ms:7.2f} {base.p99_ms:7.2f} {base.errors:6d}"
+            f"one worker reaches {SATURATED:.0%} of its most requests/s ({most:.0f}) at {enough} "
+            "connections: a pricing instance's request concurrency"
         )
 
         figures = {
-            "single p50 ms": percentile(singles[best], 50),
-            "16-conn req/s": ours_best.rps,
-            "16-conn p99 ms": ours_best.p99_ms,
+            "single p50 ms": percentile(singles["pricing (async)"], 50),
+            "16-conn req/s": ours_result.rps,
+            "16-conn p99 ms": ours_result.p99_ms,
             "10k stones ms": median(batch_ms),
             "explain p50 ms": percentile(explain, 50),
             "log cost %": cost,
-            "share of bare req/s %": share,
+            "share of async bare req/s %": share,
+            "req/s over the peer's %": lead,
         }
-        print(
-            f"{'ours':12s} {figures['single p50 ms']:10.2f} {ours_best.rps:8.0f} "
-            f"{ours_best.p50_ms:7.2f} "
-            f"{ours_best.p99_ms:7.2f} {ours_best.errors:6d}"
-        )
-        print(f"\ntargets (ours, recommended configuration; the share at {BARE[0]} x {BARE[1]})")
+        print(f"\ntargets (pricing at WORKERS={workers})")
         for name, value in figures.items():
             target = TARGETS[name]
             ok = value >= target if name in AT_LEAST else value <= target
             print(
-                f"  {name:21s} {value:9.2f}  target {'≥' if name in AT_LEAST else '≤'} "
+                f"  {name:27s} {value:9.2f}  target {'≥' if name in AT_LEAST else '≤'} "
                 f"{target:g}  {'ok' if ok else 'MISSED'}"
             )
+        if ours_result.errors:
+            print(f"  errors: {ours_result.errors} (target 0)  MISSED")
     print(f"\n{machine_load()}")
 
 

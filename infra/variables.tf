@@ -134,7 +134,7 @@ variable "function_scaling" {
 variable "pricing_concurrency" {
   description = "Requests one pricing instance (1 vCPU, functions-framework's async mode) serves at once: beyond what its CPU prices without queueing, more only waits; measured with benchmarks/latency.py (docs/architecture.md). Its database connections stay 8 whatever this is."
   type        = number
-  default     = 16
+  default     = 8
 
   validation {
     condition     = var.pricing_concurrency >= 1 && var.pricing_concurrency <= 1000

@@ -28,6 +28,17 @@ from werkzeug.wrappers import Request, Response
 _ERRORS = sys.stderr
 
 
+class Received(Request):
+    """A werkzeug request whose body was read already: `get_data` gives it without a stream."""
+
+    def __init__(self, environ: dict, body: bytes) -> None:
+        super().__init__(environ)
+        self.body = body
+
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False):  # type: ignore[override]
+        return self.body.decode(errors="replace") if as_text else self.body
+
+
 def environ(scope: dict, body: bytes) -> dict:
     """The WSGI environ of an ASGI request (PEP 3333): what gunicorn would have given."""
     server = scope.get("server") or ("localhost", 80)
@@ -101,7 +112,8 @@ def asgi_handler(
     pool: list[anyio.CapacityLimiter] = []
 
     async def handle(request: AsgiRequest) -> AsgiResponse:
-        wsgi = Request(environ(request.scope, await read_body(request, limit())))
+        body = await read_body(request, limit())
+        wsgi = Received(environ(request.scope, body), body)
         if quick(wsgi):
             return answer(serve(wsgi))
         if not pool:  # made on the event loop that uses it
