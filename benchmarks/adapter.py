@@ -16,6 +16,7 @@ import json
 import timeit
 
 from harness import machine_load
+from results import records
 from starlette.responses import Response as AsgiResponse
 from werkzeug.wrappers import Request, Response
 
@@ -99,6 +100,7 @@ def starlette_answer() -> None:
     AsgiResponse(ANSWER, media_type="application/json")
 
 
+@records("adapter", "The async mode's adapter")
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

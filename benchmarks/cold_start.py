@@ -56,6 +56,7 @@ from harness import (
     peer_command,
     valid_stones,
 )
+from results import records
 
 POLL_SECONDS = 0.005
 TIMEOUT_SECONDS = 60.0
@@ -128,6 +129,7 @@ def import_times(env: dict, module: str, top: int = 10) -> tuple[float, list, li
     return total, sorted(rows, reverse=True)[:top], sorted(rows, key=lambda r: -r[1])[:top]
 
 
+@records("cold_start", "Cold start")
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

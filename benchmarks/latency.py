@@ -62,6 +62,7 @@ from harness import (
     server_env,
     valid_stones,
 )
+from results import records
 
 CONNECTIONS = 16
 BATCH = 10_000
@@ -179,6 +180,7 @@ def row(name: str, result: LoadResult, single: list[float] | None = None) -> str
     )
 
 
+@records("latency", "Latency and throughput of pricing")
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
