@@ -136,6 +136,7 @@ def asgi_function(instance: Instance, name: str) -> AsgiHandler:
         lambda: instance.settings.max_body_bytes,
         quick(instance) if quick else lambda request: False,
         ASYNC_THREADS,
+        instance.stopping,
     )
     handle.__name__ = handle.__qualname__ = name
     return handle

@@ -46,6 +46,11 @@ class Instance:
         configure(settings.log_level)
         return cls(settings)
 
+    def stopping(self) -> None:
+        """The process is being stopped: what must outlive it is written now."""
+        if self.made("prediction_log"):
+            self.prediction_log.stopping()
+
     def made(self, name: str) -> bool:
         """Whether the resource `name` (a property below) exists: using it will not make it."""
         return name in self._made

@@ -106,6 +106,13 @@ class PredictionLogger:
         exit and by tests)."""
         self._write_queued(partial=True)
 
+    def stopping(self) -> None:
+        """The process is being stopped, and may end without its exit handlers: what is queued
+        is written now, and every entry still to come as soon as it comes."""
+        self.interval = 0.0
+        self.flush()
+        self._batch_full.set()  # a writer waiting out the interval is woken
+
 
 JSON_FIELDS = ("request", "response")
 PRICED = "priced"

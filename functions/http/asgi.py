@@ -12,7 +12,9 @@ database connections an instance may hold (the connection budget, docs/architect
 from __future__ import annotations
 
 import io
+import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -106,9 +108,11 @@ def asgi_handler(
     limit: Callable[[], int],
     quick: Callable[[Request], bool],
     threads: int,
+    stopping: Callable[[], None],
 ) -> AsgiHandler:
     """An aio HTTP function serving `serve` (a synchronous handler of werkzeug requests): on the
-    event loop the requests `quick` accepts, on at most `threads` threads at once the others."""
+    event loop the requests `quick` accepts, on at most `threads` threads at once the others;
+    `stopping` is called when the worker is told to stop."""
     pool: list[anyio.CapacityLimiter] = []
 
     async def handle(request: AsgiRequest) -> AsgiResponse:
@@ -116,11 +120,27 @@ def asgi_handler(
         wsgi = Received(environ(request.scope, body), body)
         if quick(wsgi):
             return answer(serve(wsgi))
-        if not pool:  # made on the event loop that uses it
+        if not pool:  # made on the event loop that uses it, in the worker
             pool.append(anyio.CapacityLimiter(threads))
+            on_termination(stopping)
         return answer(await anyio.to_thread.run_sync(serve, wsgi, limiter=pool[0]))
 
     return handle
+
+
+def on_termination(stopping: Callable[[], None]) -> None:
+    """Call `stopping` on SIGTERM, before uvicorn's own handler: once it has shut down, uvicorn
+    ends the worker by raising the signal again, which skips the process's exit handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def terminate(signum: int, frame: object) -> None:
+        stopping()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 def refusals_as_problems(problem: Callable[[HTTPError], Response]) -> None:

@@ -119,6 +119,19 @@ def test_a_partial_batch_is_written_once_the_interval_has_passed(table: Table) -
     assert table.numbers() == [0, 1, 2]
 
 
+def test_a_stopping_process_writes_what_is_queued_and_every_entry_as_it_comes(
+    table: Table,
+) -> None:
+    logger = PredictionLogger(table.write_many, batch_size=500, interval=LONG)
+    for number in range(3):
+        logger.submit(entry(number))
+    logger.stopping()
+    assert table.numbers() == [0, 1, 2]
+    logger.submit(entry(3))
+    table.wait_for(4)
+    assert table.numbers() == [0, 1, 2, 3]
+
+
 def test_a_price_never_waits_for_the_database_and_a_full_queue_drops_entries(
     table: Table, logs: pytest.LogCaptureFixture
 ) -> None:
