@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request, Response
 from functions import payloads
 from functions.endpoints import DOMAIN, MANY, refuse_implausible
 from functions.http import idempotency
-from functions.http.keys import PRICE
+from functions.http.keys import PREFIX, PRICE
 from functions.http.problems import HttpProblem
 from functions.http.responses import json_response
 from functions.http.router import Call, Route
@@ -31,7 +31,8 @@ _IDEMPOTENCY_KEY = "HTTP_" + idempotency.HEADER.upper().replace("-", "_")
 def quick_pricing(instance: Instance) -> Callable[[Request], bool]:
     """The pricing requests that need only the CPU, briefly: a few stones, sent as they are,
     priced by a champion loaded and not due for a look at storage, with no comparable stones
-    (the inventory) and no Idempotency-Key (the database)."""
+    (the inventory), no Idempotency-Key (the database) and, for a partner's key, the keys
+    already read from the database."""
 
     def quick(request: Request) -> bool:
         environ = request.environ
@@ -44,7 +45,12 @@ def quick_pricing(instance: Instance) -> Callable[[Request], bool]:
             and "HTTP_CONTENT_ENCODING" not in environ
             and _IDEMPOTENCY_KEY not in environ
             and "comparables=" not in environ["QUERY_STRING"]
+            and (PREFIX not in environ.get("HTTP_AUTHORIZATION", "") or keys_read())
         )
+
+    def keys_read() -> bool:
+        keyring = instance.access.keyring
+        return keyring is None or keyring.loaded
 
     return quick
 

@@ -76,6 +76,9 @@ class StoredKey:
 
 
 class Keyring(Protocol):
+    @property
+    def loaded(self) -> bool: ...
+
     def find(self, key_id: str) -> StoredKey | None: ...
 
 
