@@ -217,15 +217,13 @@ class Partners(Repository):
     def mark(self) -> Hashable:
         """Changes whenever a key or a partner changes (rows are never deleted)."""
         with self._sessions() as session:
-            return (
+            return tuple(
                 session.execute(
                     sa.select(
                         sa.select(sa.func.max(API_KEYS.c.changed_at)).scalar_subquery(),
                         sa.select(sa.func.max(PARTNERS.c.changed_at)).scalar_subquery(),
                     )
-                )
-                .one()
-                ._tuple()
+                ).one()
             )
 
     def stored_keys(self) -> dict[str, StoredKey]:
