@@ -188,3 +188,33 @@ def test_keys_and_idempotency_are_the_same(modes) -> None:
     assert again.headers["Idempotent-Replayed"] == "true" and again.content == first.content
     other = client.post("/v1/price", content=orjson.dumps([STONE]), headers=keyed)
     assert other.status_code == 422
+
+
+def test_a_partner_key_is_priced_on_the_loop_only_once_the_keys_were_read() -> None:
+    """The first partner's key an instance sees reads the keys from the database: that request
+    is served on a thread, never on the event loop."""
+    from types import SimpleNamespace
+
+    from werkzeug.test import EnvironBuilder
+
+    from functions.endpoints.pricing import quick_pricing
+
+    keyring = SimpleNamespace(loaded=False)
+    instance = SimpleNamespace(
+        made=lambda name: True,
+        pricer=SimpleNamespace(ready=lambda: True),
+        access=SimpleNamespace(keyring=keyring),
+    )
+    quick = quick_pricing(instance)
+
+    def request(key: str) -> Request:
+        headers = {"Authorization": f"Bearer {key}"}
+        return EnvironBuilder(
+            path="/v1/price", method="POST", json=STONE, headers=headers
+        ).get_request()
+
+    partner = "dmd_live_abcdefghijkl_" + "a" * 32
+    assert quick(request(KEY))
+    assert not quick(request(partner))
+    keyring.loaded = True
+    assert quick(request(partner))
