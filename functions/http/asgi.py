@@ -116,13 +116,13 @@ def asgi_handler(
     pool: list[anyio.CapacityLimiter] = []
 
     async def handle(request: AsgiRequest) -> AsgiResponse:
+        if not pool:  # made on the event loop that uses it, in the worker
+            pool.append(anyio.CapacityLimiter(threads))
+            on_termination(stopping)
         body = await read_body(request, limit())
         wsgi = Received(environ(request.scope, body), body)
         if quick(wsgi):
             return answer(serve(wsgi))
-        if not pool:  # made on the event loop that uses it, in the worker
-            pool.append(anyio.CapacityLimiter(threads))
-            on_termination(stopping)
         return answer(await anyio.to_thread.run_sync(serve, wsgi, limiter=pool[0]))
 
     return handle
@@ -134,9 +134,14 @@ def on_termination(stopping: Callable[[], None]) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     previous = signal.getsignal(signal.SIGTERM)
+    stopped: list[bool] = []
 
     def terminate(signum: int, frame: object) -> None:
-        stopping()
+        """Once: the signal comes again (gunicorn's master passes on the one its process group
+        got) and may interrupt `stopping` itself, whose locks are not re-entrant."""
+        if not stopped:
+            stopped.append(True)
+            stopping()
         if callable(previous):
             previous(signum, frame)
 

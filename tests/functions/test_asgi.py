@@ -218,3 +218,28 @@ def test_a_partner_key_is_priced_on_the_loop_only_once_the_keys_were_read() -> N
     assert not quick(request(partner))
     keyring.loaded = True
     assert quick(request(partner))
+
+
+def test_a_second_sigterm_while_stopping_does_not_stop_again() -> None:
+    """gunicorn's master passes SIGTERM on to a worker that got it already: the second one,
+    arriving while the prediction log is written, must not write it again (its lock would wait
+    for itself), only reach uvicorn's handler."""
+    import os
+    import signal
+
+    from functions.http.asgi import on_termination
+
+    calls: list[str] = []
+    before = signal.getsignal(signal.SIGTERM)
+
+    def stopping() -> None:
+        calls.append("stopping")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: calls.append("uvicorn"))
+        on_termination(stopping)
+        os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert calls == ["stopping", "uvicorn", "uvicorn"]
