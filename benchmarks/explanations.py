@@ -245,7 +245,8 @@ def main() -> None:
                 env = side_env(environment, checkout)
                 module = in_process(figures, side, checkout, env, csv, args.stones)
                 if repeat == 0:
-                    print(f"  {side:7s} is the code of {checkout} ({module})")
+                    where = "this checkout" if checkout == REPO else f"the checkout {checkout.name}"
+                    print(f"  {side:7s} is the code of {where} ({Path(module).name})")
                 over_http(figures, side, checkout, env, one, many, args.stones)
                 for explain in (False, True):
                     out = environment.root / f"{side}{'-explained' if explain else ''}.csv"
