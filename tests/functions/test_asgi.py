@@ -19,25 +19,14 @@ from functions.instance import Instance
 from functions.settings import ServiceSettings
 
 from ..service_fixtures import KEY, copy_models
+from .test_api import JSON, STONE
 
 with warnings.catch_warnings():  # it would rather have httpx2, which is not installed
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 MAIN = Path(__file__).parents[2] / "functions" / "main.py"
-STONE = {
-    "carat": 1.01,
-    "cut": "Ideal",
-    "color": "E",
-    "clarity": "VS1",
-    "depth": 61.5,
-    "table": 57,
-    "x": 6.44,
-    "y": 6.47,
-    "z": 3.97,
-}
 LIMIT = 100_000
-JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
