@@ -20,9 +20,9 @@ from functions.endpoints.inventory import inventory_routes
 from functions.endpoints.models import models_routes
 from functions.endpoints.monitoring import monitoring_routes
 from functions.endpoints.partners import partner_routes
-from functions.endpoints.pricing import pricing_routes, quick_pricing
+from functions.endpoints.pricing import express_pricing, pricing_routes, quick_pricing
 from functions.endpoints.retrain import retrain_routes
-from functions.http.asgi import AsgiHandler, asgi_handler
+from functions.http.asgi import AsgiHandler, Express, asgi_handler
 from functions.http.problems import HttpProblem
 from functions.http.router import Route, Router
 from functions.instance import Instance
@@ -42,6 +42,9 @@ class Deployable:
     quick: Callable[[Instance], Callable[[Request], bool]] | None = None
     """Of an asynchronous function: which requests need only the CPU, briefly, and are served
     on the event loop; the others go to the thread pool."""
+    express: Callable[[Instance], Express] | None = None
+    """Of an asynchronous function: the lane answering its commonest request without the
+    router (functions/http/asgi.py)."""
 
 
 DEPLOYABLES = {
@@ -55,6 +58,7 @@ DEPLOYABLES = {
             pricing_routes,
             asynchronous=True,
             quick=quick_pricing,
+            express=express_pricing,
         ),
         Deployable(
             "models",
@@ -130,10 +134,11 @@ def http_function(instance: Instance, name: str) -> Callable[[Request], Response
 def asgi_function(instance: Instance, name: str) -> AsgiHandler:
     """The handler of an asynchronous target: the same router, on the event loop or in the
     thread pool as its deployable's `quick` decides."""
-    quick = DEPLOYABLES[name].quick
+    quick, express = DEPLOYABLES[name].quick, DEPLOYABLES[name].express
     handle = asgi_handler(
         http_function(instance, name),
         lambda: instance.settings.max_body_bytes,
+        express(instance) if express else lambda scope, body: None,
         quick(instance) if quick else lambda request: False,
         ASYNC_THREADS,
         instance.stopping,

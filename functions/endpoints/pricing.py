@@ -5,16 +5,23 @@ and at most MAX_COMPARED comparable stones in all (each is looked up in the inve
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+import orjson
+from pydantic import ValidationError
+from starlette.responses import Response as AsgiResponse
 from werkzeug.wrappers import Request, Response
 
 from functions import payloads
 from functions.endpoints import DOMAIN, MANY, refuse_implausible
 from functions.http import idempotency
-from functions.http.keys import PREFIX, PRICE
+from functions.http import journal as record
+from functions.http.asgi import Express
+from functions.http.bodies import may_repeat_keys
+from functions.http.keys import NOBODY, PREFIX, PRICE
 from functions.http.problems import HttpProblem
-from functions.http.responses import json_response
+from functions.http.responses import COMPRESS_FROM, JSON, json_response
 from functions.http.router import Call, Route
 from functions.instance import Instance
 from training.plausibility import record_implausibilities
@@ -26,6 +33,12 @@ NO_MODEL_RETRY_SECONDS = 30
 QUICK_BODY_BYTES = 16_384
 """The largest body priced on the event loop: a few dozen stones at most."""
 _IDEMPOTENCY_KEY = "HTTP_" + idempotency.HEADER.upper().replace("-", "_")
+PATH = "/v1/price"
+JSON_BYTES = JSON.encode()
+_ACCEPTED = frozenset({b"*/*", JSON_BYTES})
+_HANDED_ON = frozenset({b"authorization", idempotency.HEADER.lower().encode(), b"content-encoding"})
+"""Headers of a request the express lane leaves to the router."""
+_NO_OPTIONS = payloads.PriceOptions()
 
 
 def quick_pricing(instance: Instance) -> Callable[[Request], bool]:
@@ -37,7 +50,7 @@ def quick_pricing(instance: Instance) -> Callable[[Request], bool]:
     def quick(request: Request) -> bool:
         environ = request.environ
         return (
-            environ["PATH_INFO"] == "/v1/price"
+            environ["PATH_INFO"] == PATH
             and instance.made("pricer")
             and instance.pricer.ready()
             and (request.content_length or 0) <= QUICK_BODY_BYTES
@@ -55,49 +68,116 @@ def quick_pricing(instance: Instance) -> Callable[[Request], bool]:
     return quick
 
 
-def pricing_routes(instance: Instance) -> list[Route]:
+def express_pricing(instance: Instance) -> Express:
+    """The common pricing request answered straight from the ASGI scope, without the router:
+    one stone POSTed as JSON by an anonymous caller (where pricing needs no key), with no query
+    string, no Idempotency-Key, no content coding, an answer in JSON accepted, priced by a
+    champion ready to serve. Any other request, and any stone the lane would refuse, is left
+    to the router (None), which answers it as it answers every request: the lane answers only
+    what the router would have answered, journaled as the router journals it (the tests
+    compare the two)."""
+    journal = _journal(instance)
+    settings = instance.settings
+
+    def express(scope: dict, body: bytes) -> AsgiResponse | None:
+        if not (
+            scope["path"] == PATH
+            and scope["method"] == "POST"
+            and not scope["query_string"]
+            and len(body) <= min(QUICK_BODY_BYTES, settings.max_body_bytes)
+            and not settings.read_requires_key
+            and instance.made("pricer")
+            and instance.pricer.ready()
+        ):
+            return None
+        headers = dict(scope["headers"])
+        if (
+            headers.get(b"content-type") != JSON_BYTES
+            or headers.get(b"accept", b"*/*") not in _ACCEPTED
+            or not _HANDED_ON.isdisjoint(headers)
+        ):
+            return None
+        started = time.perf_counter()
+        try:
+            document = orjson.loads(body)
+            if not isinstance(document, dict) or may_repeat_keys(body, document):
+                return None
+            stone = payloads.Stone.model_validate(document)
+            answer, logged = priced(instance, [stone], True, _NO_OPTIONS)
+        except (orjson.JSONDecodeError, ValidationError, HttpProblem):
+            return None
+        payload = orjson.dumps(answer)
+        if len(payload) >= COMPRESS_FROM:
+            return None
+        latency = round((time.perf_counter() - started) * 1000, 3)
+        entry = record.entry(PATH, {}, NOBODY.key_id, document, 200, latency, payloads.Stone)
+        journal({**entry, **logged})
+        return AsgiResponse(payload, media_type=JSON)
+
+    return express
+
+
+def priced(
+    instance: Instance,
+    stones: list,
+    single: bool,
+    options: payloads.PriceOptions,
+    at: tuple = (),
+) -> tuple[dict, dict]:
+    """The answer to a pricing request and what its journal entry adds: a 503 without a model;
+    a 422 for stones refused, its errors pointing at `at` + the field (or + the stone's index
+    and the field)."""
     from training.registry import NoChampion
 
+    compared = len(stones) * options.comparables
+    if compared > MAX_COMPARED:
+        detail = (
+            f"{options.comparables} comparable stones for each of {len(stones):,} stones is "
+            f"{compared:,}; at most {MAX_COMPARED:,} per request"
+        )
+        raise HttpProblem(
+            413,
+            "Too much asked",
+            detail,
+            [{"field": "/query/comparables", "detail": detail}],
+        )
+    try:
+        version, results, problems = instance.pricer.price(
+            stones, explain=options.explain, comparables=options.comparables
+        )
+    except NoChampion as exc:
+        refuse_implausible(record_implausibilities([s.model_dump() for s in stones]), single, at)
+        raise HttpProblem(
+            503,
+            "No model yet",
+            f"{exc}; POST /v1/retrain to train one",
+            headers={"Retry-After": str(NO_MODEL_RETRY_SECONDS)},
+        ) from None
+    refuse_implausible(problems, single, at)
+    answer = results[0] if single else {"model_version": version, "prices": results}
+    logged = {
+        "model_version": version,
+        "n_stones": len(stones),
+        "response": answer,
+        "priced": (stones, [result["price"] for result in results]),
+    }
+    return answer, logged
+
+
+def _journal(instance: Instance) -> Callable[[dict], None]:
+    def journal(entry: dict) -> None:
+        instance.prediction_log.submit(entry)
+
+    return journal
+
+
+def pricing_routes(instance: Instance) -> list[Route]:
     def respond(
         call: Call, stones: list, single: bool, options: payloads.PriceOptions, at: tuple = ()
     ) -> Response:
-        """A 503 without a model; a 422 for stones refused, its errors pointing at `at` + the
-        field (or + the stone's index and the field)."""
-        compared = len(stones) * options.comparables
-        if compared > MAX_COMPARED:
-            detail = (
-                f"{options.comparables} comparable stones for each of {len(stones):,} stones is "
-                f"{compared:,}; at most {MAX_COMPARED:,} per request"
-            )
-            raise HttpProblem(
-                413,
-                "Too much asked",
-                detail,
-                [{"field": "/query/comparables", "detail": detail}],
-            )
-        try:
-            version, results, problems = instance.pricer.price(
-                stones, explain=options.explain, comparables=options.comparables
-            )
-        except NoChampion as exc:
-            refuse_implausible(
-                record_implausibilities([s.model_dump() for s in stones]), single, at
-            )
-            raise HttpProblem(
-                503,
-                "No model yet",
-                f"{exc}; POST /v1/retrain to train one",
-                headers={"Retry-After": str(NO_MODEL_RETRY_SECONDS)},
-            ) from None
-        refuse_implausible(problems, single, at)
-        document = results[0] if single else {"model_version": version, "prices": results}
-        call.journal.update(
-            model_version=version,
-            n_stones=len(stones),
-            response=document,
-            priced=(stones, [result["price"] for result in results]),
-        )
-        return json_response(document)
+        answer, logged = priced(instance, stones, single, options, at)
+        call.journal.update(logged)
+        return json_response(answer)
 
     def price_body(call: Call) -> Response:
         single = not isinstance(call.body, list)
@@ -106,13 +186,12 @@ def pricing_routes(instance: Instance) -> list[Route]:
     def price_query(call: Call) -> Response:
         return respond(call, [call.query], True, call.query, at=("query",))
 
-    def journal(entry: dict) -> None:
-        instance.prediction_log.submit(entry)
+    journal = _journal(instance)
 
     return [
         Route(
             "POST",
-            "/v1/price",
+            PATH,
             price_body,
             f"Price one stone, or a list of {MANY}: price, 90% interval, model version; "
             "optionally the explanation and comparable inventory stones",
@@ -127,7 +206,7 @@ def pricing_routes(instance: Instance) -> list[Route]:
         ),
         Route(
             "GET",
-            "/v1/price",
+            PATH,
             price_query,
             "Price one stone given in the query string",
             query=payloads.StoneQuery,

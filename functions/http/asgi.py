@@ -3,10 +3,12 @@ handlers for both modes. Each request becomes the WSGI environ the synchronous m
 built (a werkzeug Request over it), and the router's answer goes back as it is.
 
 The body is read on the event loop, at most the body limit and a byte: a longer one is a 413
-however it arrives. The router then runs on the event loop when the request can only need the
-CPU, briefly (the deployable's `quick`), and in a thread otherwise, so that the database and
-the storage never block the loop; the threads at work at once are bounded, and so are the
-database connections an instance may hold (the connection budget, docs/architecture.md).
+however it arrives. The commonest request may be answered at once from the ASGI scope
+(`express`: the pricing of one stone), without building the WSGI request. The router runs on
+the event loop when the request can only need the CPU, briefly (the deployable's `quick`), and
+in a thread otherwise, so that the database and the storage never block the loop; the threads
+at work at once are bounded, and so are the database connections an instance may hold (the
+connection budget, docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -101,18 +103,22 @@ def answer(response: Response) -> AsgiResponse:
 
 
 AsgiHandler = Callable[[AsgiRequest], Awaitable[AsgiResponse]]
+Express = Callable[[dict, bytes], AsgiResponse | None]
+"""Answers the commonest request straight from the ASGI scope and the body, on the event loop,
+or leaves it to `serve` (None)."""
 
 
 def asgi_handler(
     serve: Callable[[Request], Response],
     limit: Callable[[], int],
+    express: Express,
     quick: Callable[[Request], bool],
     threads: int,
     stopping: Callable[[], None],
 ) -> AsgiHandler:
-    """An aio HTTP function serving `serve` (a synchronous handler of werkzeug requests): on the
-    event loop the requests `quick` accepts, on at most `threads` threads at once the others;
-    `stopping` is called when the worker is told to stop."""
+    """An aio HTTP function serving `serve` (a synchronous handler of werkzeug requests): what
+    `express` does not answer, on the event loop when `quick` accepts it, on at most `threads`
+    threads at once otherwise; `stopping` is called when the worker is told to stop."""
     pool: list[anyio.CapacityLimiter] = []
 
     async def handle(request: AsgiRequest) -> AsgiResponse:
@@ -120,6 +126,8 @@ def asgi_handler(
             pool.append(anyio.CapacityLimiter(threads))
             on_termination(stopping)
         body = await read_body(request, limit())
+        if (answered := express(request.scope, body)) is not None:
+            return answered
         wsgi = Received(environ(request.scope, body), body)
         if quick(wsgi):
             return answer(serve(wsgi))

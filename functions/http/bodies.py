@@ -36,7 +36,7 @@ def read_json(request: Request, limit: int) -> Any:
         document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise _unreadable(data, exc) from None
-    if _may_repeat_keys(data, document):
+    if may_repeat_keys(data, document):
         _refuse_repeated_keys(data)
     return document
 
@@ -80,7 +80,7 @@ def _unreadable(data: bytes, error: orjson.JSONDecodeError) -> HttpProblem:
     return HttpProblem(400, "Malformed JSON", f"the body is not valid JSON: {error}")
 
 
-def _may_repeat_keys(data: bytes, document: Any) -> bool:
+def may_repeat_keys(data: bytes, document: Any) -> bool:
     """False when the body certainly names no key twice: without backslashes or space before a
     colon, each key of the text ends in `":`, so counting those counts the keys sent, and the
     parsed objects of the top level (a body or a list of bodies) hold as many. Any other body

@@ -8,28 +8,29 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel
-from werkzeug.wrappers import Request, Response
 
-from functions.http.parameters import NOT_KEPT, known_query
+from functions.http.parameters import NOT_KEPT
 from functions.http.problems import HttpProblem
 
 
 def entry(
-    request: Request,
+    path: str,
+    query: dict[str, Any],
     caller: str,
     document: Any,
-    answer: Response | HttpProblem,
+    answer: int | HttpProblem,
     latency_ms: float,
-    query: type[BaseModel] | None,
     body: type[BaseModel] | None,
 ) -> dict[str, Any]:
-    status = answer.status if isinstance(answer, HttpProblem) else answer.status_code
+    """`query` as `parameters.known_query` keeps it; `answer` the status of a response, or the
+    problem answered."""
+    status = answer.status if isinstance(answer, HttpProblem) else answer
     return {
         "caller": caller,
         "n_stones": stones(document),
         "request": {
-            "path": request.path,
-            "query": known_query(request, query) if request.query_string else {},
+            "path": path,
+            "query": query,
             "body": document if status < 400 else _known_fields(document, body),
         },
         "status": status,

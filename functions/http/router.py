@@ -24,7 +24,7 @@ from functions.http import idempotency, journal
 from functions.http.access import Access
 from functions.http.bodies import read_json
 from functions.http.keys import NOBODY, PRICE, READ, WRITE, Principal
-from functions.http.parameters import parse_params, parse_query
+from functions.http.parameters import known_query, parse_params, parse_query
 from functions.http.problems import (
     HttpProblem,
     Unavailable,
@@ -296,14 +296,14 @@ class Router:
         """`answer` is None when the handler failed: the client gets `failure()`."""
         route = self.routes[index]
         try:
-            principal = call.principal
+            principal, request = call.principal, call.request
             found = journal.entry(
-                call.request,
+                request.path,
+                known_query(request, route.query) if request.query_string else {},
                 call.caller or "unauthorized",
                 call.document,
-                failure() if answer is None else answer,
+                answer.status_code if isinstance(answer, Response) else answer or failure(),
                 latency,
-                route.query,
                 route.body,
             )
             if principal is not None and principal.partner is not None:

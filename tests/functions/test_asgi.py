@@ -30,12 +30,7 @@ LIMIT = 100_000
 
 
 @pytest.fixture(scope="module")
-def modes(
-    tmp_path_factory: pytest.TempPathFactory, trained_models: Path
-) -> Iterator[tuple[TestClient, Client]]:
-    """(the async function as the framework serves it, the synchronous router)."""
-    from functions_framework import create_app
-
+def environment(tmp_path_factory: pytest.TempPathFactory, trained_models: Path) -> dict:
     from functions.database import migrate
 
     root = tmp_path_factory.mktemp("asgi")
@@ -49,6 +44,14 @@ def modes(
         "DIAMONDS_CHAMPION_TTL_SECONDS": "60",
     }
     migrate(environment["DIAMONDS_DATABASE_URL"])
+    return environment
+
+
+@pytest.fixture(scope="module")
+def modes(environment: dict) -> Iterator[tuple[TestClient, Client]]:
+    """(the async function as the framework serves it, the synchronous router)."""
+    from functions_framework import create_app
+
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
             patch.setenv(name, value)
@@ -87,6 +90,7 @@ def problem(response, status: int, title: str) -> None:
 
 def test_a_stone_is_priced_the_same(modes) -> None:
     body = orjson.dumps(STONE)
+    both(modes, "POST", "/v1/price", body, JSON)
     got = both(modes, "POST", "/v1/price?explain=true", body, JSON)
     assert got.json()["explanation"]["factors"]
     both(modes, "POST", "/v1/price", orjson.dumps([STONE] * 50), JSON)
@@ -232,3 +236,103 @@ def test_a_second_sigterm_while_stopping_does_not_stop_again() -> None:
     finally:
         signal.signal(signal.SIGTERM, before)
     assert calls == ["stopping", "uvicorn", "uvicorn"]
+
+
+class Recorded:
+    """A prediction log that keeps what it is handed."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict] = []
+
+    def submit(self, entry: dict) -> None:
+        self.entries.append(entry)
+
+
+@pytest.fixture
+def lane(environment: dict, monkeypatch: pytest.MonkeyPatch):
+    """(the express lane, the router, the log both journal to), of one instance whose champion
+    is loaded."""
+    from functions.endpoints.pricing import express_pricing
+
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    instance = Instance(ServiceSettings.from_environment())
+    instance._made["prediction_log"] = log = Recorded()
+    router = http_function(instance, "pricing")
+    instance.pricer.price([])
+    return express_pricing(instance), router, log
+
+
+def scope(headers: dict[str, str], query: str = "", method: str = "POST") -> dict:
+    return {
+        "type": "http",
+        "method": method,
+        "path": "/v1/price",
+        "query_string": query.encode(),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+
+
+def unvarying(entry: dict) -> dict:
+    return {k: v for k, v in entry.items() if k not in ("latency_ms", "created_at")}
+
+
+def test_the_express_lane_answers_and_journals_as_the_router_does(lane) -> None:
+    from werkzeug.test import EnvironBuilder
+
+    express, router, log = lane
+    body = orjson.dumps(STONE)
+    for headers in (JSON, {**JSON, "Accept": "*/*"}, {**JSON, "Accept": "application/json"}):
+        answer = express(scope(headers), body)
+        assert answer is not None
+        request = EnvironBuilder(path="/v1/price", method="POST", data=body, headers=headers)
+        want = router(request.get_request())
+        assert (answer.status_code, answer.body) == (want.status_code, want.get_data())
+        assert answer.headers["content-type"] == want.headers["Content-Type"]
+        express_entry, router_entry = log.entries[-2:]
+        assert unvarying(express_entry) == unvarying(router_entry)
+        assert express_entry["priced"][1] == [orjson.loads(answer.body)["price"]]
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "body"),
+    [
+        ({**JSON, "Authorization": f"Bearer {KEY}"}, "", STONE),
+        ({**JSON, "Idempotency-Key": "once"}, "", STONE),
+        ({**JSON, "Content-Encoding": "identity"}, "", STONE),
+        ({**JSON, "Accept": "text/csv"}, "", STONE),
+        ({"Content-Type": "application/json; charset=utf-8"}, "", STONE),
+        ({"Content-Type": "text/plain"}, "", STONE),
+        ({}, "", STONE),
+        (JSON, "explain=true", STONE),
+        (JSON, "", [STONE]),
+        (JSON, "", {**STONE, "carat": -1}),
+        (JSON, "", {**STONE, "carat": "1"}),
+        (JSON, "", {**STONE, "x": 60.0}),
+        (JSON, "", {**STONE, "colour": "E"}),
+        (JSON, "", {k: v for k, v in STONE.items() if k != "cut"}),
+        (JSON, "", b'{"carat": 1, "carat": 2}'),
+        (JSON, "", b"{not json"),
+        (JSON, "", b"\xff{}"),
+        (JSON, "", b"NaN"),
+        (JSON, "", b""),
+    ],
+)
+def test_whatever_else_the_express_lane_leaves_to_the_router(lane, headers, query, body) -> None:
+    express, _, log = lane
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    assert express(scope(headers, query), data) is None
+    assert express(scope(JSON, method="PUT"), orjson.dumps(STONE)) is None
+    assert log.entries == []
+
+
+def test_the_express_lane_leaves_every_request_to_the_router_where_pricing_needs_a_key(
+    environment: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.endpoints.pricing import express_pricing
+
+    for name, value in {**environment, "DIAMONDS_READ_REQUIRES_KEY": "true"}.items():
+        monkeypatch.setenv(name, value)
+    instance = Instance(ServiceSettings.from_environment())
+    instance.pricer.price([])
+    assert express_pricing(instance)(scope(JSON), orjson.dumps(STONE)) is None

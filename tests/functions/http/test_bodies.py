@@ -9,7 +9,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.http.bodies import _may_repeat_keys
+from functions.http.bodies import may_repeat_keys
 
 names = st.sampled_from(["carat", "cut", "a", "", 'q"uote', "colon:", "\\", "é"])
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5), names)
@@ -47,11 +47,11 @@ def repeats(text: str) -> bool:
 def test_the_quick_test_never_misses_a_repeated_key(text: str) -> None:
     data = text.encode()
     if repeats(text):
-        assert _may_repeat_keys(data, orjson.loads(data))
+        assert may_repeat_keys(data, orjson.loads(data))
 
 
 def test_a_plain_list_of_stones_is_cleared_without_a_second_parse() -> None:
     stone = {"carat": 1.01, "cut": "Ideal", "color": "E", "table": 57}
     data = orjson.dumps([stone] * 100)
-    assert not _may_repeat_keys(data, orjson.loads(data))
-    assert not _may_repeat_keys(json.dumps(stone).encode(), stone)
+    assert not may_repeat_keys(data, orjson.loads(data))
+    assert not may_repeat_keys(json.dumps(stone).encode(), stone)
