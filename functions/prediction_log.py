@@ -4,7 +4,7 @@ background thread inserts them in batches. A failing log never fails a price.
 Every pricing request is an entry, refused ones included: a refused request's entry holds its
 status and the problem document answered (its detail and `errors[].field`). A priced request's
 entry also brings its stones and prices (`priced`), which the writer turns into one row per
-stone, with the factors of the price of one in FACTOR_EVERY (`priced_stones`): what drift is
+stone, with the factors of the price of a sample of them (`priced_stones`): what drift is
 counted on."""
 
 from __future__ import annotations
@@ -123,14 +123,22 @@ or None when that model no longer serves."""
 
 
 FACTOR_EVERY = 8
-"""One priced stone in this many gets its factors logged: explaining every stone cost the
-writer several times what the rest of the log costs it, in the process that prices; a factor's
-mean over one stone in eight is the same figure, with a little more noise."""
+"""One priced stone in this many, at most, gets its factors logged: explaining every stone cost
+the writer several times what the rest of the log costs it, in the process that prices; a
+factor's mean over one stone in eight is the same figure, with a little more noise."""
+FACTORS_PER_BATCH = 16
+"""And at most this many of a batch's stones priced by one model: a busy instance writes full
+batches every fraction of a second, each still bringing this many explained stones."""
+
+
+def factor_stride(stones: int) -> int:
+    """One stone in how many of a batch's `stones` (of one model) gets its factors logged."""
+    return max(FACTOR_EVERY, -(-stones // FACTORS_PER_BATCH))
 
 
 def priced_stones(entries: list[dict], log_factors: LogFactors) -> list[dict]:
     """The stones the entries priced, as rows of the priced stones' table, taking them out of
-    the entries; the factors of one stone in FACTOR_EVERY (by its place among a model
+    the entries; the factors of one stone in `factor_stride` (by its place among a model
     version's stones in the batch) computed in one go per model version."""
     from training.features import GROUPS, stone_rows
     from training.record import CATEGORIES, FEATURES
@@ -144,7 +152,8 @@ def priced_stones(entries: list[dict], log_factors: LogFactors) -> list[dict]:
     names = [f"factor_{group}" for group in GROUPS]
     for version, priced in by_version.items():
         values = [row for _, stones, _ in priced for row in stone_rows(stones)]
-        factors = log_factors(version, np.array(values[::FACTOR_EVERY], dtype=float))
+        every = factor_stride(len(values))
+        factors = log_factors(version, np.array(values[::every], dtype=float))
         explained = [] if factors is None else factors.tolist()
         at = 0
         for entry, _, prices in priced:
@@ -152,11 +161,9 @@ def priced_stones(entries: list[dict], log_factors: LogFactors) -> list[dict]:
                 row = dict(zip(FEATURES, values[at], strict=True))
                 for name in CATEGORIES:
                     row[name] = int(row[name])
-                sampled = at % FACTOR_EVERY == 0 and explained
+                sampled = at % every == 0 and explained
                 row.update(
-                    zip(
-                        names, explained[at // FACTOR_EVERY] if sampled else [None] * 5, strict=True
-                    )
+                    zip(names, explained[at // every] if sampled else [None] * 5, strict=True)
                 )
                 row.update(
                     created_at=entry["created_at"],

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from functions.database.bulk import insert_rows
 from functions.database.repository import Repository
 from functions.database.tables import PREDICTION_LOG, PRICED_STONES
 from training.features import GROUPS
@@ -23,9 +24,10 @@ class PricedStones(Repository):
     """Rows of PricedStone's columns (no id)."""
 
     def write_many(self, rows: list[dict[str, Any]]) -> None:
+        """One transaction (functions/database/bulk.py)."""
         if rows:
             with self._sessions.begin() as session:
-                session.execute(sa.insert(PRICED_STONES), rows)
+                insert_rows(session.connection(), PRICED_STONES, rows)
 
     def histograms(
         self,

@@ -17,7 +17,13 @@ from scipy.spatial.distance import jensenshannon
 from functions.database import IngestedFiles, PricedStones
 from functions.drift import binned_counts
 from functions.monitoring import Monitoring, training_stones, window_bounds
-from functions.prediction_log import FACTOR_EVERY, PRICED, priced_stones
+from functions.prediction_log import (
+    FACTOR_EVERY,
+    FACTORS_PER_BATCH,
+    PRICED,
+    factor_stride,
+    priced_stones,
+)
 from training.features import GROUPS, feature_matrix
 from training.record import CATEGORIES, FEATURES
 from training.registry import Registry
@@ -191,7 +197,8 @@ def test_the_log_records_each_priced_stone_with_its_factors(
     assert len(rows) == 10_002 and all(PRICED not in entry for entry in entries)
     assert rows[0]["partner"] == "acme" and rows[-1]["factor_carat"] is None
     explained = [i for i, row in enumerate(rows[:10_000]) if row["factor_carat"] is not None]
-    assert explained == list(range(0, 10_000, FACTOR_EVERY))
+    assert explained == list(range(0, 10_000, factor_stride(10_000)))
+    assert factor_stride(10) == FACTOR_EVERY and len(explained) == FACTORS_PER_BATCH
     _, factors = model.log_factors(X[np.array(explained[:3]) % len(records)])
     for i, factor in zip(explained[:3], factors[:, 0], strict=True):
         assert rows[i]["factor_carat"] == pytest.approx(factor, rel=1e-12)

@@ -81,12 +81,15 @@ def logged(number: int) -> dict:
 
 
 def test_a_batch_of_several_statements_is_one_transaction(database: sa.Engine) -> None:
+    from functions.database.bulk import ROWS_PER_STATEMENT
+
     log = PredictionLog(database)
-    log.write_many([logged(i) for i in range(120)], rows_per_statement=50)
+    log.write_many([logged(i) for i in range(120)])
     broken = [logged(1000 + i) for i in range(120)]
-    broken[110]["status"] = None  # the third statement fails: nothing of the batch is kept
+    assert 110 // ROWS_PER_STATEMENT >= 2
+    broken[110]["status"] = None  # a later statement fails: nothing of the batch is kept
     with pytest.raises(sa.exc.IntegrityError):
-        log.write_many(broken, rows_per_statement=50)
+        log.write_many(broken)
     with database.connect() as connection:
         numbers = connection.execute(
             sa.text("SELECT n_stones FROM prediction_log ORDER BY n_stones")
