@@ -113,7 +113,7 @@ def http_function(instance: Instance, name: str) -> Callable[[Request], Response
     def handle(request: Request) -> Response:
         if not routers:
             own = routes_of(instance, name) + common_routes(
-                all_routes(instance), lambda: instance.access.health()
+                lambda: all_routes(instance), lambda: instance.access.health()
             )
             if name == DEFAULT_TARGET:  # the function behind every path the API does not claim
                 own += web_routes()

@@ -12,17 +12,19 @@ from functions.http.router import Call, Route
 
 
 def common_routes(
-    all_routes: list[Route], usage: Callable[[], dict[str, object]] = dict
+    all_routes: Callable[[], list[Route]], usage: Callable[[], dict[str, object]] = dict
 ) -> list[Route]:
     """Health, the API document and its page. The document is made once per instance, on its
-    first request, and served as the same bytes ever after. Health says how the counting of
-    usage goes (`usage`): a failing count is seen there, never as a failed request."""
+    first request for it, from every function's routes (`all_routes`: declaring them imports
+    what each function needs, such as the database layer, which a function's first price
+    need not wait for), and served as the same bytes ever after. Health says how the counting
+    of usage goes (`usage`): a failing count is seen there, never as a failed request."""
 
     @cache
     def spec() -> bytes:
         from functions.openapi import document, serialise
 
-        return serialise(document(all_routes))
+        return serialise(document(all_routes()))
 
     @cache
     def page() -> bytes:
