@@ -13,14 +13,14 @@ connection budget, docs/architecture.md).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
-import anyio
-import anyio.to_thread
 from starlette.exceptions import HTTPException
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request as AsgiRequest
@@ -119,11 +119,11 @@ def asgi_handler(
     """An aio HTTP function serving `serve` (a synchronous handler of werkzeug requests): what
     `express` does not answer, on the event loop when `quick` accepts it, on at most `threads`
     threads at once otherwise; `stopping` is called when the worker is told to stop."""
-    pool: list[anyio.CapacityLimiter] = []
+    pool: list[ThreadPoolExecutor] = []
 
     async def handle(request: AsgiRequest) -> AsgiResponse:
-        if not pool:  # made on the event loop that uses it, in the worker
-            pool.append(anyio.CapacityLimiter(threads))
+        if not pool:  # made in the worker, on its first request
+            pool.append(ThreadPoolExecutor(threads, thread_name_prefix="request"))
             on_termination(stopping)
         body = await read_body(request, limit())
         if (answered := express(request.scope, body)) is not None:
@@ -131,7 +131,7 @@ def asgi_handler(
         wsgi = Received(environ(request.scope, body), body)
         if quick(wsgi):
             return answer(serve(wsgi))
-        return answer(await anyio.to_thread.run_sync(serve, wsgi, limiter=pool[0]))
+        return answer(await asyncio.get_running_loop().run_in_executor(pool[0], serve, wsgi))
 
     return handle
 
