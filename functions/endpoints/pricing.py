@@ -17,9 +17,11 @@ from functions import payloads
 from functions.endpoints import DOMAIN, MANY, refuse_implausible
 from functions.http import idempotency
 from functions.http import journal as record
+from functions.http.access import client_address
 from functions.http.asgi import Express
+from functions.http.asgi import answer as asgi_answer
 from functions.http.bodies import may_repeat_keys
-from functions.http.keys import NOBODY, PREFIX, PRICE
+from functions.http.keys import NOBODY, PRICE, Principal
 from functions.http.problems import HttpProblem
 from functions.http.responses import COMPRESS_FROM, JSON, json_response
 from functions.http.router import Call, Route
@@ -36,16 +38,19 @@ _IDEMPOTENCY_KEY = "HTTP_" + idempotency.HEADER.upper().replace("-", "_")
 PATH = "/v1/price"
 JSON_BYTES = JSON.encode()
 _ACCEPTED = frozenset({b"*/*", JSON_BYTES})
-_HANDED_ON = frozenset({b"authorization", idempotency.HEADER.lower().encode(), b"content-encoding"})
+_HANDED_ON = frozenset({idempotency.HEADER.lower().encode(), b"content-encoding"})
 """Headers of a request the express lane leaves to the router."""
 _NO_OPTIONS = payloads.PriceOptions()
+_LABEL = f"POST {PATH}"
+"""How usage names the route (`Route.label`)."""
 
 
 def quick_pricing(instance: Instance) -> Callable[[Request], bool]:
     """The pricing requests that need only the CPU, briefly: a few stones, sent as they are,
     priced by a champion loaded and not due for a look at storage, with no comparable stones
-    (the inventory), no Idempotency-Key (the database) and, for a partner's key, the keys
-    already read from the database."""
+    (the inventory), no Idempotency-Key (the database) and a caller told without the database
+    (`Access.recognise`): a bad key, which looks for keys issued since the last look, and a
+    partner's key before the keys were read are served on a thread."""
 
     def quick(request: Request) -> bool:
         environ = request.environ
@@ -58,24 +63,34 @@ def quick_pricing(instance: Instance) -> Callable[[Request], bool]:
             and "HTTP_CONTENT_ENCODING" not in environ
             and _IDEMPOTENCY_KEY not in environ
             and "comparables=" not in environ["QUERY_STRING"]
-            and (PREFIX not in environ.get("HTTP_AUTHORIZATION", "") or keys_read())
+            and ("HTTP_AUTHORIZATION" not in environ or recognised(request))
         )
 
-    def keys_read() -> bool:
-        keyring = instance.access.keyring
-        return keyring is None or keyring.loaded
+    def recognised(request: Request) -> bool:
+        address = request.headers.get("X-Forwarded-For", ""), request.remote_addr or ""
+        return (
+            instance.access.recognise(
+                request.environ["HTTP_AUTHORIZATION"],
+                lambda: client_address(*address),
+                instance.settings.bearer_keys(),
+            )
+            is not None
+        )
 
     return quick
 
 
 def express_pricing(instance: Instance) -> Express:
     """The common pricing request answered straight from the ASGI scope, without the router:
-    one stone POSTed as JSON by an anonymous caller (where pricing needs no key), with no query
-    string, no Idempotency-Key, no content coding, an answer in JSON accepted, priced by a
-    champion ready to serve. Any other request, and any stone the lane would refuse, is left
-    to the router (None), which answers it as it answers every request: the lane answers only
-    what the router would have answered, journaled as the router journals it (the tests
-    compare the two)."""
+    one stone POSTed as JSON, with no query string, no Idempotency-Key, no content coding, no
+    header given twice, JSON accepted, priced by a champion ready to serve, from a caller told
+    without the database (anonymous where pricing needs no key, a team key, a partner key among
+    the keys read). Any other request, and any the lane would refuse before the caller's limits
+    counted it (a stone invalid or implausible, a bad key, a scope missing, the minute spent),
+    is left to the router (None), which answers it as it answers every request. The lane
+    answers only what the router would have answered, journaled and counted as the router does
+    (the tests compare the two); a partner's month found spent once the minute counted it is
+    the one refusal it answers itself, with the router's problem document."""
     journal = _journal(instance)
     settings = instance.settings
 
@@ -85,34 +100,71 @@ def express_pricing(instance: Instance) -> Express:
             and scope["method"] == "POST"
             and not scope["query_string"]
             and len(body) <= min(QUICK_BODY_BYTES, settings.max_body_bytes)
-            and not settings.read_requires_key
             and instance.made("pricer")
             and instance.pricer.ready()
         ):
             return None
         headers = dict(scope["headers"])
         if (
-            headers.get(b"content-type") != JSON_BYTES
+            len(headers) != len(scope["headers"])
+            or headers.get(b"content-type") != JSON_BYTES
             or headers.get(b"accept", b"*/*") not in _ACCEPTED
             or not _HANDED_ON.isdisjoint(headers)
         ):
             return None
         started = time.perf_counter()
+        access = instance.access
+        principal = access.recognise(
+            headers.get(b"authorization", b"").decode("latin-1"),
+            lambda: client_address(
+                headers.get(b"x-forwarded-for", b"").decode("latin-1"),
+                (scope.get("client") or ("",))[0],
+            ),
+            settings.bearer_keys(),
+        )
+        if (
+            principal is None
+            or (principal is NOBODY and settings.read_requires_key)
+            or (principal is not NOBODY and not principal.may(PRICE))
+        ):
+            return None
         try:
             document = orjson.loads(body)
             if not isinstance(document, dict) or may_repeat_keys(body, document):
                 return None
             stone = payloads.Stone.model_validate(document)
             answer, logged = priced(instance, [stone], True, _NO_OPTIONS)
+            payload = orjson.dumps(answer)
+            if len(payload) >= COMPRESS_FROM:
+                return None
+            limited = access.admit(principal, PRICE)
         except (orjson.JSONDecodeError, ValidationError, HttpProblem):
             return None
-        payload = orjson.dumps(answer)
-        if len(payload) >= COMPRESS_FROM:
-            return None
+        try:
+            access.limits.take_stones(principal, 1)
+        except HttpProblem as problem:
+            problem.headers.update(limited)
+            refused = asgi_answer(problem.response())
+            done(principal, document, problem, started, {})
+            return refused
+        done(principal, document, 200, started, logged)
+        return AsgiResponse(payload, media_type=JSON, headers=limited)
+
+    def done(
+        principal: Principal,
+        document: dict,
+        answer: int | HttpProblem,
+        started: float,
+        logged: dict,
+    ) -> None:
+        """Journal the request and count it for the partner, as the router does."""
         latency = round((time.perf_counter() - started) * 1000, 3)
-        entry = record.entry(PATH, {}, NOBODY.key_id, document, 200, latency, payloads.Stone)
+        entry = record.entry(PATH, {}, principal.key_id, document, answer, latency, payloads.Stone)
+        if principal.partner is not None:
+            entry.update(partner=principal.partner, key_id=principal.key_id)
         journal({**entry, **logged})
-        return AsgiResponse(payload, media_type=JSON)
+        status = answer if isinstance(answer, int) else answer.status
+        instance.access.count(principal, _LABEL, status, logged.get("n_stones", 0), latency)
 
     return express
 

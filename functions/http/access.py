@@ -7,6 +7,8 @@ meter nothing is counted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from werkzeug.wrappers import Request
 
 from functions.http.keys import (
@@ -59,6 +61,26 @@ class Access:
             self.limits.failed(address)
             raise
 
+    def recognise(
+        self,
+        authorization: str,
+        address: Callable[[], str],
+        team: tuple[tuple[Principal, bytes], ...],
+    ) -> Principal | None:
+        """The caller, when telling it takes neither the database nor a change of state:
+        NOBODY without a key, a team key, a partner key among the keys read; None for anything
+        else (a missing scheme, a bad key, a key not read yet, an address refused), which
+        `identify` then answers, counting a bad key."""
+        try:
+            presented = presented_key(authorization)
+            if presented is None:
+                return NOBODY
+            self.limits.refuse_if_failing(address())
+            keys = self.keyring.as_read() if self.keyring is not None else None
+            return authenticate(presented, keys, team)
+        except HttpProblem:
+            return None
+
     def admit(self, principal: Principal, scope: str) -> dict[str, str]:
         """The RateLimit headers for the caller's answer; a 429 past its partner's minute,
         a 403 for a key without `scope` (with those headers too)."""
@@ -80,9 +102,13 @@ class Access:
 
 
 def _address(request: Request) -> str:
+    return client_address(request.headers.get("X-Forwarded-For", ""), request.remote_addr or "")
+
+
+def client_address(forwarded_for: str, remote: str) -> str:
     """The client's address: behind the load balancer, the one it appended to
     X-Forwarded-For (the last but one entry; those before it are the client's to write)."""
-    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+    forwarded = [part.strip() for part in forwarded_for.split(",")]
     if len(forwarded) >= 2:
         return forwarded[-2]
-    return request.remote_addr or ""
+    return remote

@@ -65,6 +65,12 @@ class CachedKeyring:
             found = self._keys.get(key_id)  # type: ignore[union-attr]
         return found
 
+    def as_read(self) -> ReadKeys | None:
+        """The keys as last read, which finding one never reads again (None until they were
+        read): for a caller that must not wait for the database."""
+        keys = self._keys
+        return None if keys is None else ReadKeys(keys)
+
     def _load(self) -> None:
         with self._lock:
             if self._keys is None:
@@ -95,3 +101,17 @@ class CachedKeyring:
                     self._counted(month, self._source.month(month))
             except Exception:
                 log.exception("could not refresh the partners' keys; the last ones stay")
+
+
+@dataclass(frozen=True)
+class ReadKeys:
+    """Keys as they were read: an id not among them is not found, and nothing is read again."""
+
+    keys: dict[str, StoredKey]
+    loaded: bool = True
+
+    def find(self, key_id: str) -> StoredKey | None:
+        return self.keys.get(key_id)
+
+    def as_read(self) -> ReadKeys:
+        return self

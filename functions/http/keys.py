@@ -81,6 +81,8 @@ class Keyring(Protocol):
 
     def find(self, key_id: str) -> StoredKey | None: ...
 
+    def as_read(self) -> Keyring | None: ...
+
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()

@@ -183,34 +183,30 @@ def test_keys_and_idempotency_are_the_same(modes) -> None:
     assert other.status_code == 422
 
 
-def test_a_partner_key_is_priced_on_the_loop_only_once_the_keys_were_read() -> None:
-    """The first partner's key an instance sees reads the keys from the database: that request
-    is served on a thread, never on the event loop."""
-    from types import SimpleNamespace
-
+def test_a_key_is_priced_on_the_loop_only_when_telling_it_needs_no_database(lane) -> None:
+    """The first partner's key an instance sees reads the keys from the database, and a bad
+    key looks for keys issued since: those requests are served on a thread, never on the
+    event loop."""
     from werkzeug.test import EnvironBuilder
 
     from functions.endpoints.pricing import quick_pricing
 
-    keyring = SimpleNamespace(loaded=False)
-    instance = SimpleNamespace(
-        made=lambda name: True,
-        pricer=SimpleNamespace(ready=lambda: True),
-        access=SimpleNamespace(keyring=keyring),
-    )
+    *_, instance = lane
+    instance.partners.add("asgi-quick", "ops@quick.test", 0, 0, ["price"])
+    _, partner = instance.partners.issue("asgi-quick")
     quick = quick_pricing(instance)
 
     def request(key: str) -> Request:
         headers = {"Authorization": f"Bearer {key}"}
         return EnvironBuilder(
-            path="/v1/price", method="POST", json=STONE, headers=headers
+            path="/v1/price", method="POST", json=[STONE], headers=headers
         ).get_request()
 
-    partner = "dmd_live_abcdefghijkl_" + "a" * 32
-    assert quick(request(KEY))
-    assert not quick(request(partner))
-    keyring.loaded = True
+    assert quick(request(KEY)) and not quick(request(partner))
+    instance.access.keyring.find("none-such-id")
     assert quick(request(partner))
+    assert not quick(request("dmd_live_abcdefghijkl_" + "a" * 32))
+    assert not quick(request("not-a-key"))
 
 
 def test_a_second_sigterm_while_stopping_does_not_stop_again() -> None:
@@ -250,8 +246,8 @@ class Recorded:
 
 @pytest.fixture
 def lane(environment: dict, monkeypatch: pytest.MonkeyPatch):
-    """(the express lane, the router, the log both journal to), of one instance whose champion
-    is loaded."""
+    """(the express lane, the router, the log both journal to, their instance), the champion
+    loaded."""
     from functions.endpoints.pricing import express_pricing
 
     for name, value in environment.items():
@@ -260,7 +256,7 @@ def lane(environment: dict, monkeypatch: pytest.MonkeyPatch):
     instance._made["prediction_log"] = log = Recorded()
     router = http_function(instance, "pricing")
     instance.pricer.price([])
-    return express_pricing(instance), router, log
+    return express_pricing(instance), router, log, instance
 
 
 def scope(headers: dict[str, str], query: str = "", method: str = "POST") -> dict:
@@ -280,9 +276,14 @@ def unvarying(entry: dict) -> dict:
 def test_the_express_lane_answers_and_journals_as_the_router_does(lane) -> None:
     from werkzeug.test import EnvironBuilder
 
-    express, router, log = lane
+    express, router, log, _ = lane
     body = orjson.dumps(STONE)
-    for headers in (JSON, {**JSON, "Accept": "*/*"}, {**JSON, "Accept": "application/json"}):
+    for headers in (
+        JSON,
+        {**JSON, "Accept": "*/*"},
+        {**JSON, "Accept": "application/json"},
+        {**JSON, "Authorization": f"Bearer {KEY}", "X-Forwarded-For": "198.51.100.7, 10.0.0.1"},
+    ):
         answer = express(scope(headers), body)
         assert answer is not None
         request = EnvironBuilder(path="/v1/price", method="POST", data=body, headers=headers)
@@ -297,7 +298,10 @@ def test_the_express_lane_answers_and_journals_as_the_router_does(lane) -> None:
 @pytest.mark.parametrize(
     ("headers", "query", "body"),
     [
-        ({**JSON, "Authorization": f"Bearer {KEY}"}, "", STONE),
+        ({**JSON, "Authorization": "Bearer not-a-key"}, "", STONE),
+        ({**JSON, "Authorization": "Bearer dmd_live_abcdefghijkl_" + "a" * 32}, "", STONE),
+        ({**JSON, "Authorization": f"Basic {KEY}"}, "", STONE),
+        ({**JSON, "Authorization": "Bearer"}, "", STONE),
         ({**JSON, "Idempotency-Key": "once"}, "", STONE),
         ({**JSON, "Content-Encoding": "identity"}, "", STONE),
         ({**JSON, "Accept": "text/csv"}, "", STONE),
@@ -319,14 +323,17 @@ def test_the_express_lane_answers_and_journals_as_the_router_does(lane) -> None:
     ],
 )
 def test_whatever_else_the_express_lane_leaves_to_the_router(lane, headers, query, body) -> None:
-    express, _, log = lane
+    express, _, log, _ = lane
     data = body if isinstance(body, bytes) else orjson.dumps(body)
     assert express(scope(headers, query), data) is None
     assert express(scope(JSON, method="PUT"), orjson.dumps(STONE)) is None
+    twice = scope(JSON)
+    twice["headers"] += twice["headers"]
+    assert express(twice, orjson.dumps(STONE)) is None
     assert log.entries == []
 
 
-def test_the_express_lane_leaves_every_request_to_the_router_where_pricing_needs_a_key(
+def test_where_pricing_needs_a_key_the_express_lane_leaves_calls_without_one_to_the_router(
     environment: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from functions.endpoints.pricing import express_pricing
@@ -334,5 +341,41 @@ def test_the_express_lane_leaves_every_request_to_the_router_where_pricing_needs
     for name, value in {**environment, "DIAMONDS_READ_REQUIRES_KEY": "true"}.items():
         monkeypatch.setenv(name, value)
     instance = Instance(ServiceSettings.from_environment())
+    instance._made["prediction_log"] = Recorded()
     instance.pricer.price([])
-    assert express_pricing(instance)(scope(JSON), orjson.dumps(STONE)) is None
+    express = express_pricing(instance)
+    assert express(scope(JSON), orjson.dumps(STONE)) is None
+    keyed = express(scope({**JSON, "Authorization": f"Bearer {KEY}"}), orjson.dumps(STONE))
+    assert keyed is not None and keyed.status_code == 200
+
+
+def test_a_partner_is_limited_counted_and_journaled_in_the_express_lane_as_in_the_router(
+    lane,
+) -> None:
+    """A partner's key, once the keys were read: priced with its RateLimit headers, journaled
+    with its partner; its month spent once the minute counted the request, the lane answers
+    the router's 429 itself (a second pass through the router would count the minute twice)."""
+    from werkzeug.test import EnvironBuilder
+
+    express, router, log, instance = lane
+    instance.partners.add("asgi-acme", "ops@acme.test", 100, 1, ["price"])
+    _, key = instance.partners.issue("asgi-acme")
+    headers = {**JSON, "Authorization": f"Bearer {key}"}
+    body = orjson.dumps(STONE)
+    assert express(scope(headers), body) is None  # the keys were not read yet
+    instance.access.keyring.find("none-such-id")
+    priced = express(scope(headers), body)
+    assert priced is not None and priced.status_code == 200
+    assert priced.headers["RateLimit"].startswith('"minute";r=99;')
+    assert (log.entries[-1]["partner"], log.entries[-1]["status"]) == ("asgi-acme", 200)
+    refused = express(scope(headers), body)
+    assert refused is not None and refused.status_code == 429
+    assert refused.headers["RateLimit"].startswith('"minute";r=98;')
+    request = EnvironBuilder(path="/v1/price", method="POST", data=body, headers=headers)
+    want = router(request.get_request())
+    assert want.headers["RateLimit"].startswith('"minute";r=97;')
+    assert orjson.loads(refused.body) == want.get_json()
+    assert refused.headers["Retry-After"] == want.headers["Retry-After"]
+    lane_entry, router_entry = log.entries[-2:]
+    assert unvarying(lane_entry) == unvarying(router_entry)
+    assert (lane_entry["status"], lane_entry["partner"]) == (429, "asgi-acme")
