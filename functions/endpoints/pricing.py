@@ -17,7 +17,7 @@ from functions import payloads
 from functions.endpoints import DOMAIN, MANY, refuse_implausible
 from functions.http import idempotency
 from functions.http import journal as record
-from functions.http.access import client_address
+from functions.http.access import client_address, request_address
 from functions.http.asgi import Express
 from functions.http.asgi import answer as asgi_answer
 from functions.http.bodies import may_repeat_keys
@@ -67,11 +67,10 @@ def quick_pricing(instance: Instance) -> Callable[[Request], bool]:
         )
 
     def recognised(request: Request) -> bool:
-        address = request.headers.get("X-Forwarded-For", ""), request.remote_addr or ""
         return (
             instance.access.recognise(
                 request.environ["HTTP_AUTHORIZATION"],
-                lambda: client_address(*address),
+                lambda: request_address(request),
                 instance.settings.bearer_keys(),
             )
             is not None

@@ -53,7 +53,7 @@ class Access:
             if key_required:
                 raise unauthorized(MISSING)
             return NOBODY
-        address = _address(request)
+        address = request_address(request)
         self.limits.refuse_if_failing(address)
         try:
             return authenticate(presented, self.keyring, team)
@@ -101,7 +101,7 @@ class Access:
         return self.meter.health() if self.meter is not None else {}
 
 
-def _address(request: Request) -> str:
+def request_address(request: Request) -> str:
     return client_address(request.headers.get("X-Forwarded-For", ""), request.remote_addr or "")
 
 
