@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -451,10 +451,63 @@ class LoadResult:
     errors: int
     tool: str
     error_kinds: str = ""
+    split: tuple[int, ...] = ()
+    """The connections each process of the server held halfway through (`spread_load`)."""
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def spread(self) -> str:
+        return "+".join(str(n) for n in self.split) or "?"
+
+
+def spread_load(server: Server, body: bytes, connections: int, seconds: float) -> LoadResult:
+    """`load` on a server's /v1/price, with how its processes shared the connections. asyncio
+    accepts every pending connection at once, so when a burst of them arrives one uvicorn
+    worker of two may take them all (the other idles): such a run measures one worker."""
+    split: list[tuple[int, ...]] = []
+    sampler = threading.Timer(seconds / 2, lambda: split.append(connections_by_process(server)))
+    sampler.start()
+    try:
+        result = load(server.port, "/v1/price", body, connections, seconds)
+    finally:
+        sampler.cancel()
+        sampler.join()
+    result.split = split[0] if split else ()
+    return result
+
+
+def connections_by_process(server: Server) -> tuple[int, ...]:
+    """The established connections to the server's port held by each of its processes that
+    holds any, most first (Linux's /proc)."""
+    established: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with suppress(OSError), open(table) as lines:
+            for fields in (line.split() for line in list(lines)[1:]):
+                if int(fields[1].rsplit(":", 1)[1], 16) == server.port and fields[3] == "01":
+                    established.add(f"socket:[{fields[9]}]")
+    held = []
+    for pid in _descendants(server.process.pid if server.process else -1):
+        with suppress(OSError):
+            fds = Path(f"/proc/{pid}/fd")
+            count = sum(1 for fd in fds.iterdir() if os.readlink(fd) in established)
+            if count:
+                held.append(count)
+    return tuple(sorted(held, reverse=True))
+
+
+def _descendants(root: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, ValueError, IndexError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
 
 
 def load(
@@ -464,12 +517,43 @@ def load(
     connections: int,
     seconds: float,
     headers: dict[str, str] | None = None,
+    cpu: int | None = None,
 ) -> LoadResult:
     """Closed-loop load: `connections` keep-alive connections sending as fast as answered.
-    wrk when it is installed, else Python threads."""
+    wrk when it is installed (on core `cpu` alone, if given), else Python threads."""
     if shutil.which("wrk"):
-        return _wrk(port, path, body, connections, seconds, headers or {})
+        return _wrk(port, path, body, connections, seconds, headers or {}, cpu)
     return _threads(port, path, body, connections, seconds, headers or {})
+
+
+def pinned(make: Callable[[int], Server], cpu: int) -> Callable[[int], Server]:
+    """A server factory whose processes all run on core `cpu` alone (taskset): an instance of
+    one vCPU."""
+
+    def make_pinned(port: int) -> Server:
+        server = make(port)
+        server.command = ["taskset", "-c", str(cpu), *server.command]
+        return server
+
+    return make_pinned
+
+
+def can_pin() -> bool:
+    """Whether a server and its load generator can each have a core of their own."""
+    return (
+        bool(shutil.which("taskset") and shutil.which("wrk")) and len(os.sched_getaffinity(0)) > 1
+    )
+
+
+def cpu_seconds(server: Server) -> float:
+    """The CPU time (user and system) the server's processes have used so far."""
+    root = server.process.pid if server.process else -1
+    ticks = 0
+    for pid in {root, *_descendants(root)}:
+        with suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 _WRK_SCRIPT = """
@@ -486,16 +570,23 @@ end
 
 
 def _wrk(
-    port: int, path: str, body: bytes, connections: int, seconds: float, headers: dict[str, str]
+    port: int,
+    path: str,
+    body: bytes,
+    connections: int,
+    seconds: float,
+    headers: dict[str, str],
+    cpu: int | None,
 ) -> LoadResult:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_WRK_SCRIPT.format(body=json.dumps(body.decode())))
         for name, value in headers.items():
             script.write(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}\n")
     try:
-        threads = min(connections, os.cpu_count() or 1)
+        threads = 1 if cpu is not None else min(connections, os.cpu_count() or 1)
         result = subprocess.run(
             [
+                *(() if cpu is None else ("taskset", "-c", str(cpu))),
                 "wrk",
                 "-t",
                 str(threads),

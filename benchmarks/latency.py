@@ -30,6 +30,14 @@ from Python threads, each with its own keep-alive connection. Measured:
   (vi)  one worker (a Cloud Run instance of one vCPU) at each --concurrency connections:
         requests/s and p99, the request concurrency of a pricing instance (Terraform's
         pricing_concurrency) read from it
+  (vii) one vCPU as Cloud Run gives an instance, where taskset and wrk are at hand: each
+        server one worker pinned to one core, wrk pinned to another, alternated: pricing,
+        pricing without the log, the async bare handler, the numpy+pydantic floor, the peer;
+        requests/s, p99 and the CPU time the server's processes used per request
+
+At WORKERS=2 asyncio's accept race may give one worker every connection of a run while the
+other idles: (ii) and (v) print how the connections were shared in each run, and the shares
+over the runs where both workers held some.
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ from harness import (
     LoadResult,
     Server,
     baseline_command,
+    can_pin,
+    cpu_seconds,
     default_csv,
     load,
     machine_load,
@@ -56,10 +66,12 @@ from harness import (
     ours_command,
     peer_command,
     percentile,
+    pinned,
     request_once,
     running,
     sequential,
     server_env,
+    spread_load,
     valid_stones,
 )
 from results import records
@@ -75,8 +87,15 @@ TARGETS = {
     "log cost %": 10.0,
     "share of async bare req/s %": 70.0,
     "req/s over the peer's %": 100.0,
+    "1-vCPU share of async bare %": 70.0,
+    "1-vCPU p99 ms": 5.0,
 }
-AT_LEAST = {"16-conn req/s", "share of async bare req/s %", "req/s over the peer's %"}
+AT_LEAST = {
+    "16-conn req/s",
+    "share of async bare req/s %",
+    "req/s over the peer's %",
+    "1-vCPU share of async bare %",
+}
 SATURATED = 0.95
 """(vi): the concurrency of an instance is the fewest connections reaching this share of the
 most requests/s one worker served: more only wait in its queue."""
@@ -180,6 +199,81 @@ def row(name: str, result: LoadResult, single: list[float] | None = None) -> str
     )
 
 
+def spreads(runs: dict[str, list[LoadResult]], workers: int, pricing: str, ceiling: str) -> None:
+    """How each server's processes shared the connections in each run, and `pricing`'s share of
+    `ceiling` over the runs where every worker held some (the others measured one worker)."""
+    print(
+        "connections held by each process, run by run: "
+        + "; ".join(
+            f"{name} {' '.join(result.spread for result in results)}"
+            for name, results in runs.items()
+        )
+    )
+    spread = {
+        name: [r.rps for r in runs[name] if len(r.split) == workers] for name in (pricing, ceiling)
+    }
+    if workers > 1 and all(spread.values()):
+        print(
+            f"over the runs where all {workers} workers held connections: {pricing} "
+            f"{median(spread[pricing]):.0f} req/s ({len(spread[pricing])} runs), {ceiling} "
+            f"{median(spread[ceiling]):.0f} ({len(spread[ceiling])}): "
+            f"{median(spread[pricing]) / median(spread[ceiling]) * 100:.0f}%"
+        )
+
+
+def one_vcpu(
+    environment: Environment,
+    body: bytes,
+    sources: dict[str, str],
+    part_sources: dict[str, str],
+    args: argparse.Namespace,
+) -> dict[str, LoadResult]:
+    """(vii): each server one worker on the first core alone, wrk on the second: a Cloud Run
+    instance of one vCPU, as pricing is deployed, with no worker left idle by the accept race
+    and no load generator sharing its core. Alternated, median of --repeats; the CPU the
+    server's processes used per request."""
+    servers = {
+        "pricing": ours(environment, 1),
+        "pricing, no log": ours(environment, 1, part_sources["pricing, no log"]),
+        "async bare": ours(environment, 1, sources["async bare"]),
+        "numpy+pydantic (async)": ours(environment, 1, sources["async floor"]),
+        "peer FastAPI+LightGBM": peer(environment, 1),
+    }
+    runs: dict[str, list[LoadResult]] = {name: [] for name in servers}
+    used: dict[str, list[float]] = {name: [] for name in servers}
+    for _ in range(args.repeats):
+        for name, make in servers.items():
+            with running(pinned(make, 0), body) as server:
+                warm(server, body)
+                before = cpu_seconds(server)
+                result = load(server.port, "/v1/price", body, CONNECTIONS, args.seconds, cpu=1)
+                used[name].append((cpu_seconds(server) - before) / max(result.requests, 1))
+                runs[name].append(result)
+    print(
+        f"\n(vii) one vCPU: one worker pinned to a core, wrk on the other, {CONNECTIONS} "
+        f"connections × {args.seconds:g} s, median of {args.repeats} alternated runs"
+    )
+    print(
+        f"{'server':24s} {'req/s':>8s} {'p50 ms':>7s} {'p99 ms':>7s} {'errors':>6s} "
+        f"{'of bare':>7s} {'CPU µs/request':>14s}"
+    )
+    table = {name: summary(results) for name, results in runs.items()}
+    for name, result in table.items():
+        print(
+            f"{name:24s} {result.rps:8.0f} {result.p50_ms:7.2f} {result.p99_ms:7.2f} "
+            f"{result.errors:6d} {result.rps / table['async bare'].rps * 100:6.0f}% "
+            f"{median(used[name]) * 1e6:14.0f}"
+        )
+    print(
+        "(req/s of each run: "
+        + "; ".join(
+            f"{name} {' '.join(f'{r.rps:.0f}' for r in results)}" for name, results in runs.items()
+        )
+        + ")"
+    )
+    return table
+
+
 @records("latency", "Latency and throughput of pricing")
 def main() -> None:
     parser = argparse.ArgumentParser(
@@ -236,9 +330,7 @@ def main() -> None:
                     cold_errors += errors if name == "pricing (async)" else 0
                     if repeat == 0 and name in ("pricing (async)", "peer FastAPI+LightGBM"):
                         singles[name] = sequential(server.port, "/v1/price", body, 2000)
-                    runs[name].append(
-                        load(server.port, "/v1/price", body, CONNECTIONS, args.seconds)
-                    )
+                    runs[name].append(spread_load(server, body, CONNECTIONS, args.seconds))
         table = {name: summary(results) for name, results in runs.items()}
         for name, result in table.items():
             print(row(name, result, singles.get(name)))
@@ -256,6 +348,7 @@ def main() -> None:
             f"(load generator: {ours_result.tool}; errors: of the measured runs; pricing's cold "
             f"errors, of the first 1-s bursts on just-started servers: {cold_errors})"
         )
+        spreads(runs, workers, "pricing (async)", "bare handler (async)")
 
         with running(ours(environment, workers), body) as server:
             warm(server, body)
@@ -288,9 +381,7 @@ def main() -> None:
             for name, source in [*part_sources.items(), ("async bare", sources["async bare"])]:
                 with running(ours(environment, workers, source), body) as server:
                     warm(server, body)
-                    parts[name].append(
-                        load(server.port, "/v1/price", body, CONNECTIONS, args.seconds)
-                    )
+                    parts[name].append(spread_load(server, body, CONNECTIONS, args.seconds))
         logged = environment.prediction_log_rows() - before
         rps = {name: median([r.rps for r in results]) for name, results in parts.items()}
         cost = (rps["pricing, no log"] - rps["pricing"]) / rps["pricing, no log"] * 100
@@ -314,6 +405,7 @@ def main() -> None:
                 f"{cores * 1e6 / rps[name]:18.0f}"
                 + (f"  ({summary(results).error_kinds})" if summary(results).error_kinds else "")
             )
+        spreads(parts, workers, "pricing", "async bare")
         print(
             f"(machine µs/request: {cores} cores' time per request, load generator included)\n"
             f"log cost: {cost:.1f}% of throughput; the servers with the log wrote {logged:,} log "
@@ -340,6 +432,8 @@ def main() -> None:
             "connections: a pricing instance's request concurrency"
         )
 
+        instance = one_vcpu(environment, body, sources, part_sources, args) if can_pin() else {}
+
         figures = {
             "single p50 ms": percentile(singles["pricing (async)"], 50),
             "16-conn req/s": ours_result.rps,
@@ -350,6 +444,11 @@ def main() -> None:
             "share of async bare req/s %": share,
             "req/s over the peer's %": lead,
         }
+        if instance:
+            figures["1-vCPU share of async bare %"] = (
+                instance["pricing"].rps / instance["async bare"].rps * 100
+            )
+            figures["1-vCPU p99 ms"] = instance["pricing"].p99_ms
         print(f"\ntargets (pricing at WORKERS={workers})")
         for name, value in figures.items():
             target = TARGETS[name]
