@@ -37,7 +37,8 @@ from Python threads, each with its own keep-alive connection. Measured:
 
 At WORKERS=2 asyncio's accept race may give one worker every connection of a run while the
 other idles: (ii) and (v) print how the connections were shared in each run, and the shares
-over the runs where both workers held some.
+over the runs where both workers held some. A server that closes each connection once it has
+answered (gunicorn's sync worker, which THREADS=1 selects) holds none for long: "?".
 """
 
 from __future__ import annotations
