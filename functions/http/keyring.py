@@ -46,11 +46,6 @@ class CachedKeyring:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    @property
-    def loaded(self) -> bool:
-        """Whether the keys were read: until then, finding one reads the database."""
-        return self._keys is not None
-
     def find(self, key_id: str) -> StoredKey | None:
         """The key, if a partner holds it. An id not known here may be a key issued since the
         last look: the mark (two indexed maxima) is read again then, so a new key works at
@@ -108,7 +103,6 @@ class ReadKeys:
     """Keys as they were read: an id not among them is not found, and nothing is read again."""
 
     keys: dict[str, StoredKey]
-    loaded: bool = True
 
     def find(self, key_id: str) -> StoredKey | None:
         return self.keys.get(key_id)

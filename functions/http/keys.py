@@ -76,9 +76,6 @@ class StoredKey:
 
 
 class Keyring(Protocol):
-    @property
-    def loaded(self) -> bool: ...
-
     def find(self, key_id: str) -> StoredKey | None: ...
 
     def as_read(self) -> Keyring | None: ...
