@@ -24,7 +24,7 @@ from functions.http.bodies import may_repeat_keys
 from functions.http.keys import NOBODY, PRICE, Principal
 from functions.http.problems import HttpProblem
 from functions.http.responses import COMPRESS_FROM, JSON, json_response
-from functions.http.router import Call, Route
+from functions.http.router import Call, Route, label
 from functions.instance import Instance
 from training.plausibility import record_implausibilities
 
@@ -41,8 +41,7 @@ _ACCEPTED = frozenset({b"*/*", JSON_BYTES})
 _HANDED_ON = frozenset({idempotency.HEADER.lower().encode(), b"content-encoding"})
 """Headers of a request the express lane leaves to the router."""
 _NO_OPTIONS = payloads.PriceOptions()
-_LABEL = f"POST {PATH}"
-"""How usage names the route (`Route.label`)."""
+_LABEL = label("POST", PATH)
 
 
 def quick_pricing(instance: Instance) -> Callable[[Request], bool]:

@@ -70,6 +70,11 @@ class Call:
         return self.principal is NOBODY
 
 
+def label(method: str, path: str) -> str:
+    """How usage names a route: `POST /v1/price`."""
+    return f"{method} {path}"
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -114,8 +119,7 @@ class Route:
 
     @property
     def label(self) -> str:
-        """How usage names the route: `POST /v1/price`."""
-        return f"{self.method} {self.path}"
+        return label(self.method, self.path)
 
     @property
     def idempotent(self) -> bool:
