@@ -498,11 +498,18 @@ def connections_by_process(server: Server) -> tuple[int, ...]:
     return tuple(sorted(held, reverse=True))
 
 
+def _stat(path: Path) -> list[str]:
+    """The fields of a /proc/<pid>/stat after the command's name: the state is [0], the
+    parent [1], user and system time in clock ticks [11] and [12]."""
+    return path.read_text().rsplit(")", 1)[1].split()
+
+
 def _descendants(root: int) -> set[int]:
+    """The processes started by `root`, and by them, and so on (not `root` itself)."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with suppress(OSError, ValueError, IndexError):
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            parents[int(stat.parent.name)] = int(_stat(stat)[1])
     found, frontier = set(), {root}
     while frontier:
         frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
@@ -551,7 +558,7 @@ def cpu_seconds(server: Server) -> float:
     ticks = 0
     for pid in {root, *_descendants(root)}:
         with suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(Path(f"/proc/{pid}/stat"))
             ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
