@@ -105,30 +105,50 @@ def test_the_api_document_and_the_page_are_the_same(modes) -> None:
 @pytest.mark.parametrize(
     ("data", "headers", "status", "title"),
     [
-        (b"", JSON, 400, "Empty body"),
-        (b" \n", JSON, 400, "Empty body"),
-        (b"{not json", JSON, 400, "Malformed JSON"),
-        (b"\xff{}", JSON, 400, "Bad encoding"),
-        (gzip.compress(orjson.dumps(STONE)), JSON, 400, "Bad encoding"),
-        (b"carat=1", {"Content-Type": "text/plain"}, 415, "Unsupported media type"),
-        (b'{"carat": 1, "carat": 2}', JSON, 422, "Repeated keys"),
-        (orjson.dumps([STONE] * 10_001), JSON, 413, "Body too large"),
-        (b"x" * (LIMIT + 1), JSON, 413, "Body too large"),
-        (
-            gzip.compress(b" " * (LIMIT * 5)),
+        pytest.param(b"", JSON, 400, "Empty body", id="empty"),
+        pytest.param(b" \n", JSON, 400, "Empty body", id="blank"),
+        pytest.param(b"{not json", JSON, 400, "Malformed JSON", id="malformed"),
+        pytest.param(b"\xff{}", JSON, 400, "Bad encoding", id="not-utf8"),
+        pytest.param(
+            gzip.compress(orjson.dumps(STONE), mtime=0),
+            JSON,
+            400,
+            "Bad encoding",
+            id="gzip-undeclared",
+        ),
+        pytest.param(
+            b"carat=1", {"Content-Type": "text/plain"}, 415, "Unsupported media type", id="text"
+        ),
+        pytest.param(b'{"carat": 1, "carat": 2}', JSON, 422, "Repeated keys", id="repeated-key"),
+        pytest.param(
+            orjson.dumps([STONE] * 10_001), JSON, 413, "Body too large", id="too-many-stones"
+        ),
+        pytest.param(b"x" * (LIMIT + 1), JSON, 413, "Body too large", id="too-many-bytes"),
+        pytest.param(
+            gzip.compress(b" " * (LIMIT * 5), mtime=0),
             {**JSON, "Content-Encoding": "gzip"},
             413,
             "Body too large",
+            id="gzip-too-large-unzipped",
         ),
-        (
-            gzip.compress(orjson.dumps(STONE))[:-9],
+        pytest.param(
+            gzip.compress(orjson.dumps(STONE), mtime=0)[:-9],
             {**JSON, "Content-Encoding": "gzip"},
             400,
             "Bad gzip body",
+            id="gzip-truncated",
         ),
-        (b"not gzip", {**JSON, "Content-Encoding": "gzip"}, 400, "Bad gzip body"),
-        (b"{}", {**JSON, "Content-Encoding": "br"}, 415, "Unsupported content encoding"),
-        (b"1", JSON, 422, "Invalid input"),
+        pytest.param(
+            b"not gzip", {**JSON, "Content-Encoding": "gzip"}, 400, "Bad gzip body", id="not-gzip"
+        ),
+        pytest.param(
+            b"{}",
+            {**JSON, "Content-Encoding": "br"},
+            415,
+            "Unsupported content encoding",
+            id="brotli",
+        ),
+        pytest.param(b"1", JSON, 422, "Invalid input", id="not-a-stone"),
     ],
 )
 def test_hostile_bodies_get_the_same_problem(modes, data, headers, status, title) -> None:
