@@ -1,6 +1,6 @@
 """The training image, built with buildah and run with podman the way Vertex AI runs it.
 
-The image is built once per session by the script `make image` runs (training/image/build.sh);
+The image is built once per test run by the script `make image` runs (training/image/build.sh);
 its first build on a machine takes minutes, later ones reuse the base and buildah's layers.
 """
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from functions.settings import ServiceSettings
 from functions.vertex import VertexRunner
@@ -44,15 +45,27 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def image() -> str:
-    """The training image, built from this checkout."""
+def image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The training image, built from this checkout once per test run.
+
+    pytest-xdist's workers each hold this session fixture, and two builds of the one tag at
+    once would race for it: the first worker to ask builds while the others wait on a lock in
+    the temporary folder the run's workers share, then use the image it built.
+    """
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         _unavailable(f"{', '.join(missing)} missing (apt-get install {' '.join(TOOLS)})")
     if os.geteuid() != 0:
         _unavailable("debootstrap and buildah's chroot isolation need root")
-    built = subprocess.run([BUILD, IMAGE], capture_output=True, text=True, timeout=1200)
-    assert built.returncode == 0, f"the image build failed:\n{built.stderr[-4000:]}"
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's own
+    with FileLock(shared / "training-image.lock"):
+        done = shared / "training-image.built"
+        if not done.exists():
+            built = subprocess.run([BUILD, IMAGE], capture_output=True, text=True, timeout=1200)
+            assert built.returncode == 0, f"the image build failed:\n{built.stderr[-4000:]}"
+            done.touch()
     return IMAGE
 
 
