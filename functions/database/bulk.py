@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from functions.database.columns import UTCDateTime
+from functions.database.columns import UTCDateTime, sqlite_timestamp
 from functions.database.engine import json_text
 
 ROWS_PER_STATEMENT = 50
@@ -28,20 +28,25 @@ hold a price up for milliseconds."""
 def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """Insert `rows`, each holding every column of `table` but its primary key; a JSON
     document may be an orjson fragment, embedded as it is."""
-    columns = _columns(table)
     dialect = connection.dialect
-    names = [column.name for column in columns]
-    binders = [(c.name, bind) for c in columns if (bind := _binder(c, dialect)) is not None]
+    plan = [(column.name, _binder(column, dialect)) for column in _columns(table)]
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
-        if binders:
-            chunk = [{**row, **{name: bind(row[name]) for name, bind in binders}} for row in chunk]
         if dialect.name == "postgresql":
-            records = orjson.dumps([{name: row[name] for name in names} for row in chunk])
+            records = orjson.dumps(
+                [
+                    {name: row[name] if bind is None else bind(row[name]) for name, bind in plan}
+                    for row in chunk
+                ]
+            )
             connection.execute(_recordset(table), {"rows": records.decode()})
         else:
-            values = tuple(row[name] for row in chunk for name in names)
-            connection.exec_driver_sql(_values_statement(table, dialect, len(chunk)), values)
+            values = [
+                row[name] if bind is None else bind(row[name])
+                for row in chunk
+                for name, bind in plan
+            ]
+            connection.exec_driver_sql(_values_statement(table, dialect, len(chunk)), tuple(values))
         time.sleep(0)
 
 
@@ -60,6 +65,8 @@ def _binder(column: sa.Column, dialect: sa.Dialect) -> Callable[[Any], Any] | No
     if _is_document(column):
         return json_text if dialect.name == "sqlite" else None
     if isinstance(column.type, UTCDateTime):
+        if dialect.name == "sqlite":
+            return sqlite_timestamp
         return column.type.dialect_impl(dialect).bind_processor(dialect)
     return None
 

@@ -29,6 +29,18 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def sqlite_timestamp(value: datetime | None) -> str | None:
+    """The text UTCDateTime stores on SQLite (UTC, naive, to the microsecond, as SQLAlchemy's
+    DATETIME writes it), formatted in one step: the prediction log's writer binds one per row."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value}: timestamps must carry a timezone")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 class Real(sa.TypeDecorator[float]):
     """A float column that reads back as float (SQLite's RETURNING can give 326 for 326.0)."""
 
