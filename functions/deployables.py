@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Literal
 
 from flask import Request
@@ -16,12 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from functions.endpoints.common import common_routes
-from functions.endpoints.inventory import inventory_routes
-from functions.endpoints.models import models_routes
-from functions.endpoints.monitoring import monitoring_routes
-from functions.endpoints.partners import partner_routes
-from functions.endpoints.pricing import express_pricing, pricing_routes, quick_pricing
-from functions.endpoints.retrain import retrain_routes
+from functions.endpoints.pricing import express_pricing, quick_pricing
 from functions.http.asgi import AsgiHandler, Express, asgi_handler
 from functions.http.problems import HttpProblem
 from functions.http.router import Route, Router
@@ -36,7 +32,9 @@ class Deployable:
     kind: Literal["http", "cloudevent"]
     prefixes: tuple[str, ...] = ()
     """The paths it serves: each prefix, and every path below it."""
-    routes: Callable[[Instance], list[Route]] | None = None
+    routes: tuple[str, ...] = ()
+    """What makes its routes, as `module:function` of functions.endpoints, imported when the
+    routes are first made: an instance loads only its own endpoints and their payloads."""
     asynchronous: bool = False
     """Runs on functions-framework's async (ASGI) mode (functions/http/asgi.py)."""
     quick: Callable[[Instance], Callable[[Request], bool]] | None = None
@@ -50,12 +48,12 @@ class Deployable:
 DEPLOYABLES = {
     d.target: d
     for d in (
-        Deployable("inventory", "http", ("/v1/diamonds",), inventory_routes),
+        Deployable("inventory", "http", ("/v1/diamonds",), ("inventory:inventory_routes",)),
         Deployable(
             "pricing",
             "http",
             ("/v1/price",),
-            pricing_routes,
+            ("pricing:pricing_routes",),
             asynchronous=True,
             quick=quick_pricing,
             express=express_pricing,
@@ -71,11 +69,13 @@ DEPLOYABLES = {
                 "/v1/partners",
                 "/v1/usage",
             ),
-            lambda instance: (
-                models_routes(instance) + monitoring_routes(instance) + partner_routes(instance)
+            (
+                "models:models_routes",
+                "monitoring:monitoring_routes",
+                "partners:partner_routes",
             ),
         ),
-        Deployable("retrain", "http", ("/v1/retrain",), retrain_routes),
+        Deployable("retrain", "http", ("/v1/retrain",), ("retrain:retrain_routes",)),
         Deployable("ingest", "cloudevent"),
     )
 }
@@ -98,8 +98,11 @@ def target_for(path: str) -> str:
 
 def routes_of(instance: Instance, target: str) -> list[Route]:
     """A function's own routes (none for a CloudEvent function)."""
-    make = DEPLOYABLES[target].routes
-    return make(instance) if make else []
+    routes = []
+    for maker in DEPLOYABLES[target].routes:
+        module, function = maker.split(":")
+        routes += getattr(import_module(f"functions.endpoints.{module}"), function)(instance)
+    return routes
 
 
 def all_routes(instance: Instance) -> list[Route]:

@@ -18,7 +18,9 @@ from pydantic import BaseModel, Field, TypeAdapter
 from functions.http.idempotency import KEY_REUSED
 from functions.http.problems import PROBLEM_JSON
 from functions.http.router import Route
-from functions.payloads import EXAMPLE_STONE, IMPLAUSIBLE, ProblemDetails
+from functions.payloads.problems import ProblemDetails
+from functions.payloads.schema import IMPLAUSIBLE
+from functions.payloads.stones import EXAMPLE_STONE
 
 TITLE = "Diamond pricing API"
 STYLE = """

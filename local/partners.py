@@ -85,7 +85,7 @@ def _scopes(text: str | None) -> list[str] | None:
 
 def _add(args: argparse.Namespace) -> int:
     from functions.database import PartnerExists
-    from functions.payloads import PartnerNew
+    from functions.payloads.partners import PartnerNew
 
     _valid(
         PartnerNew,

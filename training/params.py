@@ -1,6 +1,6 @@
 """The model's hyper-parameters, as plain data: what `diamonds train --param` sets, a version's
-metadata records and the API documents (functions/payloads.py derives its schema from here).
-A module of its own, so that reading them costs no model code."""
+metadata records and the API documents (functions/payloads/models.py derives its schema from
+here). A module of its own, so that reading them costs no model code."""
 
 from __future__ import annotations
 

@@ -2,11 +2,11 @@
 (functions/deployables.py) and the routes every function serves (common.py); and the domain
 rule the inventory and pricing endpoints apply."""
 
-from functions import payloads
 from functions.http.problems import invalid, pointer
+from functions.payloads.schema import IMPLAUSIBLE, MAX_STONES
 from training.record import DEPTH_TOLERANCE, PRICE_PER_CARAT_RANGE, WEIGHT_RATIO_RANGE
 
-MANY = f"up to {payloads.MAX_STONES:,} stones"
+MANY = f"up to {MAX_STONES:,} stones"
 GEOMETRY = (
     "the geometry rule: a stone whose measurements contradict each other (its carat outside "
     f"{WEIGHT_RATIO_RANGE[0]:g}–{WEIGHT_RATIO_RANGE[1]:g} times the weight its x·y·z box "
@@ -36,4 +36,4 @@ def refuse_implausible(
     if messages:
         errors = [{"field": at, "detail": "; ".join(m)} for at, m in messages.items()]
         title = "Implausible stone" if single else "Implausible stones"
-        raise invalid(errors, title, payloads.IMPLAUSIBLE)
+        raise invalid(errors, title, IMPLAUSIBLE)

@@ -11,7 +11,6 @@ from typing import TypeVar
 
 from werkzeug.wrappers import Response
 
-from functions import payloads
 from functions.endpoints import APPRAISAL, MANY, refuse_implausible
 from functions.http.conditional import (
     ANY,
@@ -24,6 +23,15 @@ from functions.http.problems import HttpProblem, invalid
 from functions.http.responses import json_response
 from functions.http.router import Call, Route
 from functions.instance import Instance
+from functions.payloads.inventory import (
+    Diamond,
+    DiamondFilters,
+    DiamondId,
+    DiamondPage,
+    DiamondPatch,
+)
+from functions.payloads.schema import MAX_STONES
+from functions.payloads.stones import StoredDiamond
 from training.plausibility import record_implausibilities
 
 T = TypeVar("T")
@@ -136,8 +144,8 @@ def inventory_routes(instance: Instance) -> list[Route]:
             "/v1/diamonds",
             list_diamonds,
             "List inventory stones, filtered and paginated",
-            query=payloads.DiamondFilters,
-            responses={200: payloads.DiamondPage},
+            query=DiamondFilters,
+            responses={200: DiamondPage},
             tag="inventory",
         ),
         Route(
@@ -145,9 +153,9 @@ def inventory_routes(instance: Instance) -> list[Route]:
             "/v1/diamonds",
             create,
             f"Add one stone, or a list of {MANY} in one request (all or none)",
-            body=payloads.Diamond,
-            bulk=payloads.MAX_STONES,
-            responses={201: payloads.StoredDiamond | list[payloads.StoredDiamond]},
+            body=Diamond,
+            bulk=MAX_STONES,
+            responses={201: StoredDiamond | list[StoredDiamond]},
             links={201: stone_links},
             refuses=APPRAISAL,
             write=True,
@@ -158,8 +166,8 @@ def inventory_routes(instance: Instance) -> list[Route]:
             one,
             get,
             "One inventory stone",
-            params=payloads.DiamondId,
-            responses={200: payloads.StoredDiamond, 404: None},
+            params=DiamondId,
+            responses={200: StoredDiamond, 404: None},
             conditional=True,
             tag="inventory",
         ),
@@ -168,9 +176,9 @@ def inventory_routes(instance: Instance) -> list[Route]:
             one,
             replace,
             "Replace an inventory stone",
-            body=payloads.Diamond,
-            params=payloads.DiamondId,
-            responses={200: payloads.StoredDiamond, 404: None},
+            body=Diamond,
+            params=DiamondId,
+            responses={200: StoredDiamond, 404: None},
             refuses=APPRAISAL,
             write=True,
             conditional=True,
@@ -181,9 +189,9 @@ def inventory_routes(instance: Instance) -> list[Route]:
             one,
             patch,
             "Change some fields of an inventory stone",
-            body=payloads.DiamondPatch,
-            params=payloads.DiamondId,
-            responses={200: payloads.StoredDiamond, 404: None},
+            body=DiamondPatch,
+            params=DiamondId,
+            responses={200: StoredDiamond, 404: None},
             refuses=APPRAISAL + " (the stone as the change would leave it)",
             write=True,
             conditional=True,
@@ -194,7 +202,7 @@ def inventory_routes(instance: Instance) -> list[Route]:
             one,
             delete,
             "Remove an inventory stone",
-            params=payloads.DiamondId,
+            params=DiamondId,
             responses={204: None, 404: None},
             write=True,
             conditional=True,

@@ -8,11 +8,22 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from functions import payloads
 from functions.http.problems import HttpProblem
 from functions.http.responses import json_response
 from functions.http.router import Call, Route
 from functions.instance import Instance
+from functions.payloads.models import (
+    ChampionRecord,
+    IngestionPage,
+    ModelList,
+    ModelMetadata,
+    ModelVersion,
+    Page,
+    Promotion,
+    Run,
+    RunId,
+    RunList,
+)
 
 
 def models_routes(instance: Instance) -> list[Route]:
@@ -97,7 +108,7 @@ def models_routes(instance: Instance) -> list[Route]:
             "/v1/models",
             list_models,
             "Every model version, with its metrics; the champion marked",
-            responses={200: payloads.ModelList},
+            responses={200: ModelList},
             links={
                 200: {
                     "GetChampion": {
@@ -117,8 +128,8 @@ def models_routes(instance: Instance) -> list[Route]:
             version,
             show,
             "One model version's metadata: parameters, metrics, lineage, checksums",
-            params=payloads.ModelVersion,
-            responses={200: payloads.ModelMetadata, 404: None},
+            params=ModelVersion,
+            responses={200: ModelMetadata, 404: None},
             tag="models",
         ),
         Route(
@@ -126,9 +137,9 @@ def models_routes(instance: Instance) -> list[Route]:
             f"{version}/promote",
             promote,
             "Make a version the champion (also the rollback)",
-            body=payloads.Promotion,
-            params=payloads.ModelVersion,
-            responses={200: payloads.ChampionRecord, 404: None, 409: None},
+            body=Promotion,
+            params=ModelVersion,
+            responses={200: ChampionRecord, 404: None, 409: None},
             write=True,
             tag="models",
         ),
@@ -137,7 +148,7 @@ def models_routes(instance: Instance) -> list[Route]:
             "/v1/runs",
             runs,
             "The latest training runs' ids, the run in progress and the one queued behind it",
-            responses={200: payloads.RunList},
+            responses={200: RunList},
             tag="models",
         ),
         Route(
@@ -145,8 +156,8 @@ def models_routes(instance: Instance) -> list[Route]:
             "/v1/runs/<run_id>",
             run,
             "One training run: what asked for it, status, stages and timings, gate decision",
-            params=payloads.RunId,
-            responses={200: payloads.Run, 404: None},
+            params=RunId,
+            responses={200: Run, 404: None},
             tag="models",
         ),
         Route(
@@ -155,8 +166,8 @@ def models_routes(instance: Instance) -> list[Route]:
             ingestions,
             "The ingestion ledger, newest first: each data file delivered, what it held, the "
             "champion's error on its stones before retraining, the run it asked for",
-            query=payloads.Page,
-            responses={200: payloads.IngestionPage},
+            query=Page,
+            responses={200: IngestionPage},
             tag="models",
         ),
     ]

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from functions import payloads
 from functions.http.responses import json_response
 from functions.http.router import Call, Route
 from functions.instance import Instance
+from functions.payloads.monitoring import (
+    DriftSeries,
+    DriftSeriesQuery,
+    MonitoringQuery,
+    MonitoringReport,
+)
 
 
 def monitoring_routes(instance: Instance) -> list[Route]:
@@ -39,8 +44,8 @@ def monitoring_routes(instance: Instance) -> list[Route]:
             "Drift of the stones priced in a window against the champion's training stones "
             "(each characteristic, the prices given, the factors), and the champion's MAPE and "
             "interval coverage on each ingested file's fresh appraisals",
-            query=payloads.MonitoringQuery,
-            responses={200: payloads.MonitoringReport},
+            query=MonitoringQuery,
+            responses={200: MonitoringReport},
             tag="monitoring",
         ),
         Route(
@@ -48,8 +53,8 @@ def monitoring_routes(instance: Instance) -> list[Route]:
             "/v1/monitoring/daily",
             daily,
             "Each characteristic's drift, day after day (UTC)",
-            query=payloads.DriftSeriesQuery,
-            responses={200: payloads.DriftSeries},
+            query=DriftSeriesQuery,
+            responses={200: DriftSeries},
             tag="monitoring",
         ),
         Route(
@@ -58,7 +63,7 @@ def monitoring_routes(instance: Instance) -> list[Route]:
             check,
             "The last day's drift and the live accuracy, with one log line per characteristic "
             "and one for the newest scored file (the daily check the alerts read)",
-            responses={200: payloads.MonitoringReport},
+            responses={200: MonitoringReport},
             write=True,
             tag="monitoring",
         ),

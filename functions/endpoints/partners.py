@@ -7,12 +7,26 @@ from datetime import UTC, datetime, timedelta
 
 from werkzeug.wrappers import Response
 
-from functions import payloads
 from functions.http.keys import ADMIN, PRICE
 from functions.http.problems import HttpProblem, invalid
 from functions.http.responses import json_response
 from functions.http.router import Call, Route
 from functions.instance import Instance
+from functions.payloads.partners import (
+    IssuedKey,
+    Key,
+    KeyList,
+    KeyPath,
+    KeyRequest,
+    Partner,
+    PartnerDetail,
+    PartnerList,
+    PartnerNew,
+    PartnerPath,
+    Rotation,
+    UsageQuery,
+    UsageReport,
+)
 
 
 def partner_routes(instance: Instance) -> list[Route]:
@@ -149,7 +163,7 @@ def partner_routes(instance: Instance) -> list[Route]:
             "/v1/partners",
             list_partners,
             "Every partner and its plan, deleted ones included",
-            responses={200: payloads.PartnerList},
+            responses={200: PartnerList},
             **admin,
         ),
         Route(
@@ -157,8 +171,8 @@ def partner_routes(instance: Instance) -> list[Route]:
             "/v1/partners",
             add_partner,
             "Add a partner with its plan: requests a minute, stones a month, scopes",
-            body=payloads.PartnerNew,
-            responses={201: payloads.Partner, 409: None},
+            body=PartnerNew,
+            responses={201: Partner, 409: None},
             **admin,
         ),
         Route(
@@ -166,8 +180,8 @@ def partner_routes(instance: Instance) -> list[Route]:
             partner,
             show_partner,
             "One partner, its plan and its keys (never their secrets)",
-            params=payloads.PartnerPath,
-            responses={200: payloads.PartnerDetail, 404: None},
+            params=PartnerPath,
+            responses={200: PartnerDetail, 404: None},
             **admin,
         ),
         Route(
@@ -175,8 +189,8 @@ def partner_routes(instance: Instance) -> list[Route]:
             f"{partner}/keys",
             list_keys,
             "A partner's keys (never their secrets)",
-            params=payloads.PartnerPath,
-            responses={200: payloads.KeyList, 404: None},
+            params=PartnerPath,
+            responses={200: KeyList, 404: None},
             **admin,
         ),
         Route(
@@ -184,9 +198,9 @@ def partner_routes(instance: Instance) -> list[Route]:
             f"{partner}/keys",
             issue_key,
             "Issue a key to a partner: the key is in this answer and never again",
-            body=payloads.KeyRequest,
-            params=payloads.PartnerPath,
-            responses={201: payloads.IssuedKey, 404: None},
+            body=KeyRequest,
+            params=PartnerPath,
+            responses={201: IssuedKey, 404: None},
             **admin,
         ),
         Route(
@@ -195,9 +209,9 @@ def partner_routes(instance: Instance) -> list[Route]:
             rotate_key,
             "Rotate a key: a new key (shown once) with its scopes; the old one keeps working "
             "for the grace period",
-            body=payloads.Rotation,
-            params=payloads.KeyPath,
-            responses={201: payloads.IssuedKey, 404: None, 409: None},
+            body=Rotation,
+            params=KeyPath,
+            responses={201: IssuedKey, 404: None, 409: None},
             **admin,
         ),
         Route(
@@ -205,8 +219,8 @@ def partner_routes(instance: Instance) -> list[Route]:
             key,
             revoke_key,
             "Revoke a key now (not the last admin key)",
-            params=payloads.KeyPath,
-            responses={200: payloads.Key, 404: None, 409: None},
+            params=KeyPath,
+            responses={200: Key, 404: None, 409: None},
             **admin,
         ),
         Route(
@@ -214,8 +228,8 @@ def partner_routes(instance: Instance) -> list[Route]:
             partner,
             delete_partner,
             "Delete a partner: its keys stop at once; its usage stays, its name is not reused",
-            params=payloads.PartnerPath,
-            responses={200: payloads.Partner, 404: None},
+            params=PartnerPath,
+            responses={200: Partner, 404: None},
             **admin,
         ),
         Route(
@@ -224,8 +238,8 @@ def partner_routes(instance: Instance) -> list[Route]:
             usage,
             "Usage of a month per partner, and per day and route: requests, stones priced, "
             "refused, errors, p50/p95 latency. A partner's key reads its own; an admin's any",
-            query=payloads.UsageQuery,
-            responses={200: payloads.UsageReport},
+            query=UsageQuery,
+            responses={200: UsageReport},
             scope=PRICE,
             keyed=True,
             tag="partners",

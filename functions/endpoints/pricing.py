@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from starlette.responses import Response as AsgiResponse
 from werkzeug.wrappers import Request, Response
 
-from functions import payloads
 from functions.endpoints import DOMAIN, MANY, refuse_implausible
 from functions.http import idempotency
 from functions.http import journal as record
@@ -26,6 +25,9 @@ from functions.http.problems import HttpProblem
 from functions.http.responses import COMPRESS_FROM, JSON, json_response
 from functions.http.router import Call, Route, label
 from functions.instance import Instance
+from functions.payloads.pricing import Price, PriceList, PriceOptions, StoneQuery
+from functions.payloads.schema import MAX_STONES
+from functions.payloads.stones import Stone
 from training.plausibility import record_implausibilities
 
 MAX_COMPARED = 1_000
@@ -40,7 +42,7 @@ JSON_BYTES = JSON.encode()
 _ACCEPTED = frozenset({b"*/*", JSON_BYTES})
 _HANDED_ON = frozenset({idempotency.HEADER.lower().encode(), b"content-encoding"})
 """Headers of a request the express lane leaves to the router."""
-_NO_OPTIONS = payloads.PriceOptions()
+_NO_OPTIONS = PriceOptions()
 _LABEL = label("POST", PATH)
 
 
@@ -130,7 +132,7 @@ def express_pricing(instance: Instance) -> Express:
             document = orjson.loads(body)
             if not isinstance(document, dict) or may_repeat_keys(body, document):
                 return None
-            stone = payloads.Stone.model_validate(document)
+            stone = Stone.model_validate(document)
             answer, logged = priced(instance, [stone], True, _NO_OPTIONS)
             payload = orjson.dumps(answer)
             if len(payload) >= COMPRESS_FROM:
@@ -157,7 +159,7 @@ def express_pricing(instance: Instance) -> Express:
     ) -> None:
         """Journal the request and count it for the partner, as the router does."""
         latency = round((time.perf_counter() - started) * 1000, 3)
-        entry = record.entry(PATH, {}, principal.key_id, document, answer, latency, payloads.Stone)
+        entry = record.entry(PATH, {}, principal.key_id, document, answer, latency, Stone)
         if principal.partner is not None:
             entry.update(partner=principal.partner, key_id=principal.key_id)
         journal({**entry, **logged})
@@ -171,7 +173,7 @@ def priced(
     instance: Instance,
     stones: list,
     single: bool,
-    options: payloads.PriceOptions,
+    options: PriceOptions,
     at: tuple = (),
 ) -> tuple[dict, dict]:
     """The answer to a pricing request and what its journal entry adds: a 503 without a model;
@@ -223,7 +225,7 @@ def _journal(instance: Instance) -> Callable[[dict], None]:
 
 def pricing_routes(instance: Instance) -> list[Route]:
     def respond(
-        call: Call, stones: list, single: bool, options: payloads.PriceOptions, at: tuple = ()
+        call: Call, stones: list, single: bool, options: PriceOptions, at: tuple = ()
     ) -> Response:
         answer, logged = priced(instance, stones, single, options, at)
         call.journal.update(logged)
@@ -245,10 +247,10 @@ def pricing_routes(instance: Instance) -> list[Route]:
             price_body,
             f"Price one stone, or a list of {MANY}: price, 90% interval, model version; "
             "optionally the explanation and comparable inventory stones",
-            body=payloads.Stone,
-            bulk=payloads.MAX_STONES,
-            query=payloads.PriceOptions,
-            responses={200: payloads.Price | payloads.PriceList, 503: None},
+            body=Stone,
+            bulk=MAX_STONES,
+            query=PriceOptions,
+            responses={200: Price | PriceList, 503: None},
             refuses=DOMAIN,
             tag="pricing",
             scope=PRICE,
@@ -259,8 +261,8 @@ def pricing_routes(instance: Instance) -> list[Route]:
             PATH,
             price_query,
             "Price one stone given in the query string",
-            query=payloads.StoneQuery,
-            responses={200: payloads.Price, 503: None},
+            query=StoneQuery,
+            responses={200: Price, 503: None},
             refuses=DOMAIN,
             tag="pricing",
             scope=PRICE,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from functions import payloads
 from functions.http.problems import HttpProblem
 from functions.http.responses import json_response
 from functions.http.router import Call, Route
 from functions.instance import Instance
+from functions.payloads.models import RetrainRequest, RunStarted
 
 
 def retrain_routes(instance: Instance) -> list[Route]:
@@ -33,8 +33,8 @@ def retrain_routes(instance: Instance) -> list[Route]:
             "Snapshot the inventory and ask for a training run; poll the returned status URL. "
             "One run trains at a time: a request while one runs joins the single follow-up run "
             "queued behind it (202 pointing at that run, coalesced=true)",
-            body=payloads.RetrainRequest,
-            responses={202: payloads.RunStarted, 409: None, 503: None},
+            body=RetrainRequest,
+            responses={202: RunStarted, 409: None, 503: None},
             links={
                 202: {
                     "GetRun": {

@@ -24,12 +24,13 @@ def test_the_entry_points_load_with_the_collector_paused_then_running_again(tmp_
     assert result.stdout.split() == ["True", "True", "True"]
 
 
-def test_an_instance_prices_first_without_loading_the_database_layer(
+def test_an_instance_prices_first_without_the_database_layer_or_the_other_payloads(
     tmp_path: Path, trained_models: Path
 ) -> None:
     """Declaring every function's routes (for the API document) imports the database layer,
     SQLAlchemy: a quarter of a second the first price of an instance does not wait for. The
-    log, which needs it, is written later, by its own thread (dropped here)."""
+    log, which needs it, is written later, by its own thread (dropped here). Nor does it build
+    the other functions' payloads."""
     import os
 
     from ..service_fixtures import copy_models
@@ -51,6 +52,7 @@ def test_an_instance_prices_first_without_loading_the_database_layer(
         f"request = EnvironBuilder(path='/v1/price', method='POST', json={STONE!r})\n"
         "answer = http_function(main.instance, 'pricing')(request.get_request())\n"
         "print(answer.status_code, 'sqlalchemy' in sys.modules)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('functions.payloads.')))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -61,4 +63,6 @@ def test_an_instance_prices_first_without_loading_the_database_layer(
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "200 False"
+    *_, priced, payloads = result.stdout.splitlines()
+    assert priced == "200 False"
+    assert payloads == str([f"functions.payloads.{m}" for m in ("pricing", "schema", "stones")])

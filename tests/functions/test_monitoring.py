@@ -171,7 +171,7 @@ def test_live_accuracy_is_each_scored_files_beside_the_cv_mape(
 def test_the_log_records_each_priced_stone_with_its_factors(
     database: sa.Engine, trained_models: Path
 ) -> None:
-    from functions import payloads
+    from functions.payloads.stones import Stone
 
     registry = Registry(open_storage(trained_models.as_uri()))
     version = registry.champion()["version"]
@@ -179,7 +179,7 @@ def test_the_log_records_each_priced_stone_with_its_factors(
     X = feature_matrix(training_stones(registry, version))
     records = training_stones(registry, version).head(2000)
     stones = [
-        payloads.Stone(**{name: records.iloc[i % len(records)][name] for name in FEATURES})
+        Stone(**{name: records.iloc[i % len(records)][name] for name in FEATURES})
         for i in range(10_000)
     ]
     prices = model.predict(X[np.arange(10_000) % len(records)])

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request
 from functions.deployables import HTTP_TARGETS, all_routes, http_function, routes_of
 from functions.instance import Instance
 from functions.openapi import document
-from functions.payloads import MAX_ID, MAX_STONES
+from functions.payloads.schema import MAX_ID, MAX_STONES
 from functions.settings import ServiceSettings
 
 REF = "#/components/schemas/"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from functions.champion import Champion
-from functions.payloads import EXAMPLE_STONE, Stone
+from functions.payloads.stones import EXAMPLE_STONE, Stone
 from functions.pricer import Pricer
 from training.features import GROUPS
 from training.record import CATEGORIES, FEATURES
