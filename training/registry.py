@@ -170,10 +170,19 @@ class Registry:
         self.storage.write(f"runs/{run['run_id']}.json", _json(run))
 
     def run(self, run_id: str) -> dict:
+        return self.run_with_token(run_id)[0]
+
+    def run_with_token(self, run_id: str) -> tuple[dict, str]:
+        """A run's record and the token of its version, for `save_run_if_unchanged`."""
         try:
-            return json.loads(self.storage.read(f"runs/{run_id}.json"))
+            data, token = self.storage.read_with_token(f"runs/{run_id}.json")
         except NotFound:
             raise LookupError(run_id) from None
+        return json.loads(data), token
+
+    def save_run_if_unchanged(self, run: dict, token: str) -> bool:
+        """Save a run's record only if it is still the version `token` names."""
+        return self.storage.write_if_unchanged(f"runs/{run['run_id']}.json", _json(run), token)
 
     def runs(self) -> list[str]:
         return sorted(k[len("runs/") : -len(".json")] for k in self.storage.list("runs/"))

@@ -43,6 +43,8 @@ REQUEST_FIELDS = ("trigger", "reason", "requested_by", "snapshot", "rows")
 RETRY = "retry"
 """The trigger of a run that retries one whose training process died."""
 _SWAP_ATTEMPTS = 200
+STOPPED = "the training process stopped without finishing"
+"""Why a run found active but no longer in flight failed, as whoever reads it notes it."""
 
 T = TypeVar("T")
 
@@ -165,12 +167,15 @@ class Schedule:
 
     def _fail_record(self, entry: dict, error: str, retry: str | None = None) -> None:
         """Mark a run failed, keeping what its record says, unless it already ended; `retry`
-        names the run that retries it."""
+        names the run that retries it. Called by whoever freed the run's slot, once the slot is
+        free: a reader may have noted the run STOPPED meanwhile, which this failure, the one
+        that says why and names the retry, replaces."""
         try:
             record = self.registry.run(entry["run_id"])
         except LookupError:
             record = run_record(entry)
-        if record.get("status") in ACTIVE or "status" not in record:
+        noted = record.get("status") == RunStatus.FAILED and record.get("error") == STOPPED
+        if record.get("status") in ACTIVE or "status" not in record or noted:
             failed = {
                 **record,
                 "status": RunStatus.FAILED,
@@ -386,9 +391,21 @@ class Schedule:
             )
         in_flight = {entry["run_id"] for entry in state.values() if entry}
         if record.get("status") in ACTIVE and run_id not in in_flight:
-            self._fail_record(record, "the training process stopped without finishing")
-            record = self.registry.run(run_id)
+            return self._fail_stopped(run_id)
         return record
+
+    def _fail_stopped(self, run_id: str) -> dict:
+        """Fail a run found active though not in flight, unless its record changed since it
+        was read: the process that freed its slot writes why it ended right after."""
+        record, token = self.registry.run_with_token(run_id)
+        if record.get("status") not in ACTIVE:
+            return record
+        failed = {**record, "status": RunStatus.FAILED, "error": STOPPED, "finished_at": now_utc()}
+        return (
+            failed
+            if self.registry.save_run_if_unchanged(failed, token)
+            else self.registry.run(run_id)
+        )
 
     def runs(self) -> list[str]:
         """Every run id: those with records, and the follow-up still waiting for the slot."""

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from training.registry import Registry
-from training.schedule import Schedule, SlotLost
+from training.schedule import STOPPED, Schedule, SlotLost
 from training.storage import Storage
 
 
@@ -213,3 +213,50 @@ def test_a_follow_up_already_waiting_is_the_retry(schedule: Schedule) -> None:
     schedule.abandon(first.run["run_id"], "the training process ended (exit code 1)", died=True)
     assert schedule.state()["next"]["run_id"] == waiting.run["run_id"]
     assert schedule.registry.run(first.run["run_id"])["retried_by"] == waiting.run["run_id"]
+
+
+def killed(schedule: Schedule) -> str:
+    """A run whose training process began: the slot's holder, its record running."""
+    run_id = ask(schedule, "s1").run["run_id"]
+    schedule.begin(run_id, {"host": "h", "pid": 7})
+    schedule.registry.save_run({**schedule.registry.run(run_id), "status": "running"})
+    return run_id
+
+
+def test_a_reader_between_freeing_the_slot_and_failing_the_run_loses_nothing(
+    schedule: Schedule, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """abandon frees the slot, then writes why the run ended: a reader in between finds the
+    run active and no longer in flight, and notes it stopped; the failure abandon writes next,
+    which names the retry, replaces that note."""
+    run_id = killed(schedule)
+    fail_record = schedule._fail_record
+
+    def read_first(entry: dict, error: str, retry: str | None = None) -> None:
+        assert schedule.run(run_id)["error"] == STOPPED
+        fail_record(entry, error, retry)
+
+    monkeypatch.setattr(schedule, "_fail_record", read_first)
+    schedule.abandon(run_id, "the training process ended (signal SIGKILL)", died=True)
+    record = schedule.registry.run(run_id)
+    assert record["error"] == "the training process ended (signal SIGKILL)"
+    assert record["retried_by"] == schedule.state()["next"]["run_id"]
+
+
+def test_a_reader_never_overwrites_the_failure_written_after_it_read(
+    schedule: Schedule, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = killed(schedule)
+    schedule.abandon(run_id, "the training process ended (signal SIGKILL)", died=True)
+    registry = schedule.registry
+    written = registry.run(run_id)
+    registry.save_run({**written, "status": "running"})
+    save_if_unchanged = registry.save_run_if_unchanged
+
+    def abandon_writes_first(run: dict, token: str) -> bool:
+        registry.save_run(written)
+        return save_if_unchanged(run, token)
+
+    monkeypatch.setattr(registry, "save_run_if_unchanged", abandon_writes_first)
+    assert schedule.run(run_id) == written
+    assert registry.run(run_id) == written
