@@ -9,7 +9,9 @@ uvicorn), which its decorator selects; the others on its synchronous one (Flask 
 The imports allocate tens of thousands of objects that live as long as the process: the
 garbage collector, which would walk them over and over while they load, is paused meanwhile,
 and they are frozen out of its collections afterwards (`benchmarks/startup.py` measures both;
-its figures are in docs/results.md).
+its figures are in docs/results.md). NumPy is imported first: imported after the service's own
+modules, as the first that needs it reaches it, it took twice as long under functions-framework
+(`benchmarks/cold_start.py`'s first price, and `python -X importtime`, measure it).
 """
 
 import gc
@@ -19,6 +21,8 @@ import functions_framework.aio
 
 gc.disable()
 try:
+    import numpy  # noqa: F401
+
     from functions.deployables import asgi_function, framework_error, http_function
     from functions.http.asgi import refusals_as_problems
     from functions.ingestion import cloud_event_function
