@@ -97,6 +97,10 @@ def _retry(state: dict, failed: dict) -> str | None:
     return entry["run_id"]
 
 
+def _failed(record: dict, error: str) -> dict:
+    return {**record, "status": RunStatus.FAILED, "error": error, "finished_at": now_utc()}
+
+
 def run_record(entry: dict, **fields: Any) -> dict:
     """A run record made from a schedule entry: what was asked, and `fields`."""
     record = {
@@ -176,12 +180,7 @@ class Schedule:
             record = run_record(entry)
         noted = record.get("status") == RunStatus.FAILED and record.get("error") == STOPPED
         if record.get("status") in ACTIVE or "status" not in record or noted:
-            failed = {
-                **record,
-                "status": RunStatus.FAILED,
-                "error": error,
-                "finished_at": now_utc(),
-            }
+            failed = _failed(record, error)
             if retry is not None:
                 failed["retried_by"] = retry
             self.registry.save_run(failed)
@@ -380,7 +379,7 @@ class Schedule:
         its entry. A run that is not really in flight any more is marked failed first."""
         state = self.reconcile()
         try:
-            record = self.registry.run(run_id)
+            record, token = self.registry.run_with_token(run_id)
         except LookupError:
             entry = next((e for e in state.values() if e and e["run_id"] == run_id), None)
             if entry is None:
@@ -391,21 +390,16 @@ class Schedule:
             )
         in_flight = {entry["run_id"] for entry in state.values() if entry}
         if record.get("status") in ACTIVE and run_id not in in_flight:
-            return self._fail_stopped(run_id)
+            return self._fail_stopped(record, token)
         return record
 
-    def _fail_stopped(self, run_id: str) -> dict:
+    def _fail_stopped(self, record: dict, token: str) -> dict:
         """Fail a run found active though not in flight, unless its record changed since it
-        was read: the process that freed its slot writes why it ended right after."""
-        record, token = self.registry.run_with_token(run_id)
-        if record.get("status") not in ACTIVE:
-            return record
-        failed = {**record, "status": RunStatus.FAILED, "error": STOPPED, "finished_at": now_utc()}
-        return (
-            failed
-            if self.registry.save_run_if_unchanged(failed, token)
-            else self.registry.run(run_id)
-        )
+        was read (`token`): the process that freed its slot writes why it ended right after."""
+        failed = _failed(record, STOPPED)
+        if self.registry.save_run_if_unchanged(failed, token):
+            return failed
+        return self.registry.run(record["run_id"])
 
     def runs(self) -> list[str]:
         """Every run id: those with records, and the follow-up still waiting for the slot."""
