@@ -18,9 +18,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value}: timestamps must carry a timezone")
-        value = value.astimezone(UTC)
+        value = _utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
@@ -34,11 +32,13 @@ def sqlite_timestamp(value: datetime | None) -> str | None:
     DATETIME writes it), formatted in one step: the prediction log's writer binds one per row."""
     if value is None:
         return None
+    return _utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value}: timestamps must carry a timezone")
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 class Real(sa.TypeDecorator[float]):
