@@ -1,11 +1,12 @@
 """The inventory's stones as a request gives them, its filters, ids and pages."""
 
+from typing import Annotated
+
 from pydantic import ConfigDict, Field, create_model
 
 from functions.payloads.schema import (
     MAX_ID,
     STRICT,
-    Bound,
     Cursor,
     Schema,
     Strict,
@@ -18,6 +19,8 @@ from functions.payloads.schema import (
 )
 from functions.payloads.stones import EXAMPLE_STONE, StoredDiamond
 from training.record import FEATURES, PRICE
+
+Bound = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 Diamond = create_model(
     "Diamond",

@@ -5,12 +5,14 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from functions.payloads.schema import (
-    PARTNER,
     Schema,
     Strict,
     Timestamp,
     absent,
 )
+
+PARTNER = r"^[A-Za-z0-9._-]{1,64}$"
+"""A partner's name, as the prediction log records it."""
 
 
 class MonitoringQuery(Strict):

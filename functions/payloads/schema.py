@@ -89,11 +89,4 @@ class Strict(Schema):
 
 
 Cursor = Annotated[int, Field(ge=0, le=MAX_ID)]
-Bound = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-
-
-PARTNER = r"^[A-Za-z0-9._-]{1,64}$"
-"""A partner's name, as the prediction log records it."""
-
-
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
