@@ -1,5 +1,5 @@
 """What the serving benchmarks share: a throw-away environment (trained champion, migrated
-SQLite database, baseline pickle), starting and stopping servers, and load generators.
+database, baseline pickle), starting and stopping servers, and load generators.
 
 Not a benchmark itself; imported by `cold_start.py` and `latency.py`.
 """
@@ -156,16 +156,20 @@ class Environment:
     pickled model and the peer's booster. Use as a context manager; everything is removed
     afterwards.
 
+    `database_url` replaces the SQLite file by a database server, as deployed (Cloud SQL's
+    PostgreSQL runs on its own machine; an SQLite file makes the serving process do the
+    database's work too): its tables are migrated and written to, and left as they are.
+
     The servers start as a deployed function does, from byte-code: Cloud Functions' Python
     build runs `python3 -m compileall -f -q .` over the source, and the installed packages
     carry theirs. Without it, where PYTHONDONTWRITEBYTECODE is set, every start would compile
     the repository's modules again."""
 
-    def __init__(self, csv: Path) -> None:
+    def __init__(self, csv: Path, database_url: str | None = None) -> None:
         self.csv = csv
         self._tmp = tempfile.TemporaryDirectory(prefix="diamonds-bench-")
         self.root = Path(self._tmp.name)
-        self.database_url = f"sqlite:///{self.root / 'diamonds.db'}"
+        self.database_url = database_url or f"sqlite:///{self.root / 'diamonds.db'}"
         self.env = {
             **os.environ,
             "DIAMONDS_DATA_ROOT": (self.root / "data").as_uri(),
@@ -224,10 +228,27 @@ class Environment:
         return path
 
     def prediction_log_rows(self) -> int:
-        import sqlite3
+        import sqlalchemy as sa
 
-        with sqlite3.connect(self.root / "diamonds.db") as connection:
-            return connection.execute("SELECT count(*) FROM prediction_log").fetchone()[0]
+        from functions.database import make_engine
+        from functions.database.tables import PREDICTION_LOG
+
+        engine = make_engine(self.database_url)
+        try:
+            with engine.connect() as connection:
+                return connection.scalar(sa.select(sa.func.count()).select_from(PREDICTION_LOG))
+        finally:
+            engine.dispose()
+
+    @property
+    def database(self) -> str:
+        """Where the servers' prediction log goes, for a benchmark's header."""
+        if self.database_url.startswith("sqlite"):
+            return "an SQLite file in the temp dir"
+        import sqlalchemy as sa
+
+        url = sa.make_url(self.database_url)
+        return f"{url.get_backend_name()} at {url.host}:{url.port}/{url.database}"
 
 
 def free_port() -> int:

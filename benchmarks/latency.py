@@ -2,12 +2,14 @@
 runs it in production: on its async mode (gunicorn with uvicorn workers, timeout 0).
 
     python benchmarks/latency.py [CSV] [--workers 2] [--seconds 10] [--repeats 3]
-                                 [--concurrency 1,2,4,8,16,32,64]
+                                 [--concurrency 1,2,4,8,16,32,64] [--database URL]
 
 CSV defaults to ../shared/data/diamonds.csv beside the checkout, else the embedded public data
 set. Everything runs in a temp dir (DIAMONDS_* roots and a SQLite database there): a champion
 trained with `python -m training CSV`, the database migrated once, a baseline model pickled,
-the peer's booster trained.
+the peer's booster trained. `--database` sends the prediction log to a PostgreSQL server
+instead, as deployed: with an SQLite file the serving process does the database's own work
+besides its own (the server's processes are not counted in (vii)'s CPU per request).
 
 Load comes from wrk when it is installed (-t 2 -c 16, a Lua script POSTing one stone), else
 from Python threads, each with its own keep-alive connection. Measured:
@@ -32,8 +34,9 @@ from Python threads, each with its own keep-alive connection. Measured:
         pricing_concurrency) read from it
   (vii) one vCPU as Cloud Run gives an instance, where taskset and wrk are at hand: each
         server one worker pinned to one core, wrk pinned to another, alternated: pricing,
-        pricing without the log, the async bare handler, the numpy+pydantic floor, the peer;
-        requests/s, p99 and the CPU time the server's processes used per request
+        pricing without the log, routing alone (a constant price, no log: pricing's floor on
+        this path), the async bare handler, the numpy+pydantic floor, the peer; requests/s,
+        p99 and the CPU time the server's processes used per request
 
 At WORKERS=2 asyncio's accept race may give one worker every connection of a run while the
 other idles: (ii) and (v) print how the connections were shared in each run, and the shares
@@ -236,6 +239,7 @@ def one_vcpu(
     servers = {
         "pricing": ours(environment, 1),
         "pricing, no log": ours(environment, 1, part_sources["pricing, no log"]),
+        "routing only": ours(environment, 1, part_sources["routing only"]),
         "async bare": ours(environment, 1, sources["async bare"]),
         "numpy+pydantic (async)": ours(environment, 1, sources["async floor"]),
         "peer FastAPI+LightGBM": peer(environment, 1),
@@ -285,11 +289,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each load run")
     parser.add_argument("--repeats", type=int, default=3, help="load runs per measurement")
     parser.add_argument("--concurrency", default="1,2,4,8,16,32,64", help="(vi) connections")
+    parser.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="the prediction log's database: a PostgreSQL server, as deployed (default: an "
+        "SQLite file, whose work the serving process then does too)",
+    )
     args = parser.parse_args()
     csv = args.csv or default_csv()
     workers = args.workers
     print(f"latency and throughput; {machine_load()}")
-    with Environment(csv) as environment:
+    with Environment(csv, args.database) as environment:
+        print(f"prediction log: {environment.database}")
         stones = valid_stones(csv)
         body = json.dumps(stones[0]).encode()
         batch = json.dumps((stones * (BATCH // len(stones) + 1))[:BATCH]).encode()
