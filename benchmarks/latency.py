@@ -124,6 +124,9 @@ class NoLog:
     def submit(self, entry):
         pass
 
+    def stopping(self):
+        pass
+
 
 made = functions.main.instance._made
 '''
