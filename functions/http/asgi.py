@@ -30,6 +30,12 @@ from werkzeug.exceptions import default_exceptions
 from werkzeug.wrappers import Request, Response
 
 _ERRORS = sys.stderr
+SWITCH_INTERVAL = 0.0005
+"""Seconds a thread holding the interpreter keeps it once another thread asks for it (Python's
+default is 5 ms), set in each worker of the async mode. The event loop shares the interpreter
+with the prediction log's writer: a request arriving while the writer is at work waited up to
+the default for the loop to get the interpreter back, which set the p99 of requests sent one
+at a time (README, "One vCPU, the deployed shape")."""
 
 
 class Received(Request):
@@ -118,13 +124,15 @@ def asgi_handler(
 ) -> AsgiHandler:
     """An aio HTTP function serving `serve` (a synchronous handler of werkzeug requests): what
     `express` does not answer, on the event loop when `quick` accepts it, on at most `threads`
-    threads at once otherwise; `stopping` is called when the worker is told to stop."""
+    threads at once otherwise; `stopping` is called when the worker is told to stop. The worker's
+    threads hand the interpreter over within `SWITCH_INTERVAL`."""
     pool: list[ThreadPoolExecutor] = []
 
     async def handle(request: AsgiRequest) -> AsgiResponse:
         if not pool:  # made in the worker, on its first request
             pool.append(ThreadPoolExecutor(threads, thread_name_prefix="request"))
             on_termination(stopping)
+            sys.setswitchinterval(SWITCH_INTERVAL)
         body = await read_body(request, limit())
         if (answered := express(request.scope, body)) is not None:
             return answered

@@ -97,6 +97,16 @@ def test_a_stone_is_priced_the_same(modes) -> None:
     both(modes, "GET", "/v1/price?" + "&".join(f"{k}={v}" for k, v in STONE.items()))
 
 
+def test_a_worker_hands_the_interpreter_over_within_the_switch_interval(modes) -> None:
+    import sys
+
+    from functions.http.asgi import SWITCH_INTERVAL
+
+    client, _ = modes
+    assert client.post("/v1/price", content=orjson.dumps(STONE), headers=JSON).status_code == 200
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+
+
 def test_the_api_document_and_the_page_are_the_same(modes) -> None:
     for path in ("/v1/openapi.json", "/v1/docs", "/", "/healthz", "/v1/nowhere"):
         both(modes, "GET", path)
