@@ -474,6 +474,8 @@ class LoadResult:
     error_kinds: str = ""
     split: tuple[int, ...] = ()
     """The connections each process of the server held halfway through (`spread_load`)."""
+    lopsided: int = 0
+    """Runs before this one that `spread_load` did again, one worker having held nothing."""
 
     @property
     def rps(self) -> float:
@@ -484,10 +486,24 @@ class LoadResult:
         return "+".join(str(n) for n in self.split) or "?"
 
 
-def spread_load(server: Server, body: bytes, connections: int, seconds: float) -> LoadResult:
+def spread_load(
+    server: Server, body: bytes, connections: int, seconds: float, workers: int = 1, again: int = 2
+) -> LoadResult:
     """`load` on a server's /v1/price, with how its processes shared the connections. asyncio
     accepts every pending connection at once, so when a burst of them arrives one uvicorn
-    worker of two may take them all (the other idles): such a run measures one worker."""
+    worker of two may take them all (the other idles): such a run measures one worker, and is
+    done again, up to `again` times (counted in `lopsided`). A deployed instance runs one
+    worker, where this does not arise. A server whose connections are not held (gunicorn's
+    sync worker closes each) is measured once."""
+    for lopsided in range(again + 1):
+        result = _sampled_load(server, body, connections, seconds)
+        result.lopsided = lopsided
+        if workers == 1 or len(result.split) in (0, workers):
+            break
+    return result
+
+
+def _sampled_load(server: Server, body: bytes, connections: int, seconds: float) -> LoadResult:
     split: list[tuple[int, ...]] = []
     sampler = threading.Timer(seconds / 2, lambda: split.append(connections_by_process(server)))
     sampler.start()

@@ -39,9 +39,11 @@ from Python threads, each with its own keep-alive connection. Measured:
         p99 and the CPU time the server's processes used per request
 
 At WORKERS=2 asyncio's accept race may give one worker every connection of a run while the
-other idles: (ii) and (v) print how the connections were shared in each run, and the shares
-over the runs where both workers held some. A server that closes each connection once it has
-answered (gunicorn's sync worker, which THREADS=1 selects) holds none for long: "?".
+other idles: such a run measures one worker, and (ii) and (v) do it again, twice at most.
+They print how the connections were shared in each run kept, how many runs were done again,
+and the shares over the runs where both workers held some. A server that closes each
+connection once it has answered (gunicorn's sync worker, which THREADS=1 selects) holds none
+for long: "?".
 """
 
 from __future__ import annotations
@@ -206,15 +208,20 @@ def row(name: str, result: LoadResult, single: list[float] | None = None) -> str
     )
 
 
+def held(name: str, results: list[LoadResult]) -> str:
+    """How a server's processes held the connections, run by run, and how many runs were done
+    again because one worker held none."""
+    again = sum(result.lopsided for result in results)
+    spread = " ".join(result.spread for result in results)
+    return f"{name} {spread}" + (f" ({again} lopsided runs done again)" if again else "")
+
+
 def spreads(runs: dict[str, list[LoadResult]], workers: int, pricing: str, ceiling: str) -> None:
     """How each server's processes shared the connections in each run, and `pricing`'s share of
     `ceiling` over the runs where every worker held some (the others measured one worker)."""
     print(
         "connections held by each process, run by run: "
-        + "; ".join(
-            f"{name} {' '.join(result.spread for result in results)}"
-            for name, results in runs.items()
-        )
+        + "; ".join(held(name, results) for name, results in runs.items())
     )
     spread = {
         name: [r.rps for r in runs[name] if len(r.split) == workers] for name in (pricing, ceiling)
@@ -346,7 +353,7 @@ def main() -> None:
                     cold_errors += errors if name == "pricing (async)" else 0
                     if repeat == 0 and name in ("pricing (async)", "peer FastAPI+LightGBM"):
                         singles[name] = sequential(server.port, "/v1/price", body, 2000)
-                    runs[name].append(spread_load(server, body, CONNECTIONS, args.seconds))
+                    runs[name].append(spread_load(server, body, CONNECTIONS, args.seconds, workers))
         table = {name: summary(results) for name, results in runs.items()}
         for name, result in table.items():
             print(row(name, result, singles.get(name)))
@@ -397,7 +404,9 @@ def main() -> None:
             for name, source in [*part_sources.items(), ("async bare", sources["async bare"])]:
                 with running(ours(environment, workers, source), body) as server:
                     warm(server, body)
-                    parts[name].append(spread_load(server, body, CONNECTIONS, args.seconds))
+                    parts[name].append(
+                        spread_load(server, body, CONNECTIONS, args.seconds, workers)
+                    )
         logged = environment.prediction_log_rows() - before
         rps = {name: median([r.rps for r in results]) for name, results in parts.items()}
         cost = (rps["pricing, no log"] - rps["pricing"]) / rps["pricing, no log"] * 100
