@@ -213,7 +213,7 @@ def held(name: str, results: list[LoadResult]) -> str:
     again because one worker held none."""
     again = sum(result.lopsided for result in results)
     spread = " ".join(result.spread for result in results)
-    return f"{name} {spread}" + (f" ({again} lopsided runs done again)" if again else "")
+    return f"{name} {spread}" + (f" (lopsided runs done again: {again})" if again else "")
 
 
 def spreads(runs: dict[str, list[LoadResult]], workers: int, pricing: str, ceiling: str) -> None:
