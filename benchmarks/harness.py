@@ -243,11 +243,11 @@ class Environment:
     @property
     def database(self) -> str:
         """Where the servers' prediction log goes, for a benchmark's header."""
-        if self.database_url.startswith("sqlite"):
-            return "an SQLite file in the temp dir"
         import sqlalchemy as sa
 
         url = sa.make_url(self.database_url)
+        if url.get_backend_name() == "sqlite":
+            return "an SQLite file in the temp dir"
         return f"{url.get_backend_name()} at {url.host}:{url.port}/{url.database}"
 
 
@@ -498,7 +498,7 @@ def spread_load(
     for lopsided in range(again + 1):
         result = _sampled_load(server, body, connections, seconds)
         result.lopsided = lopsided
-        if workers == 1 or len(result.split) in (0, workers):
+        if len(result.split) in (0, workers):
             break
     return result
 
